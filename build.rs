@@ -1,0 +1,266 @@
+//! Turns `commands/*.json` into the command table (`$OUT_DIR/command_table.rs`).
+//!
+//! Each spec names its handler (`"function": "strings::get"`), so the generated table refers to
+//! `crate::commands::strings::get` and a spec without a handler fails the build. The spec itself is embedded
+//! (minified) for COMMAND INFO and COMMAND DOCS. Malformed specs stop the build with a message naming the file.
+
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+const FLAGS: &[&str] = &[
+    "WRITE",
+    "READONLY",
+    "DENYOOM",
+    "MODULE",
+    "ADMIN",
+    "PUBSUB",
+    "NOSCRIPT",
+    "BLOCKING",
+    "LOADING",
+    "STALE",
+    "SKIP_MONITOR",
+    "SKIP_SLOWLOG",
+    "ASKING",
+    "FAST",
+    "NO_AUTH",
+    "MAY_REPLICATE",
+    "SENTINEL",
+    "ONLY_SENTINEL",
+    "NO_MANDATORY_KEYS",
+    "PROTECTED",
+    "TOUCHES_ARBITRARY_KEYS",
+    "NO_ASYNC_LOADING",
+    "NO_MULTI",
+    "MOVABLE_KEYS",
+    "ALLOW_BUSY",
+];
+
+const KEYWORDS: &[&str] = &[
+    "type", "move", "match", "loop", "fn", "impl", "ref", "mod", "use", "where",
+];
+
+struct Spec {
+    name: String,
+    container: Option<String>,
+    body: Map<String, Value>,
+    file: String,
+}
+
+fn fail(file: &str, msg: &str) -> ! {
+    panic!("commands/{file}: {msg}");
+}
+
+/// Redis's legacy (first, last, step) triple, derived from the key specs as Redis does for simple ranges.
+fn legacy_range(file: &str, body: &Map<String, Value>) -> (i64, i64, i64, bool) {
+    let Some(specs) = body.get("key_specs").and_then(Value::as_array) else {
+        return (0, 0, 0, false);
+    };
+    let (mut first, mut last, mut step) = (0i64, 0i64, 0i64);
+    let mut movable = false;
+    for ks in specs {
+        let pos = ks
+            .pointer("/begin_search/index/pos")
+            .and_then(Value::as_i64);
+        let range = ks.pointer("/find_keys/range");
+        match (pos, range) {
+            (Some(pos), Some(r)) => {
+                let lastkey = r.get("lastkey").and_then(Value::as_i64).unwrap_or(0);
+                let kstep = r.get("step").and_then(Value::as_i64).unwrap_or(1);
+                let limit = r.get("limit").and_then(Value::as_i64).unwrap_or(0);
+                if limit > 1 {
+                    movable = true;
+                    continue;
+                }
+                let klast = if lastkey >= 0 { pos + lastkey } else { lastkey };
+                if first == 0 {
+                    (first, last, step) = (pos, klast, kstep);
+                } else if kstep == step && last >= 0 && pos == last + step {
+                    last = klast;
+                } else {
+                    movable = true;
+                }
+            }
+            (Some(_), None) | (None, _) => {
+                if ks.get("begin_search").is_none() {
+                    fail(file, "key spec without begin_search");
+                }
+                movable = true;
+            }
+        }
+    }
+    (first, last, step, movable)
+}
+
+fn flags_expr(file: &str, body: &Map<String, Value>, movable: bool) -> String {
+    let mut names: Vec<String> = body
+        .get("command_flags")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if movable {
+        names.push("MOVABLE_KEYS".into());
+    }
+    for n in &names {
+        if !FLAGS.contains(&n.as_str()) {
+            fail(file, &format!("unknown command flag {n}"));
+        }
+    }
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("flags::{n}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+}
+
+fn emit(out: &mut String, spec: &Spec, full_name: &str, id: usize, subs: &str) {
+    let b = &spec.body;
+    let arity = b
+        .get("arity")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| fail(&spec.file, "missing arity"));
+    let (first, last, step, movable) = legacy_range(&spec.file, b);
+    let flags = flags_expr(&spec.file, b, movable);
+    let handler = match b.get("function").and_then(Value::as_str) {
+        Some(f) => {
+            if !f.contains("::") || f.contains(' ') {
+                fail(&spec.file, "function must be module::name");
+            }
+            // Handlers named after Rust keywords (TYPE, MOVE) are raw identifiers.
+            let f = match f.rsplit_once("::") {
+                Some((m, n)) if KEYWORDS.contains(&n) => format!("{m}::r#{n}"),
+                _ => f.to_string(),
+            };
+            format!("Some(crate::commands::{f})")
+        }
+        None => "None".into(),
+    };
+    let mut obj = Map::new();
+    obj.insert(spec.name.clone(), Value::Object(b.clone()));
+    let json = serde_json::to_string(&Value::Object(obj)).expect("serialise spec");
+    let _ = writeln!(
+        out,
+        "CommandSpec {{ name: {full_name:?}, id: {id}, arity: {arity}, flags: {flags}, first_key: {first}, \
+         last_key: {last}, step: {step}, handler: {handler}, subcommands: {subs}, json: {json:?} }},"
+    );
+}
+
+fn main() {
+    println!("cargo:rerun-if-changed=commands");
+    let dir = Path::new("commands");
+    let mut specs = Vec::new();
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .expect("commands/ directory")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let file = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| fail(&file, &e.to_string()));
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| fail(&file, &e.to_string()));
+        let Value::Object(top) = v else {
+            fail(&file, "not an object")
+        };
+        if top.len() != 1 {
+            fail(&file, "must hold exactly one command");
+        }
+        let (name, body) = top.into_iter().next().expect("one entry");
+        let Value::Object(body) = body else {
+            fail(&file, "spec is not an object")
+        };
+        let container = body
+            .get("container")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let expected = match &container {
+            Some(c) => format!("{}-{}.json", c.to_lowercase(), name.to_lowercase()),
+            None => format!("{}.json", name.to_lowercase()),
+        };
+        if expected != file {
+            fail(&file, &format!("file name should be {expected}"));
+        }
+        specs.push(Spec {
+            name,
+            container,
+            body,
+            file,
+        });
+    }
+
+    // container name -> subcommands, sorted by name
+    let mut subs: BTreeMap<String, Vec<&Spec>> = BTreeMap::new();
+    for s in specs.iter().filter(|s| s.container.is_some()) {
+        let c = s.container.clone().unwrap_or_default().to_lowercase();
+        subs.entry(c).or_default().push(s);
+    }
+    let mut tops: Vec<&Spec> = specs.iter().filter(|s| s.container.is_none()).collect();
+    tops.sort_by_key(|s| s.name.to_lowercase());
+    for c in subs.keys() {
+        if !tops.iter().any(|t| t.name.to_lowercase() == *c) {
+            panic!("commands: subcommands of {c} but no {c}.json");
+        }
+    }
+    for t in &tops {
+        let lname = t.name.to_lowercase();
+        if t.body.get("function").is_none() && !subs.contains_key(&lname) {
+            fail(&t.file, "no function and no subcommands");
+        }
+    }
+
+    let mut out = String::from("// @generated by build.rs from commands/*.json; do not edit.\n\n");
+    let mut id = 0usize;
+    for (c, list) in &subs {
+        let _ = writeln!(
+            out,
+            "static SUB_{}: &[CommandSpec] = &[",
+            c.to_uppercase().replace(['-', '.'], "_")
+        );
+        let mut list = list.clone();
+        list.sort_by_key(|s| s.name.to_lowercase());
+        for s in list {
+            let full = format!("{c}|{}", s.name.to_lowercase());
+            emit(&mut out, s, &full, id, "&[]");
+            id += 1;
+        }
+        out.push_str("];\n\n");
+    }
+    out.push_str("/// Every top-level command, sorted by name.\npub static COMMAND_TABLE: &[CommandSpec] = &[\n");
+    for t in tops {
+        let lname = t.name.to_lowercase();
+        let subs_ref = if subs.contains_key(&lname) {
+            format!("SUB_{}", lname.to_uppercase().replace(['-', '.'], "_"))
+        } else {
+            "&[]".into()
+        };
+        emit(&mut out, t, &lname, id, &subs_ref);
+        id += 1;
+    }
+    out.push_str("];\n\n");
+    let _ = writeln!(
+        out,
+        "/// Number of specs, subcommands included (size of per-command stats).\npub const SPEC_COUNT: usize = {id};"
+    );
+    let _ = writeln!(
+        out,
+        "/// Command flag names in bit order.\npub const FLAG_NAMES: &[&str] = &{FLAGS:?};"
+    );
+    let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("command_table.rs");
+    fs::write(dest, out).expect("write command table");
+}

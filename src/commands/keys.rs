@@ -1,0 +1,646 @@
+//! Generic key commands (Redis group `generic`): existence, deletion, renaming, copying between databases,
+//! iteration (KEYS, SCAN, RANDOMKEY), introspection (TYPE, OBJECT) and expiry.
+//!
+//! Time seam: every EXPIRE form is logged as `PEXPIREAT key <abs>` (or `DEL key` when the time is already
+//! past), so replay does not depend on when it runs.
+
+use bytes::Bytes;
+use parking_lot::MutexGuard;
+
+use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
+use crate::keyspace::{Db, Entry, Shard};
+use crate::util::glob::{glob_match, is_literal};
+
+/// DEL key [key ...] / UNLINK: the number of keys removed.
+pub fn del(ctx: &mut Ctx) -> CmdResult {
+    let keys = &ctx.argv[1..];
+    let db = ctx.db();
+    let mut removed = 0;
+    if keys.len() == 1 {
+        let (hash, mut shard) = db.lock_key(&keys[0]);
+        removed += ctx.delete(&mut shard, hash, &keys[0]) as i64;
+    } else {
+        let mut set = db.lock_many(keys);
+        for k in keys {
+            let h = set.hash(k);
+            removed += ctx.delete(set.shard(h), h, k) as i64;
+        }
+    }
+    ctx.out.int(removed);
+    Ok(())
+}
+
+/// UNLINK key [key ...]
+pub fn unlink(ctx: &mut Ctx) -> CmdResult {
+    del(ctx)
+}
+
+/// EXISTS key [key ...]: counts repeats, as Redis does.
+pub fn exists(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.db();
+    let mut n = 0;
+    for k in &ctx.argv[1..] {
+        let (h, shard) = db.lock_key(k);
+        n += shard.get_live(h, k, ctx.now_ms).is_some() as i64;
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+/// TOUCH key [key ...]: counts existing keys and refreshes their access time.
+pub fn touch(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.db();
+    let lru = ctx.lru();
+    let mut n = 0;
+    for k in &ctx.argv[1..] {
+        let (h, mut shard) = db.lock_key(k);
+        if let Some(e) = shard.get_live_mut(h, k, ctx.now_ms) {
+            e.access_s = lru;
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+/// TYPE key
+pub fn r#type(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.arg(1);
+    let (h, shard) = ctx.db().lock_key(key);
+    let t = shard
+        .get_live(h, key, ctx.now_ms)
+        .map_or("none", |e| e.value.type_name());
+    drop(shard);
+    ctx.out.simple(t);
+    Ok(())
+}
+
+fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
+    let (src, dst) = (&ctx.argv[1], &ctx.argv[2]);
+    let db = ctx.db();
+    let mut set = db.lock_many(&[src, dst]);
+    let (hs, hd) = (set.hash(src), set.hash(dst));
+    ctx.reap(set.shard(hs), hs, src);
+    ctx.reap(set.shard(hd), hd, dst);
+    if set.shard(hs).get(hs, src).is_none() {
+        return Err(CommandError::NoSuchKey);
+    }
+    if src == dst {
+        drop(set);
+        if nx {
+            ctx.out.int(0);
+        } else {
+            ctx.out.ok();
+        }
+        return Ok(());
+    }
+    if nx && set.shard(hd).get(hd, dst).is_some() {
+        drop(set);
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let Some(moved) = set.shard(hs).remove(hs, src) else {
+        return Err(CommandError::NoSuchKey);
+    };
+    let Entry {
+        value,
+        expires_at_ms,
+        ..
+    } = *moved;
+    let ttl = if expires_at_ms == 0 {
+        Ttl::Clear
+    } else {
+        Ttl::At(expires_at_ms)
+    };
+    ctx.upsert(set.shard(hd), hd, dst, value, ttl);
+    drop(set);
+    if nx {
+        ctx.out.int(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// RENAME key newkey
+pub fn rename(ctx: &mut Ctx) -> CmdResult {
+    rename_generic(ctx, false)
+}
+
+/// RENAMENX key newkey
+pub fn renamenx(ctx: &mut Ctx) -> CmdResult {
+    rename_generic(ctx, true)
+}
+
+/// Parses a database index argument. A non-integer is "invalid DB index" for SELECT and SWAPDB, and
+/// "not an integer" for MOVE and COPY, as in Redis.
+pub fn parse_db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CommandError> {
+    let n = match parse_int(arg) {
+        Ok(n) => n,
+        Err(e) if ctx.spec.name == "move" || ctx.spec.name == "copy" => return Err(e),
+        Err(_) => return Err(CommandError::InvalidDbIndex),
+    };
+    if n < 0 || n as usize >= ctx.server.keyspace.db_count() {
+        return Err(CommandError::DbIndexOutOfRange);
+    }
+    Ok(n as usize)
+}
+
+/// Locks one key's shard in each of two databases, in (db, shard) order, the keyspace's lock order.
+fn lock_two<'a>(
+    a: (usize, &'a Db, u64),
+    b: (usize, &'a Db, u64),
+) -> (MutexGuard<'a, Shard>, MutexGuard<'a, Shard>) {
+    let (ia, ib) = (Db::shard_index(a.2), Db::shard_index(b.2));
+    if (a.0, ia) <= (b.0, ib) {
+        let ga = a.1.lock(ia);
+        let gb = b.1.lock(ib);
+        (ga, gb)
+    } else {
+        let gb = b.1.lock(ib);
+        let ga = a.1.lock(ia);
+        (ga, gb)
+    }
+}
+
+/// Copies or moves `key` from the client's db to `dst_db` as `dst_key`. Returns whether it happened.
+fn transfer(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    dst_db: usize,
+    dst_key: &Bytes,
+    replace: bool,
+    keep_source: bool,
+) -> bool {
+    let src_db = ctx.client.db;
+    let ks = &ctx.server.keyspace;
+    let (sdb, ddb) = (ks.db(src_db), ks.db(dst_db));
+    let (hs, hd) = (sdb.hash(key), ddb.hash(dst_key));
+    if src_db == dst_db {
+        let mut set = sdb.lock_many(&[key, dst_key]);
+        ctx.reap(set.shard(hs), hs, key);
+        ctx.reap(set.shard(hd), hd, dst_key);
+        let Some(src) = set.shard(hs).get(hs, key).cloned() else {
+            return false;
+        };
+        if set.shard(hd).get(hd, dst_key).is_some() && !replace {
+            return false;
+        }
+        let ttl = if src.expires_at_ms == 0 {
+            Ttl::Clear
+        } else {
+            Ttl::At(src.expires_at_ms)
+        };
+        ctx.upsert(set.shard(hd), hd, dst_key, src.value, ttl);
+        return true;
+    }
+    let (mut s, mut d) = lock_two((src_db, sdb, hs), (dst_db, ddb, hd));
+    ctx.reap(&mut s, hs, key);
+    if d.get(hd, dst_key).is_some_and(|e| e.is_expired(ctx.now_ms)) {
+        d.remove(hd, dst_key);
+        ctx.expired(dst_db, dst_key);
+    }
+    let Some(src) = s.get(hs, key).cloned() else {
+        return false;
+    };
+    let exists = d.get(hd, dst_key).is_some();
+    if exists && !replace {
+        return false;
+    }
+    let revision = ctx.revision();
+    let lru = ctx.lru();
+    if exists {
+        d.remove(hd, dst_key);
+    }
+    let mut entry = Entry::new(dst_key, src.value.clone(), src.expires_at_ms, revision, lru);
+    if exists {
+        entry.version = 1;
+    }
+    d.insert(hd, entry, |k| ddb.hash(k));
+    if !keep_source {
+        s.remove(hs, key);
+    }
+    true
+}
+
+/// MOVE key db
+pub fn r#move(ctx: &mut Ctx) -> CmdResult {
+    let dst = parse_db_index(ctx, &ctx.argv[2])?;
+    if dst == ctx.client.db {
+        return Err(CommandError::SameObject);
+    }
+    let key = ctx.argv[1].clone();
+    let moved = transfer(ctx, &key, dst, &key, false, false);
+    // The record names both databases, so it is logged as the command itself with the client's db.
+    ctx.out.int(moved as i64);
+    Ok(())
+}
+
+/// COPY source destination [DB db] [REPLACE]
+pub fn copy(ctx: &mut Ctx) -> CmdResult {
+    let mut dst_db = ctx.client.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < ctx.argv.len() {
+        let a = &ctx.argv[i][..];
+        if is_kw(a, "REPLACE") {
+            replace = true;
+        } else if is_kw(a, "DB") && i + 1 < ctx.argv.len() {
+            dst_db = parse_db_index(ctx, &ctx.argv[i + 1])?;
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    let (src, dst) = (ctx.argv[1].clone(), ctx.argv[2].clone());
+    if src == dst && dst_db == ctx.client.db {
+        return Err(CommandError::SameObject);
+    }
+    let copied = transfer(ctx, &src, dst_db, &dst, replace, true);
+    ctx.out.int(copied as i64);
+    Ok(())
+}
+
+/// KEYS pattern
+pub fn keys(ctx: &mut Ctx) -> CmdResult {
+    let pattern = ctx.arg(1);
+    let db = ctx.db();
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    if is_literal(pattern) {
+        let (h, shard) = db.lock_key(pattern);
+        if shard.get_live(h, pattern, ctx.now_ms).is_some() {
+            found.push(pattern.to_vec());
+        }
+    } else {
+        let all = pattern == b"*";
+        for i in 0..crate::keyspace::db::SHARDS {
+            let shard = db.lock(i);
+            for e in shard.iter() {
+                if !e.is_expired(ctx.now_ms) && (all || glob_match(pattern, &e.key, false)) {
+                    found.push(e.key.to_vec());
+                }
+            }
+        }
+    }
+    ctx.out.array(found.len());
+    for k in &found {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+///
+/// The cursor is `shard << 48 | layout_epoch(16 bits) << 32 | bucket`. Entries do not move between buckets
+/// while a shard's layout epoch stands, so walking buckets in order visits every key present throughout;
+/// if the epoch moved (the table grew or was reorganised) the shard is walked again from its start, which
+/// may repeat keys (allowed) but never skips one.
+pub fn scan(ctx: &mut Ctx) -> CmdResult {
+    let cursor: u64 = std::str::from_utf8(&ctx.argv[1])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| CommandError::Custom("ERR invalid cursor".into()))?;
+    let mut pattern: Option<&[u8]> = None;
+    let mut count = 10usize;
+    let mut type_filter: Option<Vec<u8>> = None;
+    let mut i = 2;
+    while i < ctx.argv.len() {
+        let a = &ctx.argv[i][..];
+        let Some(v) = ctx.argv.get(i + 1) else {
+            return Err(CommandError::Syntax);
+        };
+        if is_kw(a, "MATCH") {
+            pattern = Some(&v[..]).filter(|p| *p != b"*");
+        } else if is_kw(a, "COUNT") {
+            let n = parse_int(v)?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = n as usize;
+        } else if is_kw(a, "TYPE") {
+            type_filter = Some(v.to_ascii_lowercase());
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    let db = ctx.db();
+    let now = ctx.now_ms;
+    let mut shard_i = (cursor >> 48) as usize;
+    let epoch = ((cursor >> 32) & 0xFFFF) as u32;
+    let mut bucket = (cursor & 0xFFFF_FFFF) as usize;
+    let mut budget = count;
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let mut next: u64 = 0;
+    while shard_i < crate::keyspace::db::SHARDS {
+        let shard = db.lock(shard_i);
+        let shard_epoch = shard.layout_epoch() & 0xFFFF;
+        if bucket != 0 && shard_epoch != epoch {
+            bucket = 0;
+        }
+        let mut visited = 0;
+        let resume = shard.scan_from(bucket, budget, |e| {
+            visited += 1;
+            let wanted = !e.is_expired(now)
+                && pattern.is_none_or(|p| glob_match(p, &e.key, false))
+                && type_filter
+                    .as_ref()
+                    .is_none_or(|t| e.value.type_name().as_bytes() == &t[..]);
+            if wanted {
+                found.push(e.key.to_vec());
+            }
+        });
+        drop(shard);
+        budget = budget.saturating_sub(visited);
+        if let Some(b) = resume {
+            next = (shard_i as u64) << 48 | (shard_epoch as u64) << 32 | b as u64;
+            break;
+        }
+        shard_i += 1;
+        bucket = 0;
+        if budget == 0 && shard_i < crate::keyspace::db::SHARDS {
+            next = (shard_i as u64) << 48;
+            break;
+        }
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(found.len());
+    for k in &found {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+/// RANDOMKEY: a random live key, or nil.
+pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
+    let db = ctx.db();
+    let shards = crate::keyspace::db::SHARDS;
+    let start = rand::random_range(0..shards);
+    for step in 0..shards {
+        let shard = db.lock((start + step) % shards);
+        let n = shard.num_buckets();
+        if shard.is_empty() || n == 0 {
+            continue;
+        }
+        // Probe from a random bucket; a few rounds skip keys that expired but are not yet deleted.
+        for _ in 0..8 {
+            let from = rand::random_range(0..n);
+            for i in 0..n {
+                if let Some(e) = shard.bucket((from + i) % n) {
+                    if !e.is_expired(ctx.now_ms) {
+                        let k = e.key.to_vec();
+                        drop(shard);
+                        ctx.out.bulk(&k);
+                        return Ok(());
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    ctx.out.null();
+    Ok(())
+}
+
+/// Reads a live entry's field under its shard lock.
+fn with_live<R>(ctx: &Ctx, key: &[u8], f: impl FnOnce(&Entry) -> R) -> Option<R> {
+    let (h, shard) = ctx.db().lock_key(key);
+    shard.get_live(h, key, ctx.now_ms).map(f)
+}
+
+/// OBJECT ENCODING key
+pub fn object_encoding(ctx: &mut Ctx) -> CmdResult {
+    match with_live(ctx, &ctx.argv[2], |e| e.value.encoding()) {
+        Some(enc) => ctx.out.bulk(enc.as_bytes()),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn lfu_policy(ctx: &Ctx) -> bool {
+    ctx.server
+        .config
+        .get("maxmemory-policy")
+        .is_some_and(|p| p.contains("lfu"))
+}
+
+/// OBJECT FREQ key: only meaningful under an LFU policy, which Concord does not track yet.
+pub fn object_freq(ctx: &mut Ctx) -> CmdResult {
+    if with_live(ctx, &ctx.argv[2], |_| ()).is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    if !lfu_policy(ctx) {
+        return Err(CommandError::Custom("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into()));
+    }
+    ctx.out.int(0);
+    Ok(())
+}
+
+/// OBJECT IDLETIME key: seconds since the key was last read or written.
+pub fn object_idletime(ctx: &mut Ctx) -> CmdResult {
+    let lru = ctx.lru();
+    let Some(access) = with_live(ctx, &ctx.argv[2], |e| e.access_s) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    if lfu_policy(ctx) {
+        return Err(CommandError::Custom("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into()));
+    }
+    ctx.out.int(lru.saturating_sub(access) as i64);
+    Ok(())
+}
+
+/// OBJECT REFCOUNT key: Redis shares small integers (refcount INT_MAX); everything else has one owner.
+pub fn object_refcount(ctx: &mut Ctx) -> CmdResult {
+    let shared =
+        |e: &Entry| matches!(e.value, crate::keyspace::Value::Int(n) if (0..10000).contains(&n));
+    match with_live(ctx, &ctx.argv[2], shared) {
+        Some(true) => ctx.out.int(i32::MAX as i64),
+        Some(false) => ctx.out.int(1),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// Writes Redis's HELP reply: a status line per text line.
+pub fn help_reply(ctx: &mut Ctx, container: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+}
+
+/// OBJECT HELP
+pub fn object_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
+    Ok(())
+}
+
+/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key time [NX | XX | GT | LT]
+fn expire_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
+    let n = parse_int(&ctx.argv[2])?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in &ctx.argv[3..] {
+        if is_kw(a, "NX") {
+            nx = true;
+        } else if is_kw(a, "XX") {
+            xx = true;
+        } else if is_kw(a, "GT") {
+            gt = true;
+        } else if is_kw(a, "LT") {
+            lt = true;
+        } else {
+            return Err(CommandError::Custom(format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(a)
+            )));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CommandError::ExpireOptionConflict);
+    }
+    if gt && lt {
+        return Err(CommandError::ExpireGtLtConflict);
+    }
+    let invalid = || CommandError::InvalidExpire {
+        command: ctx.spec.name.to_string(),
+    };
+    let ms = n.checked_mul(unit_ms).ok_or_else(invalid)?;
+    let at = if relative {
+        ms.checked_add(ctx.now_ms as i64).ok_or_else(invalid)?
+    } else {
+        ms
+    };
+    let key = ctx.argv[1].clone();
+    let (h, mut shard) = ctx.db().lock_key(&key);
+    ctx.reap(&mut shard, h, &key);
+    let Some(e) = shard.get(h, &key) else {
+        drop(shard);
+        ctx.out.int(0);
+        return Ok(());
+    };
+    // No expiry counts as an infinite one for GT and LT, as in Redis.
+    let current = (e.expires_at_ms != 0).then_some(e.expires_at_ms as i64);
+    let allowed = (!nx || current.is_none())
+        && (!xx || current.is_some())
+        && (!gt || current.is_some_and(|c| at > c))
+        && (!lt || current.is_none_or(|c| at < c));
+    if !allowed {
+        drop(shard);
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if at <= ctx.now_ms as i64 {
+        ctx.delete(&mut shard, h, &key);
+        drop(shard);
+        ctx.log(vec![Bytes::from_static(b"DEL"), key]);
+    } else {
+        let rev = ctx.revision();
+        shard.set_expiry(h, &key, at as u64);
+        if let Some(e) = shard.get_mut(h, &key) {
+            e.touch(rev);
+        }
+        drop(shard);
+        let t = Bytes::from(itoa::Buffer::new().format(at).to_owned());
+        ctx.log(vec![Bytes::from_static(b"PEXPIREAT"), key, t]);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// EXPIRE key seconds [NX|XX|GT|LT]
+pub fn expire(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, 1000, true)
+}
+
+/// PEXPIRE key milliseconds [NX|XX|GT|LT]
+pub fn pexpire(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, 1, true)
+}
+
+/// EXPIREAT key unix-seconds [NX|XX|GT|LT]
+pub fn expireat(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, 1000, false)
+}
+
+/// PEXPIREAT key unix-ms [NX|XX|GT|LT]
+pub fn pexpireat(ctx: &mut Ctx) -> CmdResult {
+    expire_generic(ctx, 1, false)
+}
+
+/// The TTL family: -2 missing, -1 no expiry, else `f(expires_at_ms)`.
+fn ttl_generic(ctx: &mut Ctx, f: impl FnOnce(u64, u64) -> i64) -> CmdResult {
+    let now = ctx.now_ms;
+    let r = with_live(ctx, &ctx.argv[1], |e| e.expires_at_ms);
+    ctx.out.int(match r {
+        None => -2,
+        Some(0) => -1,
+        Some(at) => f(at, now),
+    });
+    Ok(())
+}
+
+/// TTL key (seconds, rounded as Redis rounds)
+pub fn ttl(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, |at, now| {
+        ((at.saturating_sub(now) + 500) / 1000) as i64
+    })
+}
+
+/// PTTL key
+pub fn pttl(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, |at, now| at.saturating_sub(now) as i64)
+}
+
+/// EXPIRETIME key (absolute Unix seconds)
+pub fn expiretime(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, |at, _| (at / 1000) as i64)
+}
+
+/// PEXPIRETIME key (absolute Unix ms)
+pub fn pexpiretime(ctx: &mut Ctx) -> CmdResult {
+    ttl_generic(ctx, |at, _| at as i64)
+}
+
+/// PERSIST key: 1 if an expiry was removed.
+pub fn persist(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.argv[1].clone();
+    let (h, mut shard) = ctx.db().lock_key(&key);
+    ctx.reap(&mut shard, h, &key);
+    let had = shard.get(h, &key).is_some_and(|e| e.expires_at_ms != 0);
+    if had {
+        let rev = ctx.revision();
+        shard.set_expiry(h, &key, 0);
+        if let Some(e) = shard.get_mut(h, &key) {
+            e.touch(rev);
+        }
+    }
+    drop(shard);
+    ctx.out.int(had as i64);
+    Ok(())
+}

@@ -1,0 +1,468 @@
+//! Commands: the generated table, dispatch, and the handler families.
+//!
+//! **Apply path.** A handler parses its arguments into a typed request, then runs against the keyspace with
+//! a `Ctx` that carries `now_ms` (read once, before the command runs) and a `Txn` that hands out the
+//! command's single revision and collects its effects. A handler writes its reply into the connection's
+//! buffer and does no other I/O; what it changed leaves as `Effect::Write` records whose argv is absolute
+//! and deterministic (no relative TTLs, no "now"), so replaying them on an empty keyspace, with their
+//! revisions, reproduces the state. Dispatch logs the command's own argv when the handler did not log a
+//! rewritten form.
+
+pub mod connection;
+pub mod error;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+pub use error::{CmdResult, CommandError};
+use table::{CommandSpec, flags};
+
+use crate::keyspace::{Db, Shard};
+use crate::protocol::ReplyBuf;
+use crate::server::{ClientInfo, Server};
+
+/// A command handler: reads `ctx.argv`, writes the reply into `ctx.out`.
+pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
+
+/// What a committed write leaves behind for the log, replication and watchers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Applying `argv` to database `db` at `now_ms` as revision `revision` reproduces the change.
+    Write {
+        db: usize,
+        revision: u64,
+        now_ms: u64,
+        argv: Vec<Bytes>,
+    },
+}
+
+/// CLIENT REPLY state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Set while running the command whose reply is skipped.
+    Skipping,
+}
+
+/// The per-connection state a command may change.
+pub struct Client {
+    pub db: usize,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the current reply is written (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    pub info: Arc<ClientInfo>,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Self {
+        Client {
+            db: 0,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            info,
+        }
+    }
+}
+
+/// One atomic unit of writes: a command, or later a whole script or EXEC. It owns the unit's revision
+/// (taken on the first change, so a command that changes nothing takes none) and its effects.
+#[derive(Default)]
+pub struct Txn {
+    revision: Option<u64>,
+    /// Replay: the revision the log says this unit had.
+    forced_revision: Option<u64>,
+    /// True once the handler logged its own (rewritten) argv.
+    logged: bool,
+    recording: bool,
+    pub effects: Vec<Effect>,
+}
+
+impl Txn {
+    pub fn new(recording: bool) -> Self {
+        Txn {
+            recording,
+            ..Default::default()
+        }
+    }
+
+    /// A unit replayed from a log, with the revision the log records.
+    pub fn replay(revision: u64) -> Self {
+        Txn {
+            forced_revision: Some(revision),
+            recording: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn revision_taken(&self) -> Option<u64> {
+        self.revision
+    }
+}
+
+/// Everything a handler sees.
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub client: &'a mut Client,
+    pub argv: &'a [Bytes],
+    pub out: &'a mut ReplyBuf,
+    pub now_ms: u64,
+    pub txn: &'a mut Txn,
+    pub spec: &'static CommandSpec,
+}
+
+impl<'a> Ctx<'a> {
+    /// The current database.
+    #[inline]
+    pub fn db(&self) -> &'a Db {
+        self.server.keyspace.db(self.client.db)
+    }
+
+    /// The revision of this unit of writes, taken on first use.
+    #[inline]
+    pub fn revision(&mut self) -> u64 {
+        if let Some(r) = self.txn.revision {
+            return r;
+        }
+        let r = match self.txn.forced_revision {
+            Some(r) => {
+                self.server.keyspace.observe_revision(r);
+                r
+            }
+            None => self.server.keyspace.next_revision(),
+        };
+        self.txn.revision = Some(r);
+        r
+    }
+
+    /// Records the deterministic form of this command's write (e.g. `SET k v PXAT <abs>` for `SET k v EX
+    /// 10`). Without it, dispatch logs the argv as received.
+    pub fn log(&mut self, argv: Vec<Bytes>) {
+        self.txn.logged = true;
+        if self.txn.recording
+            && let Some(revision) = self.txn.revision
+        {
+            self.txn.effects.push(Effect::Write {
+                db: self.client.db,
+                revision,
+                now_ms: self.now_ms,
+                argv,
+            });
+        }
+    }
+
+    /// Marks that this command's write needs no log record of its own (it logged nothing or several).
+    pub fn log_nothing(&mut self) {
+        self.txn.logged = true;
+    }
+
+    #[inline]
+    pub fn recording(&self) -> bool {
+        self.txn.recording
+    }
+
+    /// Deletes `key` if it has expired, as a write of its own (own revision, logged as DEL), before the
+    /// command changes it. Reads never do this: they treat an expired key as absent.
+    pub fn reap(&mut self, shard: &mut Shard, hash: u64, key: &[u8]) {
+        let expired = shard
+            .get(hash, key)
+            .is_some_and(|e| e.is_expired(self.now_ms));
+        if expired {
+            shard.remove(hash, key);
+            self.expired(self.client.db, key);
+        }
+    }
+
+    /// Records the expiry of a key that was just removed from database `db`.
+    pub fn expired(&mut self, db: usize, key: &[u8]) {
+        let ks = &self.server.keyspace;
+        let revision = match self.txn.forced_revision {
+            Some(_) => ks.revision() + 1,
+            None => ks.next_revision(),
+        };
+        ks.observe_revision(revision);
+        self.server
+            .stats
+            .expired_keys
+            .fetch_add(1, Ordering::Relaxed);
+        if self.txn.recording {
+            self.txn.effects.push(Effect::Write {
+                db,
+                revision,
+                now_ms: self.now_ms,
+                argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+            });
+        }
+    }
+
+    /// The LRU clock now (OBJECT IDLETIME).
+    #[inline]
+    pub fn lru(&self) -> u32 {
+        self.server.lru_clock(self.now_ms)
+    }
+
+    #[inline]
+    pub fn arg(&self, i: usize) -> &'a [u8] {
+        &self.argv[i]
+    }
+
+    #[inline]
+    pub fn hit(&self, found: bool) {
+        let s = &self.server.stats;
+        if found {
+            s.keyspace_hits.fetch_add(1, Ordering::Relaxed);
+        } else {
+            s.keyspace_misses.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Formats the argument list of an unknown-command error as Redis does: `'a' 'b' ` up to 128 characters.
+fn args_preview(argv: &[Bytes]) -> String {
+    let mut s = String::new();
+    for a in argv {
+        if s.len() >= 128 {
+            break;
+        }
+        let room = 128 - s.len();
+        let text = String::from_utf8_lossy(&a[..a.len().min(room)]).into_owned();
+        s.push('\'');
+        s.push_str(&text);
+        s.push_str("' ");
+    }
+    s
+}
+
+fn truncated(b: &[u8]) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned()
+}
+
+/// Resolves argv to a spec: the command, or its subcommand for containers. Errors as Redis words them.
+pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandSpec, CommandError> {
+    let Some(name) = argv.first() else {
+        return Err(CommandError::Syntax);
+    };
+    let Some(spec) = table::lookup(name) else {
+        return Err(CommandError::UnknownCommand {
+            name: truncated(name),
+            args: args_preview(&argv[1..]),
+        });
+    };
+    if spec.subcommands.is_empty() || (spec.handler.is_some() && argv.len() == 1) {
+        return Ok(spec);
+    }
+    let Some(sub) = argv.get(1) else {
+        return Err(CommandError::WrongArity {
+            command: spec.name.to_string(),
+        });
+    };
+    spec.subcommand(sub)
+        .ok_or_else(|| CommandError::UnknownSubcommand {
+            sub: truncated(sub),
+            container: spec.name.to_uppercase(),
+        })
+}
+
+/// Runs one command for a client: lookup, arity and auth checks, the handler, statistics and effects.
+pub fn execute(server: &Server, client: &mut Client, out: &mut ReplyBuf, argv: &[Bytes]) {
+    let spec = match resolve(argv) {
+        Ok(s) => s,
+        Err(e) => {
+            reject(server, out, None, &e);
+            return;
+        }
+    };
+    if !spec.arity_ok(argv.len()) {
+        let e = CommandError::WrongArity {
+            command: spec.name.to_string(),
+        };
+        reject(server, out, Some(spec), &e);
+        return;
+    }
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        reject(server, out, Some(spec), &CommandError::NoAuth);
+        return;
+    }
+    let Some(handler) = spec.handler else {
+        // A container called without a subcommand it knows is handled in resolve; a spec with neither
+        // handler nor subcommands is refused by build.rs.
+        reject(server, out, Some(spec), &CommandError::Syntax);
+        return;
+    };
+    let started = Instant::now();
+    let mut txn = Txn::new(server.effects.is_recording());
+    let now_ms = server.now_ms();
+    let result = {
+        let mut ctx = Ctx {
+            server,
+            client,
+            argv,
+            out,
+            now_ms,
+            txn: &mut txn,
+            spec,
+        };
+        handler(&mut ctx)
+    };
+    let stat = &server.stats.commands[spec.id];
+    if let Err(e) = &result {
+        out.error(&e.message());
+        server.stats.count_error(&e.code());
+        stat.failed.fetch_add(1, Ordering::Relaxed);
+    }
+    finish_txn(server, client.db, now_ms, argv, &mut txn);
+    stat.calls.fetch_add(1, Ordering::Relaxed);
+    stat.usec
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    server
+        .stats
+        .commands_processed
+        .fetch_add(1, Ordering::Relaxed);
+    client.info.last_cmd.store(spec.id + 1, Ordering::Relaxed);
+}
+
+/// Publishes a finished unit's effects, logging the argv verbatim when the handler wrote without logging.
+fn finish_txn(server: &Server, db: usize, now_ms: u64, argv: &[Bytes], txn: &mut Txn) {
+    if !txn.recording {
+        return;
+    }
+    if let Some(revision) = txn.revision
+        && !txn.logged
+    {
+        txn.effects.push(Effect::Write {
+            db,
+            revision,
+            now_ms,
+            argv: argv.to_vec(),
+        });
+    }
+    server.effects.append(&mut txn.effects);
+}
+
+fn reject(server: &Server, out: &mut ReplyBuf, spec: Option<&CommandSpec>, e: &CommandError) {
+    out.error(&e.message());
+    server.stats.count_error(&e.code());
+    if let Some(s) = spec {
+        server.stats.commands[s.id]
+            .rejected
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Replays one logged write (from the effect log, later the AOF or Raft log) at its recorded revision and
+/// time. Returns the reply bytes, for checking.
+pub fn replay(server: &Server, effect: &Effect) -> Vec<u8> {
+    let Effect::Write {
+        db,
+        revision,
+        now_ms,
+        argv,
+    } = effect;
+    let info = Arc::new(ClientInfo::new(0, String::new(), String::new(), *now_ms));
+    let mut client = Client::new(info, true);
+    client.db = *db;
+    let mut out = ReplyBuf::new(crate::protocol::Resp::V2);
+    let Ok(spec) = resolve(argv) else {
+        return b"-ERR unknown".to_vec();
+    };
+    let Some(handler) = spec.handler else {
+        return b"-ERR no handler".to_vec();
+    };
+    let mut txn = Txn::replay(*revision);
+    let mut ctx = Ctx {
+        server,
+        client: &mut client,
+        argv,
+        out: &mut out,
+        now_ms: *now_ms,
+        txn: &mut txn,
+        spec,
+    };
+    if let Err(e) = handler(&mut ctx) {
+        out.error(&e.message());
+    }
+    out.buf
+}
+
+/// What a write does to a key's expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// Leave it as it is (KEEPTTL, APPEND, INCR).
+    Keep,
+    /// Remove it (a plain SET).
+    Clear,
+    /// Expire at this absolute Unix ms.
+    At(u64),
+}
+
+impl Ctx<'_> {
+    /// Stores `value` at `key` in a locked shard, creating the key or replacing its value, and stamps the
+    /// change with this unit's revision. The caller has reaped an expired key already.
+    pub fn upsert(
+        &mut self,
+        shard: &mut Shard,
+        hash: u64,
+        key: &[u8],
+        value: crate::keyspace::Value,
+        ttl: Ttl,
+    ) {
+        let revision = self.revision();
+        let lru = self.lru();
+        if let Some(e) = shard.get_mut(hash, key) {
+            e.value = value;
+            e.touch(revision);
+            e.access_s = lru;
+            match ttl {
+                Ttl::Keep => {}
+                Ttl::Clear => {
+                    if e.expires_at_ms != 0 {
+                        shard.set_expiry(hash, key, 0);
+                    }
+                }
+                Ttl::At(at) => {
+                    shard.set_expiry(hash, key, at);
+                }
+            }
+        } else {
+            let at = match ttl {
+                Ttl::At(at) => at,
+                Ttl::Keep | Ttl::Clear => 0,
+            };
+            let entry = crate::keyspace::Entry::new(key, value, at, revision, lru);
+            let db = self.db();
+            shard.insert(hash, entry, |k| db.hash(k));
+        }
+    }
+
+    /// Deletes `key` from a locked shard (any type), stamping the change. Returns whether it existed.
+    pub fn delete(&mut self, shard: &mut Shard, hash: u64, key: &[u8]) -> bool {
+        self.reap(shard, hash, key);
+        if shard.remove(hash, key).is_some() {
+            self.revision();
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Parses an integer argument as Redis does (`ERR value is not an integer or out of range`).
+pub fn parse_int(arg: &[u8]) -> Result<i64, CommandError> {
+    crate::util::numbers::parse_i64(arg).ok_or(CommandError::NotInteger)
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+#[inline]
+pub fn is_kw(arg: &[u8], kw: &str) -> bool {
+    arg.eq_ignore_ascii_case(kw.as_bytes())
+}

@@ -1,0 +1,1083 @@
+//! Server commands (Redis group `server`): INFO, CONFIG, COMMAND, DBSIZE, FLUSHDB/FLUSHALL, SWAPDB, TIME,
+//! SHUTDOWN, MEMORY, WAIT, LASTSAVE, and DEBUG (only with `enable-debug-command`, which also moves the
+//! server's clock for tests).
+
+use bytes::Bytes;
+use serde_json::Value as Json;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use super::keys::help_reply;
+use super::table::{self, CommandSpec, all_specs, flags};
+use super::{CmdResult, CommandError, Ctx, is_kw, parse_int};
+use crate::clock::Clock;
+use crate::config::ConfigError;
+use crate::util::glob::glob_match;
+
+/// The Redis version Concord presents itself as (clients gate features on it).
+pub const REDIS_VERSION: &str = "7.2.4";
+
+// ---------------------------------------------------------------------------------------------- INFO
+
+fn proc_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// (user, system) CPU seconds of this process.
+fn proc_cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = 100.0;
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / tick;
+    (get(11), get(12))
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1024.0 {
+        format!("{bytes}B")
+    } else if b < 1024.0 * 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    }
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
+    let srv = ctx.server;
+    let st = &srv.stats;
+    let now = ctx.now_ms;
+    let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    match name {
+        "server" => {
+            let uptime = srv.started.elapsed().as_secs();
+            let _ = write!(
+                s,
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\n\
+                 redis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\n\
+                 multiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\n\
+                 process_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\n\
+                 uptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:\r\n\
+                 io_threads_active:0\r\nconcord_version:{}\r\n",
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                srv.run_id,
+                srv.bound_port.load(Ordering::Relaxed),
+                srv.clock.now_us(),
+                uptime / 86400,
+                srv.config.get_u64("hz"),
+                srv.config.get_u64("hz"),
+                srv.lru_clock(now),
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                env!("CARGO_PKG_VERSION"),
+            );
+        }
+        "clients" => {
+            let _ = write!(
+                s,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
+                 client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n\
+                 tracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\n\
+                 total_blocking_keys_on_nokey:0\r\n",
+                srv.clients.len(),
+                srv.config.maxclients.load(Ordering::Relaxed),
+            );
+        }
+        "memory" => {
+            let rss = proc_rss_bytes();
+            let maxmemory = srv.config.get_u64("maxmemory");
+            let _ = write!(
+                s,
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+                 used_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\n\
+                 used_memory_lua:31744\r\nused_memory_scripts:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
+                 maxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n\
+                 lazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+                human(rss),
+                human(rss),
+                human(rss),
+                human(maxmemory),
+                srv.config.get("maxmemory-policy").unwrap_or_default(),
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                s,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
+                 current_fork_perc:0.00\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n\
+                 rdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n\
+                 aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
+                 aof_last_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n\
+                 module_fork_in_progress:0\r\n",
+                srv.started_ms / 1000,
+            );
+        }
+        "stats" => {
+            let _ = write!(
+                s,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+                 instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
+                 rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\n\
+                 keyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsub_shardchannels:0\r\n\
+                 total_error_replies:{}\r\ncurrent_revision:{}\r\n",
+                ld(&st.connections_received),
+                ld(&st.commands_processed),
+                st.ops_per_sec(),
+                ld(&st.net_input_bytes),
+                ld(&st.net_output_bytes),
+                ld(&st.rejected_connections),
+                ld(&st.expired_keys),
+                ld(&st.keyspace_hits),
+                ld(&st.keyspace_misses),
+                ld(&st.error_replies),
+                srv.keyspace.revision(),
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                s,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n\
+                 master_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n\
+                 master_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n\
+                 repl_backlog_size:1048576\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                srv.run_id,
+            );
+        }
+        "cpu" => {
+            let (user, sys) = proc_cpu_seconds();
+            let _ = write!(
+                s,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\n\
+                 used_cpu_user_children:0.000000\r\n"
+            );
+        }
+        "modules" => s.push_str("# Modules\r\n"),
+        "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "errorstats" => {
+            s.push_str("# Errorstats\r\n");
+            for (code, n) in st.errors.lock().iter() {
+                let _ = write!(s, "errorstat_{code}:count={n}\r\n");
+            }
+        }
+        "commandstats" => {
+            s.push_str("# Commandstats\r\n");
+            for spec in all_specs() {
+                let c = &st.commands[spec.id];
+                let calls = ld(&c.calls);
+                let (rej, fail) = (ld(&c.rejected), ld(&c.failed));
+                if calls == 0 && rej == 0 && fail == 0 {
+                    continue;
+                }
+                let usec = ld(&c.usec);
+                let per = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    s,
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rej},failed_calls={fail}\r\n",
+                    spec.name
+                );
+            }
+        }
+        "keyspace" => {
+            s.push_str("# Keyspace\r\n");
+            for (i, db) in srv.keyspace.dbs().iter().enumerate() {
+                let (keys, expires) = db.counts();
+                if keys > 0 {
+                    let _ = write!(s, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                }
+            }
+        }
+        _ => return,
+    }
+    s.push_str("\r\n");
+}
+
+/// INFO [section ...]
+pub fn info(ctx: &mut Ctx) -> CmdResult {
+    let mut wanted: Vec<String> = ctx.argv[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_lowercase())
+        .collect();
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.retain(|w| w != "default");
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted = DEFAULT_SECTIONS.iter().map(|s| s.to_string()).collect();
+        wanted.insert(wanted.len() - 1, "commandstats".into());
+    }
+    let mut s = String::new();
+    let mut seen = Vec::new();
+    for w in &wanted {
+        if !seen.contains(w) {
+            info_section(ctx, w, &mut s);
+            seen.push(w.clone());
+        }
+    }
+    // Redis ends the text without the last blank line.
+    while s.ends_with("\r\n\r\n") {
+        s.truncate(s.len() - 2);
+    }
+    ctx.out.verbatim(s.as_bytes());
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------------------- CONFIG
+
+/// CONFIG GET parameter [parameter ...]
+pub fn config_get(ctx: &mut Ctx) -> CmdResult {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for p in &ctx.argv[2..] {
+        for (k, v) in ctx.server.config.matching(p) {
+            if !pairs.iter().any(|(n, _)| *n == k) {
+                pairs.push((k, v));
+            }
+        }
+    }
+    ctx.out.map(pairs.len());
+    for (k, v) in &pairs {
+        ctx.out.bulk(k.as_bytes());
+        ctx.out.bulk(v.as_bytes());
+    }
+    Ok(())
+}
+
+/// CONFIG SET parameter value [parameter value ...]: all or nothing, as Redis 7.
+pub fn config_set(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    if argv.len() % 2 != 0 {
+        return Err(CommandError::WrongArity {
+            command: "config|set".into(),
+        });
+    }
+    let pairs: Vec<(String, String)> = argv[2..]
+        .chunks_exact(2)
+        .map(|p| {
+            (
+                String::from_utf8_lossy(&p[0]).into_owned(),
+                String::from_utf8_lossy(&p[1]).into_owned(),
+            )
+        })
+        .collect();
+    let mut names = Vec::new();
+    for (k, v) in &pairs {
+        let name = ctx
+            .server
+            .config
+            .check(k, v)
+            .map_err(|e| config_error(k, e))?;
+        if names.contains(&name) {
+            return Err(CommandError::Custom(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{k}') - duplicate parameter"
+            )));
+        }
+        names.push(name);
+    }
+    for (k, v) in &pairs {
+        ctx.server
+            .config
+            .set(k, v)
+            .map_err(|e| config_error(k, e))?;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_error(name: &str, e: ConfigError) -> CommandError {
+    CommandError::Custom(match e {
+        ConfigError::Unknown(n) => {
+            format!("ERR Unknown option or number of arguments for CONFIG SET - '{n}'")
+        }
+        ConfigError::Immutable(_) => format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+        ),
+        ConfigError::Invalid { reason, .. } => {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+        }
+    })
+}
+
+/// CONFIG RESETSTAT
+pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
+    ctx.server.stats.reset();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG REWRITE: Concord keeps no config file path to rewrite.
+pub fn config_rewrite(_ctx: &mut Ctx) -> CmdResult {
+    Err(CommandError::Custom(
+        "ERR The server is running without a config file".into(),
+    ))
+}
+
+/// CONFIG HELP
+pub fn config_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+    Ok(())
+}
+
+// ----------------------------------------------------------------------------------- keyspace-wide
+
+/// DBSIZE (counts keys not yet reclaimed after expiry, as Redis does)
+pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// Parses FLUSHDB/FLUSHALL's optional ASYNC|SYNC.
+fn flush_async(ctx: &Ctx) -> Result<bool, CommandError> {
+    match ctx.argv.get(1) {
+        None => Ok(ctx.server.config.get_bool("lazyfree-lazy-user-flush")),
+        Some(a) if is_kw(a, "ASYNC") && ctx.argv.len() == 2 => Ok(true),
+        Some(a) if is_kw(a, "SYNC") && ctx.argv.len() == 2 => Ok(false),
+        Some(_) => Err(CommandError::Syntax),
+    }
+}
+
+/// Empties database `db`; big tables are freed on a background thread when `lazy`.
+fn flush_db(ctx: &mut Ctx, db: usize, lazy: bool) -> bool {
+    let d = ctx.server.keyspace.db(db);
+    let mut all = d.lock_all();
+    let mut taken = Vec::new();
+    for shard in all.iter_mut() {
+        if !shard.is_empty() {
+            taken.push(shard.take_table());
+        }
+    }
+    let changed = !taken.is_empty();
+    if changed {
+        ctx.revision();
+    }
+    drop(all);
+    if lazy && changed {
+        std::thread::spawn(move || drop(taken));
+    }
+    changed
+}
+
+/// FLUSHDB [ASYNC|SYNC]
+pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
+    let lazy = flush_async(ctx)?;
+    let db = ctx.client.db;
+    flush_db(ctx, db, lazy);
+    ctx.log(vec![Bytes::from_static(b"FLUSHDB")]);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FLUSHALL [ASYNC|SYNC]
+pub fn flushall(ctx: &mut Ctx) -> CmdResult {
+    let lazy = flush_async(ctx)?;
+    for db in 0..ctx.server.keyspace.db_count() {
+        flush_db(ctx, db, lazy);
+    }
+    ctx.log(vec![Bytes::from_static(b"FLUSHALL")]);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SWAPDB index1 index2: every shard pair is swapped while both databases are fully locked, so no client
+/// sees a half-swapped state.
+pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
+    let a = parse_int(&ctx.argv[1])
+        .map_err(|_| CommandError::Custom("ERR invalid first DB index".into()))?;
+    let b = parse_int(&ctx.argv[2])
+        .map_err(|_| CommandError::Custom("ERR invalid second DB index".into()))?;
+    let n = ctx.server.keyspace.db_count() as i64;
+    if a < 0 || b < 0 || a >= n || b >= n {
+        return Err(CommandError::DbIndexOutOfRange);
+    }
+    if a != b {
+        let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
+        let ks = &ctx.server.keyspace;
+        let mut la = ks.db(lo).lock_all();
+        let mut lb = ks.db(hi).lock_all();
+        for (x, y) in la.iter_mut().zip(lb.iter_mut()) {
+            x.swap_contents(y);
+        }
+        drop((la, lb));
+        ctx.revision();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// TIME
+pub fn time(ctx: &mut Ctx) -> CmdResult {
+    let us = ctx.server.clock.now_us();
+    ctx.out.array(2);
+    ctx.out
+        .bulk(itoa::Buffer::new().format(us / 1_000_000).as_bytes());
+    ctx.out
+        .bulk(itoa::Buffer::new().format(us % 1_000_000).as_bytes());
+    Ok(())
+}
+
+/// LASTSAVE: Concord has not saved a snapshot; it reports its start time, as Redis does before a save.
+pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int((ctx.server.started_ms / 1000) as i64);
+    Ok(())
+}
+
+/// WAIT numreplicas timeout: there are no replicas yet, so 0 acknowledge at once.
+pub fn wait(ctx: &mut Ctx) -> CmdResult {
+    parse_int(&ctx.argv[1])?;
+    let t = parse_int(&ctx.argv[2]).map_err(|_| {
+        CommandError::Custom("ERR timeout is not an integer or out of range".into())
+    })?;
+    if t < 0 {
+        return Err(CommandError::Custom("ERR timeout is negative".into()));
+    }
+    ctx.out.int(0);
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
+    for a in &ctx.argv[1..] {
+        if is_kw(a, "ABORT") {
+            return Err(CommandError::Custom("ERR No shutdown in progress.".into()));
+        }
+        if !(is_kw(a, "NOSAVE") || is_kw(a, "SAVE") || is_kw(a, "NOW") || is_kw(a, "FORCE")) {
+            return Err(CommandError::Syntax);
+        }
+    }
+    tracing::info!("User requested shutdown...");
+    ctx.server.request_shutdown();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+/// MEMORY USAGE key [SAMPLES count]
+pub fn memory_usage(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() == 5 {
+        if !is_kw(&ctx.argv[3], "SAMPLES") {
+            return Err(CommandError::Syntax);
+        }
+        parse_int(&ctx.argv[4])?;
+    } else if ctx.argv.len() != 3 {
+        return Err(CommandError::Syntax);
+    }
+    let key = &ctx.argv[2];
+    let (h, shard) = ctx.db().lock_key(key);
+    let n = shard
+        .get_live(h, key, ctx.now_ms)
+        .map(|e| e.memory_bytes() + std::mem::size_of::<usize>() + 1);
+    drop(shard);
+    match n {
+        Some(n) => ctx.out.int(n as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// MEMORY HELP
+pub fn memory_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "MEMORY",
+        &[
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value.",
+        ],
+    );
+    Ok(())
+}
+
+/// FUNCTION FLUSH [ASYNC|SYNC]: Redis 7 functions are not implemented yet, so there is never a library to
+/// remove; the command exists because test harnesses and clients call it between runs.
+pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
+    match ctx.argv.get(2) {
+        None => {}
+        Some(a) if (is_kw(a, "ASYNC") || is_kw(a, "SYNC")) && ctx.argv.len() == 3 => {}
+        Some(_) => return Err(CommandError::Syntax),
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+// --------------------------------------------------------------------------------------------- DEBUG
+
+/// DEBUG subcommand ...: Concord's test hooks, available only with `enable-debug-command`.
+/// `DEBUG CLOCK GET|FREEZE|UNFREEZE|ADVANCE ms|SET ms` moves the server's clock (the time seam) so TTLs
+/// are tested without sleeping; `DEBUG EXPIRE-NOW` runs active expiry at once; `DEBUG OBJECT key` and
+/// `DEBUG SET-ACTIVE-EXPIRE` answer as Redis does.
+pub fn debug(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.server.debug_enabled {
+        return Err(CommandError::Custom("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into()));
+    }
+    let sub = String::from_utf8_lossy(&ctx.argv[1]).to_lowercase();
+    let clock = &ctx.server.clock;
+    match (sub.as_str(), ctx.argv.len()) {
+        ("clock", 3) | ("clock", 4) => {
+            let op = String::from_utf8_lossy(&ctx.argv[2]).to_lowercase();
+            let arg = ctx.argv.get(3).map(|a| parse_int(a)).transpose()?;
+            match (op.as_str(), arg) {
+                ("get", None) => {}
+                ("freeze", None) => clock.freeze(),
+                ("unfreeze", None) => clock.unfreeze(),
+                ("advance", Some(ms)) => clock.advance(ms),
+                ("set", Some(ms)) if ms >= 0 => clock.set(ms as u64),
+                _ => return Err(CommandError::Syntax),
+            }
+            ctx.out.int(clock.now_ms() as i64);
+        }
+        ("expire-now", 2) => {
+            let n = crate::server::expirer::expire_due(ctx.server);
+            ctx.out.int(n as i64);
+        }
+        ("set-active-expire", 3) => {
+            parse_int(&ctx.argv[2])?;
+            ctx.out.ok();
+        }
+        ("object", 3) => {
+            let key = &ctx.argv[2];
+            let lru = ctx.lru();
+            let (h, shard) = ctx.db().lock_key(key);
+            let line = shard.get_live(h, key, ctx.now_ms).map(|e| {
+                format!(
+                    "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{} \
+                     version:{} create_revision:{} mod_revision:{}",
+                    e.value.encoding(),
+                    e.value.str_len().unwrap_or(0),
+                    e.access_s,
+                    lru.saturating_sub(e.access_s),
+                    e.version,
+                    e.create_revision,
+                    e.mod_revision
+                )
+            });
+            drop(shard);
+            match line {
+                Some(l) => ctx.out.simple(&l),
+                None => return Err(CommandError::NoSuchKey),
+            }
+        }
+        ("help", 2) => help_reply(
+            ctx,
+            "DEBUG",
+            &[
+                "CLOCK GET|FREEZE|UNFREEZE|ADVANCE <ms>|SET <unix-ms>",
+                "    Read or move the server clock (Concord).",
+                "EXPIRE-NOW",
+                "    Run active expiry now (Concord).",
+                "OBJECT <key>",
+                "    Show low level info about the key and associated value.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Accepted for compatibility; active expiry always runs.",
+            ],
+        ),
+        _ => {
+            return Err(CommandError::Custom(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(&ctx.argv[1])
+            )));
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------- COMMAND
+
+/// Writes a JSON value in RESP: objects as maps, arrays as arrays, strings as bulk strings.
+fn write_json(ctx: &mut Ctx, v: &Json) {
+    match v {
+        Json::Null => ctx.out.null(),
+        Json::Bool(b) => ctx.out.int(*b as i64),
+        Json::Number(n) => ctx.out.int(n.as_i64().unwrap_or(0)),
+        Json::String(s) => ctx.out.bulk(s.as_bytes()),
+        Json::Array(a) => {
+            ctx.out.array(a.len());
+            for x in a {
+                write_json(ctx, x);
+            }
+        }
+        Json::Object(o) => {
+            ctx.out.map(o.len());
+            for (k, x) in o {
+                ctx.out.bulk(k.as_bytes());
+                write_json(ctx, x);
+            }
+        }
+    }
+}
+
+fn lower_flags(v: Option<&Json>) -> Vec<Json> {
+    v.and_then(Json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(|s| Json::String(s.to_lowercase())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A key spec in COMMAND INFO's shape.
+fn key_spec_json(ks: &Json) -> Json {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "flags".into(),
+        Json::Array(
+            ks.get("flags")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default(),
+        ),
+    );
+    let bs = ks.get("begin_search").cloned().unwrap_or_default();
+    let bs_json = if let Some(ix) = bs.get("index") {
+        serde_json::json!({"type": "index", "spec": {"index": ix.get("pos").cloned().unwrap_or_default()}})
+    } else if let Some(kw) = bs.get("keyword") {
+        serde_json::json!({"type": "keyword", "spec": {"keyword": kw.get("keyword").cloned().unwrap_or_default(), "startfrom": kw.get("startfrom").cloned().unwrap_or_default()}})
+    } else {
+        serde_json::json!({"type": "unknown", "spec": {}})
+    };
+    m.insert("begin_search".into(), bs_json);
+    let fk = ks.get("find_keys").cloned().unwrap_or_default();
+    let fk_json = if let Some(r) = fk.get("range") {
+        serde_json::json!({"type": "range", "spec": {"lastkey": r.get("lastkey").cloned().unwrap_or_default(), "keystep": r.get("step").cloned().unwrap_or_default(), "limit": r.get("limit").cloned().unwrap_or_default()}})
+    } else if let Some(k) = fk.get("keynum") {
+        serde_json::json!({"type": "keynum", "spec": {"keynumidx": k.get("keynumidx").cloned().unwrap_or_default(), "firstkey": k.get("firstkey").cloned().unwrap_or_default(), "keystep": k.get("step").cloned().unwrap_or_default()}})
+    } else {
+        serde_json::json!({"type": "unknown", "spec": {}})
+    };
+    m.insert("find_keys".into(), fk_json);
+    Json::Object(m)
+}
+
+/// One command's COMMAND INFO entry.
+fn command_info_entry(ctx: &mut Ctx, spec: &CommandSpec) {
+    let doc = spec.doc();
+    ctx.out.array(10);
+    ctx.out.bulk(spec.name.as_bytes());
+    ctx.out.int(spec.arity as i64);
+    let names = spec.flag_names();
+    let shown: Vec<String> = names
+        .iter()
+        .map(|n| n.to_lowercase())
+        .map(|n| {
+            if n == "movable_keys" {
+                "movablekeys".into()
+            } else {
+                n
+            }
+        })
+        .collect();
+    ctx.out.set(shown.len());
+    for f in &shown {
+        ctx.out.simple(f);
+    }
+    ctx.out.int(spec.first_key as i64);
+    ctx.out.int(spec.last_key as i64);
+    ctx.out.int(spec.step as i64);
+    let mut cats: Vec<String> = doc
+        .get("acl_categories")
+        .and_then(Json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(|s| format!("@{}", s.to_lowercase())))
+                .collect()
+        })
+        .unwrap_or_default();
+    if spec.has(flags::WRITE) {
+        cats.insert(0, "@write".into());
+    }
+    if spec.has(flags::READONLY) {
+        cats.insert(0, "@read".into());
+    }
+    if spec.has(flags::ADMIN) {
+        cats.push("@admin".into());
+        cats.push("@dangerous".into());
+    }
+    if spec.has(flags::FAST) {
+        cats.push("@fast".into());
+    } else {
+        cats.push("@slow".into());
+    }
+    ctx.out.set(cats.len());
+    for c in &cats {
+        ctx.out.simple(c);
+    }
+    let tips = lower_flags(doc.get("command_tips"));
+    write_json(ctx, &Json::Array(tips));
+    let specs: Vec<Json> = doc
+        .get("key_specs")
+        .and_then(Json::as_array)
+        .map(|a| a.iter().map(key_spec_json).collect())
+        .unwrap_or_default();
+    write_json(ctx, &Json::Array(specs));
+    ctx.out.array(spec.subcommands.len());
+    for s in spec.subcommands {
+        command_info_entry(ctx, s);
+    }
+}
+
+/// Finds a command or `container|sub` by name.
+fn find_spec(name: &[u8]) -> Option<&'static CommandSpec> {
+    let text = String::from_utf8_lossy(name).to_lowercase();
+    match text.split_once('|') {
+        Some((c, s)) => table::lookup(c.as_bytes())?.subcommand(s.as_bytes()),
+        None => table::lookup(name),
+    }
+}
+
+/// COMMAND (no arguments): every command's info.
+pub fn command(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.array(table::COMMAND_TABLE.len());
+    for spec in table::COMMAND_TABLE {
+        command_info_entry(ctx, spec);
+    }
+    Ok(())
+}
+
+/// COMMAND COUNT
+pub fn command_count(ctx: &mut Ctx) -> CmdResult {
+    ctx.out.int(table::COMMAND_TABLE.len() as i64);
+    Ok(())
+}
+
+/// COMMAND INFO [command ...]
+pub fn command_info(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() == 2 {
+        return command(ctx);
+    }
+    let names = &ctx.argv[2..];
+    ctx.out.array(names.len());
+    for n in names {
+        match find_spec(n) {
+            Some(s) => command_info_entry(ctx, s),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
+pub fn command_list(ctx: &mut Ctx) -> CmdResult {
+    enum Filter {
+        All,
+        Module,
+        AclCat(String),
+        Pattern(Vec<u8>),
+    }
+    let filter = match ctx.argv.len() {
+        2 => Filter::All,
+        5 if is_kw(&ctx.argv[2], "FILTERBY") => {
+            let (k, v) = (&ctx.argv[3][..], &ctx.argv[4][..]);
+            if is_kw(k, "MODULE") {
+                Filter::Module
+            } else if is_kw(k, "ACLCAT") {
+                Filter::AclCat(String::from_utf8_lossy(v).to_lowercase())
+            } else if is_kw(k, "PATTERN") {
+                Filter::Pattern(v.to_vec())
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    let names: Vec<&str> = all_specs()
+        .filter(|s| match &filter {
+            Filter::All => true,
+            Filter::Module => false,
+            Filter::AclCat(c) => s
+                .doc()
+                .get("acl_categories")
+                .and_then(Json::as_array)
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(c)))
+                }),
+            Filter::Pattern(p) => glob_match(p, s.name.as_bytes(), true),
+        })
+        .map(|s| s.name)
+        .collect();
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+/// One argument in COMMAND DOCS's shape.
+fn doc_argument(a: &Json) -> Json {
+    let mut m = serde_json::Map::new();
+    let get = |k: &str| a.get(k).cloned();
+    m.insert("name".into(), get("name").unwrap_or_default());
+    m.insert("type".into(), get("type").unwrap_or_default());
+    let display = get("display").or_else(|| get("name")).unwrap_or_default();
+    if a.get("type")
+        .and_then(Json::as_str)
+        .is_some_and(|t| t != "oneof" && t != "block" && t != "pure-token")
+    {
+        m.insert("display_text".into(), display);
+    }
+    for (from, to) in [
+        ("key_spec_index", "key_spec_index"),
+        ("token", "token"),
+        ("summary", "summary"),
+        ("since", "since"),
+        ("deprecated_since", "deprecated_since"),
+    ] {
+        if let Some(v) = get(from) {
+            m.insert(to.into(), v);
+        }
+    }
+    let mut flags = Vec::new();
+    for f in ["optional", "multiple", "multiple_token"] {
+        if a.get(f).and_then(Json::as_bool).unwrap_or(false) {
+            flags.push(Json::String(f.into()));
+        }
+    }
+    if !flags.is_empty() {
+        m.insert("flags".into(), Json::Array(flags));
+    }
+    if let Some(args) = a.get("arguments").and_then(Json::as_array) {
+        m.insert(
+            "arguments".into(),
+            Json::Array(args.iter().map(doc_argument).collect()),
+        );
+    }
+    Json::Object(m)
+}
+
+fn command_doc(spec: &CommandSpec) -> Json {
+    let doc = spec.doc();
+    let mut m = serde_json::Map::new();
+    for k in ["summary", "since", "group", "complexity"] {
+        if let Some(v) = doc.get(k) {
+            m.insert(k.into(), v.clone());
+        }
+    }
+    let doc_flags = lower_flags(doc.get("doc_flags"));
+    if !doc_flags.is_empty() {
+        m.insert("doc_flags".into(), Json::Array(doc_flags));
+    }
+    for k in ["deprecated_since", "replaced_by"] {
+        if let Some(v) = doc.get(k) {
+            m.insert(k.into(), v.clone());
+        }
+    }
+    if let Some(args) = doc.get("arguments").and_then(Json::as_array) {
+        m.insert(
+            "arguments".into(),
+            Json::Array(args.iter().map(doc_argument).collect()),
+        );
+    }
+    if !spec.subcommands.is_empty() {
+        let mut subs = serde_json::Map::new();
+        for s in spec.subcommands {
+            subs.insert(s.name.to_string(), command_doc(s));
+        }
+        m.insert("subcommands".into(), Json::Object(subs));
+    }
+    Json::Object(m)
+}
+
+/// COMMAND DOCS [command ...]
+pub fn command_docs(ctx: &mut Ctx) -> CmdResult {
+    let specs: Vec<&CommandSpec> = if ctx.argv.len() == 2 {
+        table::COMMAND_TABLE.iter().collect()
+    } else {
+        ctx.argv[2..].iter().filter_map(|n| find_spec(n)).collect()
+    };
+    let mut m = serde_json::Map::new();
+    for s in specs {
+        m.insert(s.name.to_string(), command_doc(s));
+    }
+    write_json(ctx, &Json::Object(m));
+    Ok(())
+}
+
+/// The (argument index, key spec flags) of every key in `argv` for `spec`, from its key specs.
+pub fn keys_of(spec: &CommandSpec, argv: &[Bytes]) -> Vec<(usize, Vec<String>)> {
+    let doc = spec.doc();
+    let mut out = Vec::new();
+    let Some(specs) = doc.get("key_specs").and_then(Json::as_array) else {
+        return out;
+    };
+    let argc = argv.len() as i64;
+    for ks in specs {
+        let flags: Vec<String> = ks
+            .get("flags")
+            .and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let start = if let Some(pos) = ks.pointer("/begin_search/index/pos").and_then(Json::as_i64)
+        {
+            pos
+        } else if let Some(kw) = ks.pointer("/begin_search/keyword") {
+            let word = kw.get("keyword").and_then(Json::as_str).unwrap_or("");
+            let from = kw.get("startfrom").and_then(Json::as_i64).unwrap_or(1);
+            let found = if from >= 0 {
+                (from..argc).find(|&i| is_kw(&argv[i as usize], word))
+            } else {
+                (1..=(argc + from).max(0))
+                    .rev()
+                    .find(|&i| is_kw(&argv[i as usize], word))
+            };
+            match found {
+                Some(i) => i + 1,
+                None => continue,
+            }
+        } else {
+            continue;
+        };
+        if let Some(r) = ks.pointer("/find_keys/range") {
+            let lastkey = r.get("lastkey").and_then(Json::as_i64).unwrap_or(0);
+            let step = r.get("step").and_then(Json::as_i64).unwrap_or(1).max(1);
+            let limit = r.get("limit").and_then(Json::as_i64).unwrap_or(0);
+            let last = if lastkey >= 0 {
+                start + lastkey
+            } else if lastkey == -1 {
+                let span = argc - 1 - start;
+                if limit > 1 {
+                    start + span / limit
+                } else {
+                    argc - 1
+                }
+            } else {
+                argc + lastkey
+            };
+            let mut i = start;
+            while i <= last.min(argc - 1) {
+                out.push((i as usize, flags.clone()));
+                i += step;
+            }
+        } else if let Some(k) = ks.pointer("/find_keys/keynum") {
+            let idx = start + k.get("keynumidx").and_then(Json::as_i64).unwrap_or(0);
+            let first = start + k.get("firstkey").and_then(Json::as_i64).unwrap_or(1);
+            let step = k.get("step").and_then(Json::as_i64).unwrap_or(1).max(1);
+            let n = argv
+                .get(idx as usize)
+                .and_then(|a| crate::util::numbers::parse_i64(a))
+                .unwrap_or(0)
+                .max(0);
+            for j in 0..n {
+                let i = first + j * step;
+                if i < argc {
+                    out.push((i as usize, flags.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn getkeys_common(ctx: &mut Ctx) -> Result<Vec<(usize, Vec<String>)>, CommandError> {
+    let argv = &ctx.argv[2..];
+    let spec = super::resolve(argv)
+        .map_err(|_| CommandError::Custom("ERR Invalid command specified".into()))?;
+    if !spec.arity_ok(argv.len()) {
+        return Err(CommandError::Custom(
+            "ERR Invalid number of arguments specified for command".into(),
+        ));
+    }
+    let keys = keys_of(spec, argv);
+    if keys.is_empty() {
+        return Err(CommandError::Custom(
+            "ERR The command has no key arguments".into(),
+        ));
+    }
+    Ok(keys)
+}
+
+/// COMMAND GETKEYS command [arg ...]
+pub fn command_getkeys(ctx: &mut Ctx) -> CmdResult {
+    let keys = getkeys_common(ctx)?;
+    ctx.out.array(keys.len());
+    for (i, _) in keys {
+        ctx.out.bulk(&ctx.argv[2 + i]);
+    }
+    Ok(())
+}
+
+/// COMMAND GETKEYSANDFLAGS command [arg ...]
+pub fn command_getkeysandflags(ctx: &mut Ctx) -> CmdResult {
+    let keys = getkeys_common(ctx)?;
+    ctx.out.array(keys.len());
+    for (i, flags) in keys {
+        ctx.out.array(2);
+        ctx.out.bulk(&ctx.argv[2 + i]);
+        ctx.out.set(flags.len());
+        for f in flags {
+            ctx.out.simple(&f);
+        }
+    }
+    Ok(())
+}
+
+/// COMMAND HELP
+pub fn command_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the total number of commands in this server.",
+            "LIST",
+            "    Return a list of all commands in this server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full command.",
+        ],
+    );
+    Ok(())
+}

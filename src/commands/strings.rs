@@ -1,0 +1,797 @@
+//! String and counter commands (Redis group `string`), plus the compare-and-delete forms lock libraries
+//! release with (`DELEX key IFEQ v` from Redis 8.4, `DELIFEQ key v` from Valkey).
+//!
+//! Time seam: relative expiries (EX, PX, SETEX) become absolute here, from the command's `now_ms`, and the
+//! logged form says PXAT so replay does not depend on when it runs.
+
+use bytes::Bytes;
+
+use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
+use crate::keyspace::{SmallBytes, Value};
+use crate::util::numbers::{format_f64_human, parse_f64};
+
+/// Redis's maximum string size (proto-max-bulk-len bounds values built by APPEND and SETRANGE).
+fn max_string_len(ctx: &Ctx) -> usize {
+    ctx.server
+        .config
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed) as usize
+}
+
+fn bulk_owned(b: Vec<u8>) -> Bytes {
+    Bytes::from(b)
+}
+
+fn pxat_arg(at: u64) -> [Bytes; 2] {
+    [
+        Bytes::from_static(b"PXAT"),
+        Bytes::from(itoa::Buffer::new().format(at).to_owned()),
+    ]
+}
+
+/// Turns an expiry argument into absolute ms. `unit_ms` is 1000 for seconds; `relative` adds now.
+/// Errors exactly as Redis: a non-integer is "not an integer", a non-positive or overflowing time is
+/// "invalid expire time in '<cmd>' command".
+pub fn absolute_expiry(
+    ctx: &Ctx,
+    arg: &[u8],
+    unit_ms: i64,
+    relative: bool,
+) -> Result<u64, CommandError> {
+    let n = parse_int(arg)?;
+    let invalid = || CommandError::InvalidExpire {
+        command: ctx.spec.name.to_string(),
+    };
+    if n <= 0 {
+        return Err(invalid());
+    }
+    let ms = n.checked_mul(unit_ms).ok_or_else(invalid)?;
+    let at = if relative {
+        ms.checked_add(ctx.now_ms as i64).ok_or_else(invalid)?
+    } else {
+        ms
+    };
+    Ok(at as u64)
+}
+
+/// The condition of a SET.
+#[derive(Debug, PartialEq)]
+enum Cond<'a> {
+    None,
+    Nx,
+    Xx,
+    IfEq(&'a [u8]),
+    IfNe(&'a [u8]),
+}
+
+struct SetRequest<'a> {
+    cond: Cond<'a>,
+    get: bool,
+    ttl: Ttl,
+}
+
+fn parse_set<'a>(ctx: &Ctx<'a>) -> Result<SetRequest<'a>, CommandError> {
+    let mut req = SetRequest {
+        cond: Cond::None,
+        get: false,
+        ttl: Ttl::Clear,
+    };
+    let mut ttl_seen = false;
+    let argv = ctx.argv;
+    let mut i = 3;
+    while i < argv.len() {
+        let a = &argv[i][..];
+        let next = argv.get(i + 1);
+        let set_cond = |req: &mut SetRequest<'a>, c: Cond<'a>| {
+            if req.cond != Cond::None {
+                return Err(CommandError::Syntax);
+            }
+            req.cond = c;
+            Ok(())
+        };
+        if is_kw(a, "NX") {
+            set_cond(&mut req, Cond::Nx)?;
+        } else if is_kw(a, "XX") {
+            set_cond(&mut req, Cond::Xx)?;
+        } else if is_kw(a, "GET") {
+            req.get = true;
+        } else if is_kw(a, "KEEPTTL") {
+            if ttl_seen {
+                return Err(CommandError::Syntax);
+            }
+            ttl_seen = true;
+            req.ttl = Ttl::Keep;
+        } else if (is_kw(a, "IFEQ") || is_kw(a, "IFNE")) && next.is_some() {
+            let v = &argv[i + 1][..];
+            set_cond(
+                &mut req,
+                if is_kw(a, "IFEQ") {
+                    Cond::IfEq(v)
+                } else {
+                    Cond::IfNe(v)
+                },
+            )?;
+            i += 1;
+        } else if let Some((unit, relative)) = expiry_keyword(a)
+            && let Some(v) = next
+        {
+            if ttl_seen {
+                return Err(CommandError::Syntax);
+            }
+            ttl_seen = true;
+            req.ttl = Ttl::At(absolute_expiry(ctx, v, unit, relative)?);
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    Ok(req)
+}
+
+/// EX/PX/EXAT/PXAT -> (unit in ms, relative).
+fn expiry_keyword(a: &[u8]) -> Option<(i64, bool)> {
+    if is_kw(a, "EX") {
+        Some((1000, true))
+    } else if is_kw(a, "PX") {
+        Some((1, true))
+    } else if is_kw(a, "EXAT") {
+        Some((1000, false))
+    } else if is_kw(a, "PXAT") {
+        Some((1, false))
+    } else {
+        None
+    }
+}
+
+/// The logged form of a SET that happened: unconditional, with an absolute expiry.
+fn log_set(ctx: &mut Ctx, key: &Bytes, value: &Bytes, ttl: Ttl) {
+    if !ctx.recording() {
+        ctx.log_nothing();
+        return;
+    }
+    let mut argv = vec![Bytes::from_static(b"SET"), key.clone(), value.clone()];
+    match ttl {
+        Ttl::Keep => argv.push(Bytes::from_static(b"KEEPTTL")),
+        Ttl::Clear => {}
+        Ttl::At(at) => argv.extend(pxat_arg(at)),
+    }
+    ctx.log(argv);
+}
+
+/// SET key value [NX|XX|IFEQ v|IFNE v] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL]
+pub fn set(ctx: &mut Ctx) -> CmdResult {
+    let req = parse_set(ctx)?;
+    let (key, value) = (&ctx.argv[1], &ctx.argv[2]);
+    let db = ctx.db();
+    let (hash, mut shard) = db.lock_key(key);
+    ctx.reap(&mut shard, hash, key);
+    let current = shard.get(hash, key);
+    if (req.get || matches!(req.cond, Cond::IfEq(_) | Cond::IfNe(_)))
+        && current.is_some_and(|e| !e.value.is_string())
+    {
+        return Err(CommandError::WrongType);
+    }
+    let old = if req.get {
+        current.and_then(|e| e.value.to_vec())
+    } else {
+        None
+    };
+    let proceed = match req.cond {
+        Cond::None => true,
+        Cond::Nx => current.is_none(),
+        Cond::Xx => current.is_some(),
+        Cond::IfEq(v) => current.is_some_and(|e| e.value.to_vec().as_deref() == Some(v)),
+        Cond::IfNe(v) => current.is_none_or(|e| e.value.to_vec().as_deref() != Some(v)),
+    };
+    if proceed {
+        ctx.upsert(&mut shard, hash, key, Value::string(value), req.ttl);
+        drop(shard);
+        let (key, value) = (ctx.argv[1].clone(), ctx.argv[2].clone());
+        log_set(ctx, &key, &value, req.ttl);
+    } else {
+        drop(shard);
+    }
+    if req.get {
+        match old {
+            Some(v) => ctx.out.bulk(&v),
+            None => ctx.out.null(),
+        }
+    } else if proceed {
+        ctx.out.ok();
+    } else {
+        ctx.out.null();
+    }
+    Ok(())
+}
+
+/// SETNX key value
+pub fn setnx(ctx: &mut Ctx) -> CmdResult {
+    let (key, value) = (&ctx.argv[1], &ctx.argv[2]);
+    let (hash, mut shard) = ctx.db().lock_key(key);
+    ctx.reap(&mut shard, hash, key);
+    let created = shard.get(hash, key).is_none();
+    if created {
+        ctx.upsert(&mut shard, hash, key, Value::string(value), Ttl::Clear);
+    }
+    drop(shard);
+    ctx.out.int(created as i64);
+    Ok(())
+}
+
+fn set_with_expiry(ctx: &mut Ctx, unit_ms: i64) -> CmdResult {
+    let at = absolute_expiry(ctx, &ctx.argv[2], unit_ms, true)?;
+    let (key, value) = (ctx.argv[1].clone(), ctx.argv[3].clone());
+    let (hash, mut shard) = ctx.db().lock_key(&key);
+    ctx.reap(&mut shard, hash, &key);
+    ctx.upsert(&mut shard, hash, &key, Value::string(&value), Ttl::At(at));
+    drop(shard);
+    log_set(ctx, &key, &value, Ttl::At(at));
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SETEX key seconds value
+pub fn setex(ctx: &mut Ctx) -> CmdResult {
+    set_with_expiry(ctx, 1000)
+}
+
+/// PSETEX key milliseconds value
+pub fn psetex(ctx: &mut Ctx) -> CmdResult {
+    set_with_expiry(ctx, 1)
+}
+
+/// GET key
+pub fn get(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.arg(1);
+    let now = ctx.now_ms;
+    let lru = ctx.lru();
+    let touch = !ctx
+        .client
+        .info
+        .no_touch
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let (hash, mut shard) = ctx.db().lock_key(key);
+    match shard.get_live_mut(hash, key, now) {
+        None => {
+            drop(shard);
+            ctx.hit(false);
+            ctx.out.null();
+        }
+        Some(e) => {
+            if touch {
+                e.access_s = lru;
+            }
+            match &e.value {
+                Value::Str(b) | Value::RawStr(b) => ctx.out.bulk(b),
+                Value::Int(n) => ctx.out.bulk_int(*n),
+            }
+            drop(shard);
+            ctx.hit(true);
+        }
+    }
+    Ok(())
+}
+
+/// The string value of a live key: Ok(None) if missing, WRONGTYPE if not a string.
+fn read_string(ctx: &Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
+    let (hash, shard) = ctx.db().lock_key(key);
+    match shard.get_live(hash, key, ctx.now_ms) {
+        None => Ok(None),
+        Some(e) => e.value.to_vec().map(Some).ok_or(CommandError::WrongType),
+    }
+}
+
+/// GETDEL key
+pub fn getdel(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.arg(1);
+    let (hash, mut shard) = ctx.db().lock_key(key);
+    ctx.reap(&mut shard, hash, key);
+    let old = match shard.get(hash, key) {
+        None => None,
+        Some(e) => Some(e.value.to_vec().ok_or(CommandError::WrongType)?),
+    };
+    if old.is_some() {
+        ctx.delete(&mut shard, hash, key);
+    }
+    drop(shard);
+    match old {
+        Some(v) => ctx.out.bulk(&v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// GETSET key value: SET with GET, dropping any TTL.
+pub fn getset(ctx: &mut Ctx) -> CmdResult {
+    let (key, value) = (ctx.argv[1].clone(), ctx.argv[2].clone());
+    let (hash, mut shard) = ctx.db().lock_key(&key);
+    ctx.reap(&mut shard, hash, &key);
+    let old = match shard.get(hash, &key) {
+        None => None,
+        Some(e) => Some(e.value.to_vec().ok_or(CommandError::WrongType)?),
+    };
+    ctx.upsert(&mut shard, hash, &key, Value::string(&value), Ttl::Clear);
+    drop(shard);
+    log_set(ctx, &key, &value, Ttl::Clear);
+    match old {
+        Some(v) => ctx.out.bulk(&v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// GETEX key [EX s | PX ms | EXAT ts | PXAT ms | PERSIST]
+pub fn getex(ctx: &mut Ctx) -> CmdResult {
+    let mut change: Option<Ttl> = None;
+    let mut i = 2;
+    while i < ctx.argv.len() {
+        let a = &ctx.argv[i][..];
+        if is_kw(a, "PERSIST") && change.is_none() {
+            change = Some(Ttl::Clear);
+        } else if let Some((unit, relative)) = expiry_keyword(a)
+            && change.is_none()
+            && let Some(v) = ctx.argv.get(i + 1)
+        {
+            change = Some(Ttl::At(absolute_expiry(ctx, v, unit, relative)?));
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    let key = ctx.argv[1].clone();
+    let (hash, mut shard) = ctx.db().lock_key(&key);
+    ctx.reap(&mut shard, hash, &key);
+    let Some(e) = shard.get(hash, &key) else {
+        drop(shard);
+        ctx.hit(false);
+        ctx.out.null();
+        return Ok(());
+    };
+    let value = e.value.to_vec().ok_or(CommandError::WrongType)?;
+    let had_ttl = e.expires_at_ms != 0;
+    let mut log: Option<Vec<Bytes>> = None;
+    match change {
+        Some(Ttl::At(at)) if at <= ctx.now_ms => {
+            // An expiry already past deletes the key, as Redis does (and logs a DEL).
+            ctx.delete(&mut shard, hash, &key);
+            log = Some(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        }
+        Some(Ttl::At(at)) => {
+            shard.set_expiry(hash, &key, at);
+            let rev = ctx.revision();
+            if let Some(e) = shard.get_mut(hash, &key) {
+                e.touch(rev);
+            }
+            let [p, t] = pxat_arg(at);
+            log = Some(vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), t]);
+            let _ = p;
+        }
+        Some(Ttl::Clear) if had_ttl => {
+            shard.set_expiry(hash, &key, 0);
+            let rev = ctx.revision();
+            if let Some(e) = shard.get_mut(hash, &key) {
+                e.touch(rev);
+            }
+            log = Some(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+        }
+        _ => {}
+    }
+    drop(shard);
+    if let Some(argv) = log {
+        ctx.log(argv);
+    }
+    ctx.hit(true);
+    ctx.out.bulk(&value);
+    Ok(())
+}
+
+/// MGET key [key ...]
+pub fn mget(ctx: &mut Ctx) -> CmdResult {
+    let keys = &ctx.argv[1..];
+    ctx.out.array(keys.len());
+    let db = ctx.db();
+    for key in keys {
+        let (hash, shard) = db.lock_key(key);
+        match shard
+            .get_live(hash, key, ctx.now_ms)
+            .and_then(|e| e.value.as_str())
+        {
+            Some(mut s) => s.with(|b| ctx.out.bulk(b)),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn mset_generic(ctx: &mut Ctx, only_if_none_exist: bool) -> CmdResult {
+    if ctx.argv.len() % 2 == 0 {
+        return Err(CommandError::WrongArity {
+            command: ctx.spec.name.to_string(),
+        });
+    }
+    let pairs: Vec<(&Bytes, &Bytes)> = ctx.argv[1..]
+        .chunks_exact(2)
+        .map(|p| (&p[0], &p[1]))
+        .collect();
+    let keys: Vec<&Bytes> = pairs.iter().map(|p| p.0).collect();
+    let db = ctx.db();
+    let mut set = db.lock_many(&keys);
+    for (k, _) in &pairs {
+        let h = set.hash(k);
+        ctx.reap(set.shard(h), h, k);
+    }
+    if only_if_none_exist
+        && pairs.iter().any(|(k, _)| {
+            let h = set.hash(k);
+            set.shard(h).get(h, k).is_some()
+        })
+    {
+        drop(set);
+        ctx.out.int(0);
+        return Ok(());
+    }
+    for (k, v) in &pairs {
+        let h = set.hash(k);
+        ctx.upsert(set.shard(h), h, k, Value::string(v), Ttl::Clear);
+    }
+    drop(set);
+    if only_if_none_exist {
+        ctx.out.int(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// MSET key value [key value ...]
+pub fn mset(ctx: &mut Ctx) -> CmdResult {
+    mset_generic(ctx, false)
+}
+
+/// MSETNX key value [key value ...]
+pub fn msetnx(ctx: &mut Ctx) -> CmdResult {
+    mset_generic(ctx, true)
+}
+
+/// APPEND key value
+pub fn append(ctx: &mut Ctx) -> CmdResult {
+    let (key, add) = (ctx.argv[1].clone(), ctx.argv[2].clone());
+    let max = max_string_len(ctx);
+    let (hash, mut shard) = ctx.db().lock_key(&key);
+    ctx.reap(&mut shard, hash, &key);
+    let new_len = match shard.get(hash, &key) {
+        None => {
+            ctx.upsert(&mut shard, hash, &key, Value::string(&add), Ttl::Keep);
+            add.len()
+        }
+        Some(e) => {
+            let mut cur = e.value.to_vec().ok_or(CommandError::WrongType)?;
+            if cur.len() + add.len() > max {
+                return Err(CommandError::StringTooLong);
+            }
+            cur.extend_from_slice(&add);
+            let n = cur.len();
+            ctx.upsert(
+                &mut shard,
+                hash,
+                &key,
+                Value::RawStr(SmallBytes::from_vec(cur)),
+                Ttl::Keep,
+            );
+            n
+        }
+    };
+    drop(shard);
+    ctx.out.int(new_len as i64);
+    Ok(())
+}
+
+/// STRLEN key
+pub fn strlen(ctx: &mut Ctx) -> CmdResult {
+    let key = ctx.arg(1);
+    let (hash, shard) = ctx.db().lock_key(key);
+    let n = match shard.get_live(hash, key, ctx.now_ms) {
+        None => 0,
+        Some(e) => e.value.str_len().ok_or(CommandError::WrongType)?,
+    };
+    drop(shard);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// GETRANGE key start end (and its old name SUBSTR), with Redis 7's index rules.
+pub fn getrange(ctx: &mut Ctx) -> CmdResult {
+    let start = parse_int(&ctx.argv[2])?;
+    let end = parse_int(&ctx.argv[3])?;
+    let s = read_string(ctx, &ctx.argv[1])?.unwrap_or_default();
+    let len = s.len() as i64;
+    if (start < 0 && end < 0 && start > end) || len == 0 {
+        ctx.out.bulk(b"");
+        return Ok(());
+    }
+    let mut start = if start < 0 { len + start } else { start };
+    let mut end = if end < 0 { len + end } else { end };
+    start = start.max(0);
+    end = end.max(0).min(len - 1);
+    if start > end {
+        ctx.out.bulk(b"");
+    } else {
+        ctx.out.bulk(&s[start as usize..=end as usize]);
+    }
+    Ok(())
+}
+
+/// SUBSTR key start end
+pub fn substr(ctx: &mut Ctx) -> CmdResult {
+    getrange(ctx)
+}
+
+/// SETRANGE key offset value
+pub fn setrange(ctx: &mut Ctx) -> CmdResult {
+    let offset = parse_int(&ctx.argv[2])?;
+    if offset < 0 {
+        return Err(CommandError::OffsetOutOfRange);
+    }
+    let (key, value) = (ctx.argv[1].clone(), ctx.argv[3].clone());
+    let offset = offset as usize;
+    let max = max_string_len(ctx);
+    let (hash, mut shard) = ctx.db().lock_key(&key);
+    ctx.reap(&mut shard, hash, &key);
+    let current = match shard.get(hash, &key) {
+        None => None,
+        Some(e) => Some(e.value.to_vec().ok_or(CommandError::WrongType)?),
+    };
+    let cur_len = current.as_ref().map_or(0, Vec::len);
+    if value.is_empty() {
+        drop(shard);
+        ctx.out.int(cur_len as i64);
+        return Ok(());
+    }
+    if offset.checked_add(value.len()).is_none_or(|n| n > max) {
+        return Err(CommandError::StringTooLong);
+    }
+    let mut s = current.unwrap_or_default();
+    if s.len() < offset + value.len() {
+        s.resize(offset + value.len(), 0);
+    }
+    s[offset..offset + value.len()].copy_from_slice(&value);
+    let n = s.len();
+    ctx.upsert(
+        &mut shard,
+        hash,
+        &key,
+        Value::RawStr(SmallBytes::from_vec(s)),
+        Ttl::Keep,
+    );
+    drop(shard);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn incr_by(ctx: &mut Ctx, delta: i64) -> CmdResult {
+    let key = ctx.arg(1);
+    let (hash, mut shard) = ctx.db().lock_key(key);
+    ctx.reap(&mut shard, hash, key);
+    let current = match shard.get(hash, key).map(|e| &e.value) {
+        None => 0,
+        Some(Value::Int(n)) => *n,
+        Some(Value::Str(b)) | Some(Value::RawStr(b)) => {
+            crate::util::numbers::parse_i64(b).ok_or(CommandError::NotInteger)?
+        }
+    };
+    let new = current.checked_add(delta).ok_or(CommandError::Overflow)?;
+    let revision = ctx.revision();
+    match shard.get_mut(hash, key) {
+        Some(e) => {
+            e.value = Value::Int(new);
+            e.touch(revision);
+        }
+        None => ctx.upsert(&mut shard, hash, key, Value::Int(new), Ttl::Keep),
+    }
+    drop(shard);
+    ctx.out.int(new);
+    Ok(())
+}
+
+/// INCR key
+pub fn incr(ctx: &mut Ctx) -> CmdResult {
+    incr_by(ctx, 1)
+}
+
+/// DECR key
+pub fn decr(ctx: &mut Ctx) -> CmdResult {
+    incr_by(ctx, -1)
+}
+
+/// INCRBY key increment
+pub fn incrby(ctx: &mut Ctx) -> CmdResult {
+    let d = parse_int(&ctx.argv[2])?;
+    incr_by(ctx, d)
+}
+
+/// DECRBY key decrement
+pub fn decrby(ctx: &mut Ctx) -> CmdResult {
+    let d = parse_int(&ctx.argv[2])?;
+    if d == i64::MIN {
+        return Err(CommandError::Custom("ERR decrement would overflow".into()));
+    }
+    incr_by(ctx, -d)
+}
+
+/// INCRBYFLOAT key increment; logged as `SET key <result> KEEPTTL` so replay does not redo float maths.
+pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
+    let incr = parse_f64(&ctx.argv[2]).ok_or(CommandError::NotFloat)?;
+    let key = ctx.argv[1].clone();
+    let (hash, mut shard) = ctx.db().lock_key(&key);
+    ctx.reap(&mut shard, hash, &key);
+    let current = match shard.get(hash, &key) {
+        None => 0.0,
+        Some(e) => {
+            let v = e.value.to_vec().ok_or(CommandError::WrongType)?;
+            parse_f64(&v).ok_or(CommandError::NotFloat)?
+        }
+    };
+    let new = current + incr;
+    if !new.is_finite() {
+        return Err(CommandError::IncrNanOrInf);
+    }
+    let mut text = Vec::with_capacity(24);
+    format_f64_human(new, &mut text);
+    ctx.upsert(&mut shard, hash, &key, Value::string(&text), Ttl::Keep);
+    drop(shard);
+    let value = bulk_owned(text);
+    log_set(ctx, &key, &value, Ttl::Keep);
+    ctx.out.bulk(&value);
+    Ok(())
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]
+pub fn lcs(ctx: &mut Ctx) -> CmdResult {
+    let (mut len_only, mut idx, mut with_len, mut min_len) = (false, false, false, 0usize);
+    let mut i = 3;
+    while i < ctx.argv.len() {
+        let a = &ctx.argv[i][..];
+        if is_kw(a, "LEN") {
+            len_only = true;
+        } else if is_kw(a, "IDX") {
+            idx = true;
+        } else if is_kw(a, "WITHMATCHLEN") {
+            with_len = true;
+        } else if is_kw(a, "MINMATCHLEN") && i + 1 < ctx.argv.len() {
+            let n = parse_int(&ctx.argv[i + 1])?;
+            min_len = n.max(0) as usize;
+            i += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    let not_strings =
+        || CommandError::Custom("ERR The specified keys must contain string values".into());
+    let a = read_string(ctx, &ctx.argv[1])
+        .map_err(|_| not_strings())?
+        .unwrap_or_default();
+    let b = read_string(ctx, &ctx.argv[2])
+        .map_err(|_| not_strings())?
+        .unwrap_or_default();
+    if len_only && idx {
+        return Err(CommandError::Custom(
+            "ERR If you want both the length and indexes, please just use IDX.".into(),
+        ));
+    }
+    let r = crate::util::lcs::lcs(&a, &b, idx, min_len).map_err(|_| {
+        CommandError::Custom(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len".into(),
+        )
+    })?;
+    if len_only {
+        ctx.out.int(r.len as i64);
+    } else if idx {
+        ctx.out.map(2);
+        ctx.out.bulk(b"matches");
+        ctx.out.array(r.matches.len());
+        for ((a0, a1), (b0, b1), n) in &r.matches {
+            ctx.out.array(if with_len { 3 } else { 2 });
+            ctx.out.array(2);
+            ctx.out.int(*a0 as i64);
+            ctx.out.int(*a1 as i64);
+            ctx.out.array(2);
+            ctx.out.int(*b0 as i64);
+            ctx.out.int(*b1 as i64);
+            if with_len {
+                ctx.out.int(*n as i64);
+            }
+        }
+        ctx.out.bulk(b"len");
+        ctx.out.int(r.len as i64);
+    } else {
+        let s = crate::util::lcs::lcs_string(&a, &b).map_err(|_| {
+            CommandError::Custom(
+                "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+                    .into(),
+            )
+        })?;
+        ctx.out.bulk(&s);
+    }
+    Ok(())
+}
+
+/// The XXH3-64 digest of a string value as 16 lower-case hex digits (Redis 8.4's DIGEST / IFDEQ form).
+fn digest_hex(v: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(v))
+}
+
+/// DELEX key [IFEQ v | IFNE v | IFDEQ digest | IFDNE digest]: delete, optionally only if the value
+/// matches (Redis 8.4). 1 if deleted, else 0.
+pub fn delex(ctx: &mut Ctx) -> CmdResult {
+    enum C<'a> {
+        Any,
+        Eq(&'a [u8]),
+        Ne(&'a [u8]),
+        DigestEq(&'a [u8]),
+        DigestNe(&'a [u8]),
+    }
+    let argv = ctx.argv;
+    let cond = match argv.len() {
+        2 => C::Any,
+        4 => {
+            let (k, v) = (&argv[2][..], &argv[3][..]);
+            if is_kw(k, "IFEQ") {
+                C::Eq(v)
+            } else if is_kw(k, "IFNE") {
+                C::Ne(v)
+            } else if is_kw(k, "IFDEQ") {
+                C::DigestEq(v)
+            } else if is_kw(k, "IFDNE") {
+                C::DigestNe(v)
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    let key = &argv[1];
+    let (hash, mut shard) = ctx.db().lock_key(key);
+    ctx.reap(&mut shard, hash, key);
+    let matches = match (shard.get(hash, key), &cond) {
+        (None, _) => false,
+        (Some(_), C::Any) => true,
+        (Some(e), c) => {
+            let v = e.value.to_vec().ok_or(CommandError::WrongType)?;
+            match c {
+                C::Eq(x) => v == *x,
+                C::Ne(x) => v != *x,
+                C::DigestEq(d) => digest_hex(&v).as_bytes().eq_ignore_ascii_case(d),
+                C::DigestNe(d) => !digest_hex(&v).as_bytes().eq_ignore_ascii_case(d),
+                C::Any => true,
+            }
+        }
+    };
+    let deleted = matches && ctx.delete(&mut shard, hash, key);
+    drop(shard);
+    if deleted {
+        ctx.log(vec![Bytes::from_static(b"DEL"), key.clone()]);
+    }
+    ctx.out.int(deleted as i64);
+    Ok(())
+}
+
+/// DELIFEQ key value: delete only if the string value equals `value` (Valkey). 1 if deleted, else 0.
+pub fn delifeq(ctx: &mut Ctx) -> CmdResult {
+    let (key, want) = (&ctx.argv[1], &ctx.argv[2]);
+    let (hash, mut shard) = ctx.db().lock_key(key);
+    ctx.reap(&mut shard, hash, key);
+    let matches = match shard.get(hash, key) {
+        None => false,
+        Some(e) => e.value.to_vec().ok_or(CommandError::WrongType)? == want[..],
+    };
+    let deleted = matches && ctx.delete(&mut shard, hash, key);
+    drop(shard);
+    if deleted {
+        ctx.log(vec![Bytes::from_static(b"DEL"), key.clone()]);
+    }
+    ctx.out.int(deleted as i64);
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! One client connection: read whatever bytes arrived, run every complete command in them, write all the
+//! replies with one write (pipelining), repeat. Protocol violations get Redis's `-ERR Protocol error: ...`
+//! and the connection is closed; a query buffer over `client-query-buffer-limit` closes it too.
+
+use bytes::BytesMut;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{debug, warn};
+
+use crate::commands::{Client, ReplyMode, execute};
+use crate::protocol::request::{Limits, RequestParser};
+use crate::protocol::{ReplyBuf, Resp};
+use crate::server::{ClientInfo, Server};
+
+/// Read buffer growth step; big bulks grow it further as their bytes arrive, never up front.
+const READ_CHUNK: usize = 16 * 1024;
+/// An output buffer above this is shrunk back after it is flushed, so one big reply does not pin memory.
+const OUT_KEEP: usize = 1 << 20;
+
+/// Serves one connection until it closes, is killed, or the server stops.
+pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo>) {
+    let _ = stream.set_nodelay(true);
+    let authenticated = !server.config.has_requirepass.load(Ordering::Relaxed);
+    let mut client = Client::new(info.clone(), authenticated);
+    let mut out = ReplyBuf::new(Resp::V2);
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new();
+    let mut shutdown = server.shutdown.subscribe();
+
+    'conn: loop {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            let want = parser
+                .wanted_bytes()
+                .unwrap_or(0)
+                .clamp(READ_CHUNK, 1 << 20);
+            buf.reserve(want);
+        }
+        let timeout_s = server.config.timeout_s.load(Ordering::Relaxed);
+        let read = async {
+            if timeout_s > 0 {
+                match tokio::time::timeout(
+                    Duration::from_secs(timeout_s),
+                    stream.read_buf(&mut buf),
+                )
+                .await
+                {
+                    Ok(r) => r,
+                    Err(_) => Ok(0),
+                }
+            } else {
+                stream.read_buf(&mut buf).await
+            }
+        };
+        let n = tokio::select! {
+            r = read => match r {
+                Ok(0) | Err(_) => break 'conn,
+                Ok(n) => n,
+            },
+            _ = info.killed() => break 'conn,
+            _ = shutdown.changed() => break 'conn,
+        };
+        server
+            .stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        info.last_interaction_ms
+            .store(server.now_ms(), Ordering::Relaxed);
+
+        loop {
+            let limits = Limits {
+                proto_max_bulk_len: server.config.proto_max_bulk_len.load(Ordering::Relaxed)
+                    as usize,
+                inline_max: 64 * 1024,
+                authenticated: client.authenticated,
+            };
+            match parser.next_command(&mut buf, &limits) {
+                Ok(Some(argv)) => {
+                    let mark = out.len();
+                    if client.reply_mode == ReplyMode::SkipNext {
+                        client.reply_mode = ReplyMode::Skipping;
+                    }
+                    execute(&server, &mut client, &mut out, &argv);
+                    match client.reply_mode {
+                        ReplyMode::On | ReplyMode::SkipNext => {}
+                        ReplyMode::Off => out.truncate(mark),
+                        ReplyMode::Skipping => {
+                            out.truncate(mark);
+                            client.reply_mode = ReplyMode::On;
+                        }
+                    }
+                    if client.close_after_reply || info.is_killed() {
+                        let _ = flush(&server, &mut stream, &mut out).await;
+                        break 'conn;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    debug!(client = info.id, error = %e, "protocol error");
+                    out.error(&format!("ERR {e}"));
+                    let _ = flush(&server, &mut stream, &mut out).await;
+                    break 'conn;
+                }
+            }
+        }
+        let pending = buf.len() + parser.pending_bytes();
+        info.qbuf.store(pending, Ordering::Relaxed);
+        let limit = server
+            .config
+            .client_query_buffer_limit
+            .load(Ordering::Relaxed) as usize;
+        if pending > limit {
+            warn!(
+                client = info.id,
+                bytes = pending,
+                "closing client that reached max query buffer length"
+            );
+            let _ = flush(&server, &mut stream, &mut out).await;
+            break 'conn;
+        }
+        if flush(&server, &mut stream, &mut out).await.is_err() {
+            break 'conn;
+        }
+    }
+    server.clients.unregister(info.id);
+}
+
+async fn flush(server: &Server, stream: &mut TcpStream, out: &mut ReplyBuf) -> std::io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(&out.buf).await?;
+    server
+        .stats
+        .net_output_bytes
+        .fetch_add(out.len() as u64, Ordering::Relaxed);
+    out.buf.clear();
+    if out.buf.capacity() > OUT_KEEP {
+        out.buf.shrink_to(READ_CHUNK);
+    }
+    Ok(())
+}

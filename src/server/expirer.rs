@@ -1,0 +1,75 @@
+//! Active expiry: every few milliseconds, each shard's timing wheel yields the keys that are due, and each
+//! is deleted as a write of its own (one revision, logged as DEL), in bounded batches so a million keys
+//! expiring at once never stall other clients. Reads already treat expired keys as absent; this makes
+//! them go away (and their events fire) within a tick of their deadline.
+
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::commands::Effect;
+use crate::keyspace::db::SHARDS;
+use crate::server::Server;
+
+/// How often the expirer looks at the wheels.
+const TICK: Duration = Duration::from_millis(10);
+/// Wheel entries handled per shard lock; the lock is released between batches.
+const BATCH: usize = 128;
+
+/// Runs until shutdown.
+pub async fn run(server: Arc<Server>) {
+    let mut shutdown = server.shutdown.subscribe();
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        expire_due(&server);
+        server.stats.sample(server.now_ms());
+    }
+}
+
+/// Deletes every key due at the server's current time. Returns how many were deleted.
+pub fn expire_due(server: &Server) -> usize {
+    let now = server.now_ms();
+    let mut total = 0;
+    let mut keys = Vec::new();
+    for (dbi, db) in server.keyspace.dbs().iter().enumerate() {
+        for si in 0..SHARDS {
+            loop {
+                let mut shard = db.lock(si);
+                if shard.next_deadline().is_none_or(|d| d > now) {
+                    break;
+                }
+                keys.clear();
+                let more = shard.due_keys(now, BATCH, &mut keys);
+                for key in &keys {
+                    let hash = db.hash(key);
+                    // Re-check under the same lock: the key may have been persisted or rewritten.
+                    if shard.get(hash, key).is_some_and(|e| e.is_expired(now)) {
+                        shard.remove(hash, key);
+                        let revision = server.keyspace.next_revision();
+                        server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+                        total += 1;
+                        if server.effects.is_recording() {
+                            server.effects.append(&mut vec![Effect::Write {
+                                db: dbi,
+                                revision,
+                                now_ms: now,
+                                argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+                            }]);
+                        }
+                    }
+                }
+                drop(shard);
+                if !more {
+                    break;
+                }
+            }
+        }
+    }
+    total
+}

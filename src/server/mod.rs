@@ -1,0 +1,197 @@
+//! The server: shared state every connection sees (`Server`), the listener, connection lifecycle, the
+//! client registry and shutdown.
+
+pub mod clients;
+pub mod connection;
+pub mod expirer;
+pub mod listener;
+
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+use tokio::sync::watch;
+
+use crate::clock::{Clock, ServerClock};
+use crate::commands::Effect;
+use crate::commands::table::SPEC_COUNT;
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+pub use clients::{ClientInfo, ClientRegistry};
+
+/// Per-command counters (INFO commandstats).
+#[derive(Default)]
+pub struct CmdStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Server-wide counters (INFO stats).
+#[derive(Default)]
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub commands_processed: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub error_replies: AtomicU64,
+    pub commands: Box<[CmdStat]>,
+    pub errors: Mutex<BTreeMap<String, u64>>,
+    /// (ms, commands_processed) samples for instantaneous_ops_per_sec, newest last.
+    samples: Mutex<std::collections::VecDeque<(u64, u64)>>,
+}
+
+impl Stats {
+    fn new() -> Self {
+        Stats {
+            commands: (0..SPEC_COUNT).map(|_| CmdStat::default()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for a in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.expired_keys,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.error_replies,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+        for c in self.commands.iter() {
+            for a in [&c.calls, &c.usec, &c.rejected, &c.failed] {
+                a.store(0, Ordering::Relaxed);
+            }
+        }
+        self.errors.lock().clear();
+    }
+
+    /// Takes an ops sample (called by the expirer tick); keeps about the last second and a half.
+    pub fn sample(&self, now_ms: u64) {
+        let mut s = self.samples.lock();
+        if s.back().is_some_and(|(t, _)| now_ms < t + 100) {
+            return;
+        }
+        s.push_back((now_ms, self.commands_processed.load(Ordering::Relaxed)));
+        while s.len() > 16 {
+            s.pop_front();
+        }
+    }
+
+    /// Commands per second over the sampled window.
+    pub fn ops_per_sec(&self) -> u64 {
+        let s = self.samples.lock();
+        match (s.front(), s.back()) {
+            (Some((t0, c0)), Some((t1, c1))) if t1 > t0 => (c1 - c0) * 1000 / (t1 - t0),
+            _ => 0,
+        }
+    }
+
+    pub fn count_error(&self, code: &str) {
+        self.error_replies.fetch_add(1, Ordering::Relaxed);
+        *self.errors.lock().entry(code.to_string()).or_default() += 1;
+    }
+}
+
+/// Where committed writes go: today an in-memory record that tests replay; the AOF writer and the Raft
+/// log attach here later (the apply-path seam). Recording costs nothing while no one listens.
+#[derive(Default)]
+pub struct EffectLog {
+    recording: AtomicBool,
+    records: Mutex<Vec<Effect>>,
+}
+
+impl EffectLog {
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.recording.load(Ordering::Relaxed)
+    }
+
+    pub fn start(&self) {
+        self.recording.store(true, Ordering::SeqCst);
+    }
+
+    pub fn append(&self, effects: &mut Vec<Effect>) {
+        if !effects.is_empty() {
+            self.records.lock().append(effects);
+        }
+    }
+
+    /// Takes everything recorded so far.
+    pub fn drain(&self) -> Vec<Effect> {
+        std::mem::take(&mut *self.records.lock())
+    }
+}
+
+/// State shared by every connection.
+pub struct Server {
+    pub config: Config,
+    pub keyspace: Keyspace,
+    pub clock: Arc<ServerClock>,
+    pub clients: ClientRegistry,
+    pub stats: Stats,
+    pub effects: EffectLog,
+    pub started_ms: u64,
+    pub started: Instant,
+    pub run_id: String,
+    pub debug_enabled: bool,
+    /// Set to true to stop the server (SHUTDOWN, signals).
+    pub shutdown: watch::Sender<bool>,
+    /// The port actually bound (differs from config when `--port 0`).
+    pub bound_port: AtomicU64,
+}
+
+impl Server {
+    pub fn new(config: Config, clock: Arc<ServerClock>) -> Arc<Server> {
+        let now = clock.now_ms();
+        let databases = config.get_u64("databases").max(1) as usize;
+        let debug_enabled = config
+            .get("enable-debug-command")
+            .is_some_and(|v| v != "no");
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
+            .collect();
+        Arc::new(Server {
+            keyspace: Keyspace::new(databases, now),
+            config,
+            clock,
+            clients: ClientRegistry::default(),
+            stats: Stats::new(),
+            effects: EffectLog::default(),
+            started_ms: now,
+            started: Instant::now(),
+            run_id,
+            debug_enabled,
+            shutdown: watch::channel(false).0,
+            bound_port: AtomicU64::new(0),
+        })
+    }
+
+    #[inline]
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Seconds since start on the server's LRU clock (OBJECT IDLETIME), from the injectable clock.
+    #[inline]
+    pub fn lru_clock(&self, now_ms: u64) -> u32 {
+        (now_ms.saturating_sub(self.started_ms) / 1000) as u32
+    }
+
+    /// Asks the server to stop.
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
