@@ -1,0 +1,132 @@
+//! Test harness: starts the real `concord` binary on an ephemeral port and hands out real clients.
+//!
+//! The server is started with `--port 0` and `--enable-debug-command yes`; the port is read from its
+//! "Ready to accept connections" log line. Time-dependent tests move the server's clock with
+//! `DEBUG CLOCK FREEZE|ADVANCE|SET` instead of sleeping.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running server, killed on drop.
+pub struct TestServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts with extra `--directive value` arguments.
+    pub fn start_with(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_concord"))
+            .args(["--port", "0", "--enable-debug-command", "yes"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn concord");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("concord exited before it was ready")
+                .expect("read log line");
+            if line.contains("Ready to accept connections") {
+                let p = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("port="))
+                    .and_then(|p| p.parse().ok())
+                    .expect("port in ready line");
+                break p;
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        TestServer { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A synchronous `redis` crate connection.
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+
+    /// A raw TCP stream for protocol-level tests.
+    pub fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        s
+    }
+
+    /// Runs `redis-cli -p <port> args...` and returns its stdout, or None when redis-cli is not installed.
+    pub fn cli(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Freezes the server clock and returns its time (ms).
+    pub fn freeze_clock(&self, c: &mut redis::Connection) -> i64 {
+        redis::cmd("DEBUG")
+            .arg("CLOCK")
+            .arg("FREEZE")
+            .query(c)
+            .expect("freeze")
+    }
+
+    /// Moves the server clock forward by `ms`.
+    pub fn advance_clock(&self, c: &mut redis::Connection, ms: i64) -> i64 {
+        redis::cmd("DEBUG")
+            .arg("CLOCK")
+            .arg("ADVANCE")
+            .arg(ms)
+            .query(c)
+            .expect("advance")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends raw bytes and reads until `expect_len` bytes arrived or the peer closed; returns what came.
+pub fn roundtrip(stream: &mut TcpStream, send: &[u8], expect_len: usize) -> Vec<u8> {
+    stream.write_all(send).expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    while got.len() < expect_len {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+/// Reads until the peer closes the connection (or the read timeout); returns everything received.
+pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    got
+}
