@@ -79,7 +79,7 @@ impl Shard {
         let slot = self
             .table
             .insert_unique(hash, Box::new(entry), |e| hasher(e.key.as_slice()));
-        &mut **slot.into_mut()
+        slot.into_mut()
     }
 
     /// Removes `key`'s entry, expired or not.
