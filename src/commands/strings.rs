@@ -64,62 +64,76 @@ enum Cond<'a> {
     IfNe(&'a [u8]),
 }
 
+/// The expiry option of SET or GETEX, as parsed: the time argument is validated only once the command
+/// knows it will use it, because Redis reports syntax errors (and, for GETEX, a missing key) first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ExpiryOpt<'a> {
+    None,
+    Keep,
+    Persist,
+    /// (time argument, unit in ms, relative to now)
+    At(&'a [u8], i64, bool),
+}
+
 struct SetRequest<'a> {
     cond: Cond<'a>,
     get: bool,
-    ttl: Ttl,
+    expiry: ExpiryOpt<'a>,
 }
 
-fn parse_set<'a>(ctx: &Ctx<'a>) -> Result<SetRequest<'a>, CommandError> {
+/// Parses the options shared by SET (from argv[3]) and GETEX (from argv[2]) with Redis's combination rules:
+/// a flag may be repeated (the last time argument wins), but two different expiry forms, KEEPTTL with an
+/// expiry, PERSIST with an expiry, or NX with XX are a syntax error.
+fn parse_string_options<'a>(
+    argv: &'a [Bytes],
+    for_set: bool,
+) -> Result<SetRequest<'a>, CommandError> {
     let mut req = SetRequest {
         cond: Cond::None,
         get: false,
-        ttl: Ttl::Clear,
+        expiry: ExpiryOpt::None,
     };
-    let mut ttl_seen = false;
-    let argv = ctx.argv;
-    let mut i = 3;
+    let mut i = if for_set { 3 } else { 2 };
     while i < argv.len() {
         let a = &argv[i][..];
-        let next = argv.get(i + 1);
-        let set_cond = |req: &mut SetRequest<'a>, c: Cond<'a>| {
-            if req.cond != Cond::None {
-                return Err(CommandError::Syntax);
-            }
-            req.cond = c;
-            Ok(())
-        };
-        if is_kw(a, "NX") {
-            set_cond(&mut req, Cond::Nx)?;
-        } else if is_kw(a, "XX") {
-            set_cond(&mut req, Cond::Xx)?;
-        } else if is_kw(a, "GET") {
-            req.get = true;
-        } else if is_kw(a, "KEEPTTL") {
-            if ttl_seen {
-                return Err(CommandError::Syntax);
-            }
-            ttl_seen = true;
-            req.ttl = Ttl::Keep;
-        } else if (is_kw(a, "IFEQ") || is_kw(a, "IFNE")) && next.is_some() {
-            let v = &argv[i + 1][..];
-            set_cond(
-                &mut req,
-                if is_kw(a, "IFEQ") {
-                    Cond::IfEq(v)
-                } else {
-                    Cond::IfNe(v)
-                },
-            )?;
-            i += 1;
-        } else if let Some((unit, relative)) = expiry_keyword(a)
+        let next = argv.get(i + 1).map(|b| &b[..]);
+        let cond_free = |c: &Cond, same: fn(&Cond) -> bool| *c == Cond::None || same(c);
+        if for_set && is_kw(a, "NX") && cond_free(&req.cond, |c| *c == Cond::Nx) {
+            req.cond = Cond::Nx;
+        } else if for_set && is_kw(a, "XX") && cond_free(&req.cond, |c| *c == Cond::Xx) {
+            req.cond = Cond::Xx;
+        } else if for_set
+            && (is_kw(a, "IFEQ") || is_kw(a, "IFNE"))
+            && req.cond == Cond::None
             && let Some(v) = next
         {
-            if ttl_seen {
-                return Err(CommandError::Syntax);
+            req.cond = if is_kw(a, "IFEQ") {
+                Cond::IfEq(v)
+            } else {
+                Cond::IfNe(v)
+            };
+            i += 1;
+        } else if for_set && is_kw(a, "GET") {
+            req.get = true;
+        } else if for_set
+            && is_kw(a, "KEEPTTL")
+            && matches!(req.expiry, ExpiryOpt::None | ExpiryOpt::Keep)
+        {
+            req.expiry = ExpiryOpt::Keep;
+        } else if !for_set
+            && is_kw(a, "PERSIST")
+            && matches!(req.expiry, ExpiryOpt::None | ExpiryOpt::Persist)
+        {
+            req.expiry = ExpiryOpt::Persist;
+        } else if let Some((unit, relative)) = expiry_keyword(a)
+            && let Some(v) = next
+            && match req.expiry {
+                ExpiryOpt::None => true,
+                ExpiryOpt::At(_, u, r) => (u, r) == (unit, relative),
+                ExpiryOpt::Keep | ExpiryOpt::Persist => false,
             }
-            ttl_seen = true;
-            req.ttl = Ttl::At(absolute_expiry(ctx, v, unit, relative)?);
+        {
+            req.expiry = ExpiryOpt::At(v, unit, relative);
             i += 1;
         } else {
             return Err(CommandError::Syntax);
@@ -127,6 +141,15 @@ fn parse_set<'a>(ctx: &Ctx<'a>) -> Result<SetRequest<'a>, CommandError> {
         i += 1;
     }
     Ok(req)
+}
+
+/// The effect of a parsed expiry option on a SET, with the time made absolute.
+fn set_ttl(ctx: &Ctx, expiry: ExpiryOpt) -> Result<Ttl, CommandError> {
+    Ok(match expiry {
+        ExpiryOpt::None | ExpiryOpt::Persist => Ttl::Clear,
+        ExpiryOpt::Keep => Ttl::Keep,
+        ExpiryOpt::At(v, unit, relative) => Ttl::At(absolute_expiry(ctx, v, unit, relative)?),
+    })
 }
 
 /// EX/PX/EXAT/PXAT -> (unit in ms, relative).
@@ -161,7 +184,8 @@ fn log_set(ctx: &mut Ctx, key: &Bytes, value: &Bytes, ttl: Ttl) {
 
 /// SET key value [NX|XX|IFEQ v|IFNE v] [GET] [EX s|PX ms|EXAT ts|PXAT ms|KEEPTTL]
 pub fn set(ctx: &mut Ctx) -> CmdResult {
-    let req = parse_set(ctx)?;
+    let req = parse_string_options(ctx.argv, true)?;
+    let ttl = set_ttl(ctx, req.expiry)?;
     let (key, value) = (&ctx.argv[1], &ctx.argv[2]);
     let db = ctx.db();
     let (hash, mut shard) = db.lock_key(key);
@@ -173,6 +197,7 @@ pub fn set(ctx: &mut Ctx) -> CmdResult {
         return Err(CommandError::WrongType);
     }
     let old = if req.get {
+        ctx.hit(current.is_some());
         current.and_then(|e| e.value.to_vec())
     } else {
         None
@@ -185,10 +210,10 @@ pub fn set(ctx: &mut Ctx) -> CmdResult {
         Cond::IfNe(v) => current.is_none_or(|e| e.value.to_vec().as_deref() != Some(v)),
     };
     if proceed {
-        ctx.upsert(&mut shard, hash, key, Value::string(value), req.ttl);
+        ctx.upsert(&mut shard, hash, key, Value::string(value), ttl);
         drop(shard);
         let (key, value) = (ctx.argv[1].clone(), ctx.argv[2].clone());
-        log_set(ctx, &key, &value, req.ttl);
+        log_set(ctx, &key, &value, ttl);
     } else {
         drop(shard);
     }
@@ -246,11 +271,7 @@ pub fn get(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.arg(1);
     let now = ctx.now_ms;
     let lru = ctx.lru();
-    let touch = !ctx
-        .client
-        .info
-        .no_touch
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let touch = touches(ctx);
     let (hash, mut shard) = ctx.db().lock_key(key);
     match shard.get_live_mut(hash, key, now) {
         None => {
@@ -273,13 +294,31 @@ pub fn get(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// The string value of a live key: Ok(None) if missing, WRONGTYPE if not a string.
+/// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
+fn touches(ctx: &Ctx) -> bool {
+    !ctx.client
+        .info
+        .no_touch
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The string value of a live key for a read command: Ok(None) if missing, WRONGTYPE if not a string. Like
+/// Redis's read lookup it counts a keyspace hit or miss and refreshes the key's access time.
 fn read_string(ctx: &Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
-    let (hash, shard) = ctx.db().lock_key(key);
-    match shard.get_live(hash, key, ctx.now_ms) {
-        None => Ok(None),
-        Some(e) => e.value.to_vec().map(Some).ok_or(CommandError::WrongType),
+    let (touch, lru) = (touches(ctx), ctx.lru());
+    let (hash, mut shard) = ctx.db().lock_key(key);
+    let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
+        drop(shard);
+        ctx.hit(false);
+        return Ok(None);
+    };
+    if touch {
+        e.access_s = lru;
     }
+    let v = e.value.to_vec();
+    drop(shard);
+    ctx.hit(true);
+    v.map(Some).ok_or(CommandError::WrongType)
 }
 
 /// GETDEL key
@@ -322,24 +361,11 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// GETEX key [EX s | PX ms | EXAT ts | PXAT ms | PERSIST]
+///
+/// As in Redis: options are checked for syntax first, then a missing key answers nil (even with an invalid
+/// time), then the type, and only then the time argument.
 pub fn getex(ctx: &mut Ctx) -> CmdResult {
-    let mut change: Option<Ttl> = None;
-    let mut i = 2;
-    while i < ctx.argv.len() {
-        let a = &ctx.argv[i][..];
-        if is_kw(a, "PERSIST") && change.is_none() {
-            change = Some(Ttl::Clear);
-        } else if let Some((unit, relative)) = expiry_keyword(a)
-            && change.is_none()
-            && let Some(v) = ctx.argv.get(i + 1)
-        {
-            change = Some(Ttl::At(absolute_expiry(ctx, v, unit, relative)?));
-            i += 1;
-        } else {
-            return Err(CommandError::Syntax);
-        }
-        i += 1;
-    }
+    let req = parse_string_options(ctx.argv, false)?;
     let key = ctx.argv[1].clone();
     let (hash, mut shard) = ctx.db().lock_key(&key);
     ctx.reap(&mut shard, hash, &key);
@@ -351,6 +377,15 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     };
     let value = e.value.to_vec().ok_or(CommandError::WrongType)?;
     let had_ttl = e.expires_at_ms != 0;
+    let change = match req.expiry {
+        ExpiryOpt::None | ExpiryOpt::Keep => None,
+        ExpiryOpt::Persist => Some(Ttl::Clear),
+        ExpiryOpt::At(v, unit, relative) => Some(Ttl::At(absolute_expiry(ctx, v, unit, relative)?)),
+    };
+    let lru = ctx.lru();
+    if let Some(e) = shard.get_mut(hash, &key) {
+        e.access_s = lru;
+    }
     let mut log: Option<Vec<Bytes>> = None;
     match change {
         Some(Ttl::At(at)) if at <= ctx.now_ms => {
@@ -364,9 +399,8 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
             if let Some(e) = shard.get_mut(hash, &key) {
                 e.touch(rev);
             }
-            let [p, t] = pxat_arg(at);
+            let [_, t] = pxat_arg(at);
             log = Some(vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), t]);
-            let _ = p;
         }
         Some(Ttl::Clear) if had_ttl => {
             shard.set_expiry(hash, &key, 0);
@@ -387,20 +421,29 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// MGET key [key ...]
+/// MGET key [key ...]: nil for a missing key or one that is not a string.
 pub fn mget(ctx: &mut Ctx) -> CmdResult {
     let keys = &ctx.argv[1..];
     ctx.out.array(keys.len());
     let db = ctx.db();
+    let (touch, lru) = (touches(ctx), ctx.lru());
     for key in keys {
-        let (hash, shard) = db.lock_key(key);
-        match shard
-            .get_live(hash, key, ctx.now_ms)
-            .and_then(|e| e.value.as_str())
-        {
+        let (hash, mut shard) = db.lock_key(key);
+        let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
+            drop(shard);
+            ctx.hit(false);
+            ctx.out.null();
+            continue;
+        };
+        if touch {
+            e.access_s = lru;
+        }
+        match e.value.as_str() {
             Some(mut s) => s.with(|b| ctx.out.bulk(b)),
             None => ctx.out.null(),
         }
+        drop(shard);
+        ctx.hit(true);
     }
     Ok(())
 }
@@ -491,12 +534,24 @@ pub fn append(ctx: &mut Ctx) -> CmdResult {
 /// STRLEN key
 pub fn strlen(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.arg(1);
-    let (hash, shard) = ctx.db().lock_key(key);
-    let n = match shard.get_live(hash, key, ctx.now_ms) {
-        None => 0,
-        Some(e) => e.value.str_len().ok_or(CommandError::WrongType)?,
+    let (touch, lru) = (touches(ctx), ctx.lru());
+    let (hash, mut shard) = ctx.db().lock_key(key);
+    let n = match shard.get_live_mut(hash, key, ctx.now_ms) {
+        None => {
+            drop(shard);
+            ctx.hit(false);
+            0
+        }
+        Some(e) => {
+            if touch {
+                e.access_s = lru;
+            }
+            let n = e.value.str_len();
+            drop(shard);
+            ctx.hit(true);
+            n.ok_or(CommandError::WrongType)?
+        }
     };
-    drop(shard);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -793,5 +848,73 @@ pub fn delifeq(ctx: &mut Ctx) -> CmdResult {
         ctx.log(vec![Bytes::from_static(b"DEL"), key.clone()]);
     }
     ctx.out.int(deleted as i64);
+    Ok(())
+}
+
+/// "ERR bit offset is not an integer or out of range" unless `arg` is a bit offset whose byte lies within
+/// proto-max-bulk-len, as Redis checks it.
+fn parse_bit_offset(ctx: &Ctx, arg: &[u8]) -> Result<u64, CommandError> {
+    let err = || CommandError::Custom("ERR bit offset is not an integer or out of range".into());
+    let n = crate::util::numbers::parse_i64(arg).ok_or_else(err)?;
+    if n < 0 || (n >> 3) as u64 >= max_string_len(ctx) as u64 {
+        return Err(err());
+    }
+    Ok(n as u64)
+}
+
+/// SETBIT key offset 0|1: the bit's previous value. The string grows with zero bytes to reach the offset.
+pub fn setbit(ctx: &mut Ctx) -> CmdResult {
+    let offset = parse_bit_offset(ctx, &ctx.argv[2])?;
+    let on = match parse_int(&ctx.argv[3]) {
+        Ok(b @ (0 | 1)) => b == 1,
+        _ => {
+            return Err(CommandError::Custom(
+                "ERR bit is not an integer or out of range".into(),
+            ));
+        }
+    };
+    let key = ctx.argv[1].clone();
+    let byte = (offset >> 3) as usize;
+    let mask = 1u8 << (7 - (offset & 7));
+    let (hash, mut shard) = ctx.db().lock_key(&key);
+    ctx.reap(&mut shard, hash, &key);
+    let mut bytes = match shard.get(hash, &key) {
+        None => None,
+        Some(e) => Some(e.value.to_vec().ok_or(CommandError::WrongType)?),
+    };
+    let created = bytes.is_none();
+    let s = bytes.get_or_insert_with(Vec::new);
+    let grown = s.len() <= byte;
+    if grown {
+        s.resize(byte + 1, 0);
+    }
+    let was = s[byte] & mask != 0;
+    if on {
+        s[byte] |= mask;
+    } else {
+        s[byte] &= !mask;
+    }
+    let value = Value::RawStr(SmallBytes::from_vec(std::mem::take(s)));
+    if created || grown || was != on {
+        ctx.upsert(&mut shard, hash, &key, value, Ttl::Keep);
+    } else if let Some(e) = shard.get_mut(hash, &key) {
+        // Redis unshares the value before looking at the bit, so an `int` key reads back as `raw` even when
+        // the bit did not change; the bytes are the same, so this is not a change of the key.
+        e.value = value;
+    }
+    drop(shard);
+    ctx.out.int(was as i64);
+    Ok(())
+}
+
+/// GETBIT key offset: 0 for a missing key or an offset past the end.
+pub fn getbit(ctx: &mut Ctx) -> CmdResult {
+    let offset = parse_bit_offset(ctx, &ctx.argv[2])?;
+    let s = read_string(ctx, &ctx.argv[1])?.unwrap_or_default();
+    let byte = (offset >> 3) as usize;
+    let bit = s
+        .get(byte)
+        .is_some_and(|b| b & (1u8 << (7 - (offset & 7))) != 0);
+    ctx.out.int(bit as i64);
     Ok(())
 }
