@@ -132,18 +132,21 @@ pub fn renamenx(ctx: &mut Ctx) -> CmdResult {
     rename_generic(ctx, true)
 }
 
-/// Parses a database index argument. A non-integer is "invalid DB index" for SELECT and SWAPDB, and
-/// "not an integer" for MOVE and COPY, as in Redis.
+/// Parses a database index argument (SELECT, MOVE, COPY ... DB) as Redis reads it, a C `int`: a
+/// non-integer is "not an integer", an integer outside the `int` range gets Redis's range message, and an
+/// `int` that names no database is "DB index is out of range".
 pub fn parse_db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CommandError> {
-    let n = match parse_int(arg) {
-        Ok(n) => n,
-        Err(e) if ctx.spec.name == "move" || ctx.spec.name == "copy" => return Err(e),
-        Err(_) => return Err(CommandError::InvalidDbIndex),
-    };
-    if n < 0 || n as usize >= ctx.server.keyspace.db_count() {
-        return Err(CommandError::DbIndexOutOfRange);
+    let n = i32::try_from(parse_int(arg)?).map_err(|_| {
+        CommandError::Custom(format!(
+            "ERR value is out of range, value must between {} and {}",
+            i32::MIN,
+            i32::MAX
+        ))
+    })?;
+    match usize::try_from(n) {
+        Ok(i) if i < ctx.server.keyspace.db_count() => Ok(i),
+        _ => Err(CommandError::DbIndexOutOfRange),
     }
-    Ok(n as usize)
 }
 
 /// Locks one key's shard in each of two databases, in (db, shard) order, the keyspace's lock order.
@@ -207,20 +210,33 @@ fn transfer(
     if exists && !replace {
         return false;
     }
-    let revision = ctx.revision();
-    let lru = ctx.lru();
-    if exists {
-        d.remove(hd, dst_key);
-    }
-    let mut entry = Entry::new(dst_key, src.value.clone(), src.expires_at_ms, revision, lru);
-    if exists {
-        entry.version = 1;
-    }
-    d.insert(hd, entry, |k| ddb.hash(k));
+    let ttl = if src.expires_at_ms == 0 {
+        Ttl::Clear
+    } else {
+        Ttl::At(src.expires_at_ms)
+    };
+    // Overwriting an existing destination is a change of that key, exactly as in the same-db case.
+    upsert_in(ctx, dst_db, &mut d, hd, dst_key, src.value, ttl);
     if !keep_source {
         s.remove(hs, key);
     }
     true
+}
+
+/// `Ctx::upsert` for a shard of database `db`, which need not be the client's.
+fn upsert_in(
+    ctx: &mut Ctx,
+    db: usize,
+    shard: &mut Shard,
+    hash: u64,
+    key: &[u8],
+    value: crate::keyspace::Value,
+    ttl: Ttl,
+) {
+    let current = ctx.client.db;
+    ctx.client.db = db;
+    ctx.upsert(shard, hash, key, value, ttl);
+    ctx.client.db = current;
 }
 
 /// MOVE key db
@@ -297,9 +313,7 @@ pub fn keys(ctx: &mut Ctx) -> CmdResult {
 /// if the epoch moved (the table grew or was reorganised) the shard is walked again from its start, which
 /// may repeat keys (allowed) but never skips one.
 pub fn scan(ctx: &mut Ctx) -> CmdResult {
-    let cursor: u64 = std::str::from_utf8(&ctx.argv[1])
-        .ok()
-        .and_then(|s| s.parse().ok())
+    let cursor = parse_cursor(&ctx.argv[1])
         .ok_or_else(|| CommandError::Custom("ERR invalid cursor".into()))?;
     let mut pattern: Option<&[u8]> = None;
     let mut count = 10usize;
@@ -371,6 +385,25 @@ pub fn scan(ctx: &mut Ctx) -> CmdResult {
         ctx.out.bulk(k);
     }
     Ok(())
+}
+
+/// Reads a SCAN cursor as Redis does (C `strtoul`): optional sign, decimal digits, nothing after; an empty
+/// string is cursor 0 and a negative number wraps around. Leading whitespace and overflow are refused.
+fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        // strtoul consumes nothing from "" (cursor 0) but a lone sign leaves it behind (an error).
+        return arg.is_empty().then_some(0);
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(if negative { n.wrapping_neg() } else { n })
 }
 
 /// RANDOMKEY: a random live key, or nil.
@@ -502,8 +535,9 @@ pub fn object_help(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key time [NX | XX | GT | LT]
+///
+/// Redis's order of checks: the options (unknown, then conflicting), then the time argument.
 fn expire_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
-    let n = parse_int(&ctx.argv[2])?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in &ctx.argv[3..] {
         if is_kw(a, "NX") {
@@ -527,6 +561,7 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
     if gt && lt {
         return Err(CommandError::ExpireGtLtConflict);
     }
+    let n = parse_int(&ctx.argv[2])?;
     let invalid = || CommandError::InvalidExpire {
         command: ctx.spec.name.to_string(),
     };
