@@ -449,7 +449,7 @@ pub fn mget(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn mset_generic(ctx: &mut Ctx, only_if_none_exist: bool) -> CmdResult {
-    if ctx.argv.len() % 2 == 0 {
+    if ctx.argv.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity {
             command: ctx.spec.name.to_string(),
         });
