@@ -92,11 +92,15 @@ fn valid_name(b: &[u8]) -> bool {
     b.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
+fn bad_name() -> CommandError {
+    CommandError::Custom(
+        "ERR Client names cannot contain spaces, newlines or special characters.".into(),
+    )
+}
+
 fn set_name(ctx: &mut Ctx, name: &[u8]) -> CmdResult {
     if !valid_name(name) {
-        return Err(CommandError::Custom(
-            "ERR Client names cannot contain spaces, newlines or special characters.".into(),
-        ));
+        return Err(bad_name());
     }
     *ctx.client.info.name.lock() = (!name.is_empty()).then(|| name.to_vec());
     Ok(())
@@ -115,16 +119,22 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
         }
         proto = Some(v);
     }
+    // Options are all parsed (and a new name validated) before credentials are checked, as Redis does:
+    // a syntax error never leaves the client authenticated.
     let mut setname = None;
+    let mut credentials = None;
     let mut i = 2;
     while i < argv.len() {
         let a = &argv[i][..];
         if is_kw(a, "AUTH") && i + 2 < argv.len() {
-            check_credentials(ctx, Some(&argv[i + 1]), &argv[i + 2])?;
-            ctx.client.authenticated = true;
+            credentials = Some((&argv[i + 1][..], &argv[i + 2][..]));
             i += 3;
         } else if is_kw(a, "SETNAME") && i + 1 < argv.len() {
-            setname = Some(&argv[i + 1][..]);
+            let name = &argv[i + 1][..];
+            if !valid_name(name) {
+                return Err(bad_name());
+            }
+            setname = Some(name);
             i += 2;
         } else {
             return Err(CommandError::Custom(format!(
@@ -132,6 +142,10 @@ pub fn hello(ctx: &mut Ctx) -> CmdResult {
                 String::from_utf8_lossy(a)
             )));
         }
+    }
+    if let Some((user, pass)) = credentials {
+        check_credentials(ctx, Some(user), pass)?;
+        ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated {
         return Err(CommandError::Custom(
@@ -327,6 +341,10 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
         } else if is_kw(k, "LADDR") {
             laddr = Some(text);
         } else if is_kw(k, "USER") {
+            // The only user is `default`; Redis refuses a filter naming a user that does not exist.
+            if text != "default" {
+                return Err(CommandError::Custom(format!("ERR No such user '{text}'")));
+            }
             user = Some(text);
         } else if is_kw(k, "MAXAGE") {
             maxage = Some(parse_int(v)?);

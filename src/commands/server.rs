@@ -625,137 +625,260 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
 
 // ------------------------------------------------------------------------------------------- COMMAND
 
-/// Writes a JSON value in RESP: objects as maps, arrays as arrays, strings as bulk strings.
-fn write_json(ctx: &mut Ctx, v: &Json) {
-    match v {
-        Json::Null => ctx.out.null(),
-        Json::Bool(b) => ctx.out.int(*b as i64),
-        Json::Number(n) => ctx.out.int(n.as_i64().unwrap_or(0)),
-        Json::String(s) => ctx.out.bulk(s.as_bytes()),
-        Json::Array(a) => {
-            ctx.out.array(a.len());
+/// A reply tree for COMMAND INFO / DOCS. Redis writes these maps in a fixed field order (serde_json's
+/// maps are sorted), and writes flags as status strings, so the reply is built explicitly.
+enum Node {
+    Bulk(String),
+    Int(i64),
+    Arr(Vec<Node>),
+    /// A set of status strings (flags, categories).
+    Flags(Vec<String>),
+    Map(Vec<(&'static str, Node)>),
+    /// A map whose keys are computed (COMMAND DOCS's `subcommands`).
+    Named(Vec<(String, Node)>),
+}
+
+fn emit(out: &mut crate::protocol::ReplyBuf, n: &Node) {
+    match n {
+        Node::Bulk(s) => out.bulk(s.as_bytes()),
+        Node::Int(i) => out.int(*i),
+        Node::Arr(a) => {
+            out.array(a.len());
             for x in a {
-                write_json(ctx, x);
+                emit(out, x);
             }
         }
-        Json::Object(o) => {
-            ctx.out.map(o.len());
-            for (k, x) in o {
-                ctx.out.bulk(k.as_bytes());
-                write_json(ctx, x);
+        Node::Flags(f) => {
+            out.set(f.len());
+            for x in f {
+                out.simple(x);
+            }
+        }
+        Node::Map(m) => {
+            out.map(m.len());
+            for (k, v) in m {
+                out.bulk(k.as_bytes());
+                emit(out, v);
+            }
+        }
+        Node::Named(m) => {
+            out.map(m.len());
+            for (k, v) in m {
+                out.bulk(k.as_bytes());
+                emit(out, v);
             }
         }
     }
 }
 
-fn lower_flags(v: Option<&Json>) -> Vec<Json> {
+fn json_str(v: Option<&Json>) -> Option<String> {
+    v.and_then(Json::as_str).map(str::to_string)
+}
+
+fn json_int(v: Option<&Json>) -> i64 {
+    v.and_then(Json::as_i64).unwrap_or(0)
+}
+
+fn json_strs(v: Option<&Json>) -> Vec<String> {
     v.and_then(Json::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|f| f.as_str().map(|s| Json::String(s.to_lowercase())))
+                .filter_map(|f| f.as_str().map(str::to_string))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// A key spec in COMMAND INFO's shape.
-fn key_spec_json(ks: &Json) -> Json {
-    let mut m = serde_json::Map::new();
-    m.insert(
-        "flags".into(),
-        Json::Array(
-            ks.get("flags")
-                .and_then(Json::as_array)
-                .cloned()
-                .unwrap_or_default(),
-        ),
-    );
-    let bs = ks.get("begin_search").cloned().unwrap_or_default();
-    let bs_json = if let Some(ix) = bs.get("index") {
-        serde_json::json!({"type": "index", "spec": {"index": ix.get("pos").cloned().unwrap_or_default()}})
-    } else if let Some(kw) = bs.get("keyword") {
-        serde_json::json!({"type": "keyword", "spec": {"keyword": kw.get("keyword").cloned().unwrap_or_default(), "startfrom": kw.get("startfrom").cloned().unwrap_or_default()}})
+/// Key-spec flags as Redis prints them: the access kind upper case (`RW`), the rest lower case.
+fn key_flag_names(flags: &[String]) -> Vec<String> {
+    flags
+        .iter()
+        .map(|f| match f.as_str() {
+            "RO" | "RW" | "OW" | "RM" => f.clone(),
+            _ => f.to_lowercase(),
+        })
+        .collect()
+}
+
+/// A key spec in COMMAND INFO's shape and field order.
+fn key_spec_node(ks: &Json) -> Node {
+    let bs = ks.get("begin_search");
+    let begin = if let Some(ix) = bs.and_then(|b| b.get("index")) {
+        Node::Map(vec![
+            ("type", Node::Bulk("index".into())),
+            (
+                "spec",
+                Node::Map(vec![("index", Node::Int(json_int(ix.get("pos"))))]),
+            ),
+        ])
+    } else if let Some(kw) = bs.and_then(|b| b.get("keyword")) {
+        Node::Map(vec![
+            ("type", Node::Bulk("keyword".into())),
+            (
+                "spec",
+                Node::Map(vec![
+                    (
+                        "keyword",
+                        Node::Bulk(json_str(kw.get("keyword")).unwrap_or_default()),
+                    ),
+                    ("startfrom", Node::Int(json_int(kw.get("startfrom")))),
+                ]),
+            ),
+        ])
     } else {
-        serde_json::json!({"type": "unknown", "spec": {}})
+        Node::Map(vec![
+            ("type", Node::Bulk("unknown".into())),
+            ("spec", Node::Map(vec![])),
+        ])
     };
-    m.insert("begin_search".into(), bs_json);
-    let fk = ks.get("find_keys").cloned().unwrap_or_default();
-    let fk_json = if let Some(r) = fk.get("range") {
-        serde_json::json!({"type": "range", "spec": {"lastkey": r.get("lastkey").cloned().unwrap_or_default(), "keystep": r.get("step").cloned().unwrap_or_default(), "limit": r.get("limit").cloned().unwrap_or_default()}})
-    } else if let Some(k) = fk.get("keynum") {
-        serde_json::json!({"type": "keynum", "spec": {"keynumidx": k.get("keynumidx").cloned().unwrap_or_default(), "firstkey": k.get("firstkey").cloned().unwrap_or_default(), "keystep": k.get("step").cloned().unwrap_or_default()}})
+    let fk = ks.get("find_keys");
+    let find = if let Some(r) = fk.and_then(|f| f.get("range")) {
+        Node::Map(vec![
+            ("type", Node::Bulk("range".into())),
+            (
+                "spec",
+                Node::Map(vec![
+                    ("lastkey", Node::Int(json_int(r.get("lastkey")))),
+                    ("keystep", Node::Int(json_int(r.get("step")))),
+                    ("limit", Node::Int(json_int(r.get("limit")))),
+                ]),
+            ),
+        ])
+    } else if let Some(k) = fk.and_then(|f| f.get("keynum")) {
+        Node::Map(vec![
+            ("type", Node::Bulk("keynum".into())),
+            (
+                "spec",
+                Node::Map(vec![
+                    ("keynumidx", Node::Int(json_int(k.get("keynumidx")))),
+                    ("firstkey", Node::Int(json_int(k.get("firstkey")))),
+                    ("keystep", Node::Int(json_int(k.get("step")))),
+                ]),
+            ),
+        ])
     } else {
-        serde_json::json!({"type": "unknown", "spec": {}})
+        Node::Map(vec![
+            ("type", Node::Bulk("unknown".into())),
+            ("spec", Node::Map(vec![])),
+        ])
     };
-    m.insert("find_keys".into(), fk_json);
-    Json::Object(m)
+    let mut m = Vec::new();
+    if let Some(notes) = json_str(ks.get("notes")) {
+        m.push(("notes", Node::Bulk(notes)));
+    }
+    m.push((
+        "flags",
+        Node::Flags(key_flag_names(&json_strs(ks.get("flags")))),
+    ));
+    m.push(("begin_search", begin));
+    m.push(("find_keys", find));
+    Node::Map(m)
+}
+
+/// Command flags Redis never shows in COMMAND INFO.
+const HIDDEN_FLAGS: &[&str] = &[
+    "MAY_REPLICATE",
+    "SENTINEL",
+    "ONLY_SENTINEL",
+    "PROTECTED",
+    "TOUCHES_ARBITRARY_KEYS",
+];
+
+/// ACL categories in the order Redis lists them.
+const ACL_CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// A command's ACL categories: its spec's, plus those its flags imply, in Redis's order.
+fn acl_categories(spec: &CommandSpec, doc: &Json) -> Vec<String> {
+    let mut cats: Vec<String> = json_strs(doc.get("acl_categories"))
+        .into_iter()
+        .map(|c| c.to_lowercase())
+        .collect();
+    let implied = [
+        (flags::WRITE, "write"),
+        (flags::READONLY, "read"),
+        (flags::ADMIN, "admin"),
+        (flags::ADMIN, "dangerous"),
+        (flags::PUBSUB, "pubsub"),
+        (flags::FAST, "fast"),
+        (flags::BLOCKING, "blocking"),
+    ];
+    for (bit, cat) in implied {
+        if spec.has(bit) {
+            cats.push(cat.into());
+        }
+    }
+    if !spec.has(flags::FAST) {
+        cats.push("slow".into());
+    }
+    let mut ordered: Vec<String> = ACL_CATEGORIES
+        .iter()
+        .filter(|c| cats.iter().any(|x| x == *c))
+        .map(|c| format!("@{c}"))
+        .collect();
+    // Categories Redis does not know keep their place after the known ones.
+    for c in cats {
+        if !ACL_CATEGORIES.contains(&c.as_str()) && !ordered.contains(&format!("@{c}")) {
+            ordered.push(format!("@{c}"));
+        }
+    }
+    ordered
 }
 
 /// One command's COMMAND INFO entry.
-fn command_info_entry(ctx: &mut Ctx, spec: &CommandSpec) {
+fn command_info_node(spec: &CommandSpec) -> Node {
     let doc = spec.doc();
-    ctx.out.array(10);
-    ctx.out.bulk(spec.name.as_bytes());
-    ctx.out.int(spec.arity as i64);
-    let names = spec.flag_names();
-    let shown: Vec<String> = names
+    let shown: Vec<String> = spec
+        .flag_names()
         .iter()
-        .map(|n| n.to_lowercase())
-        .map(|n| {
-            if n == "movable_keys" {
-                "movablekeys".into()
-            } else {
-                n
-            }
+        .filter(|n| !HIDDEN_FLAGS.contains(n))
+        .map(|n| match *n {
+            "MOVABLE_KEYS" => "movablekeys".to_string(),
+            n => n.to_lowercase(),
         })
         .collect();
-    ctx.out.set(shown.len());
-    for f in &shown {
-        ctx.out.simple(f);
-    }
-    ctx.out.int(spec.first_key as i64);
-    ctx.out.int(spec.last_key as i64);
-    ctx.out.int(spec.step as i64);
-    let mut cats: Vec<String> = doc
-        .get("acl_categories")
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c.as_str().map(|s| format!("@{}", s.to_lowercase())))
-                .collect()
-        })
-        .unwrap_or_default();
-    if spec.has(flags::WRITE) {
-        cats.insert(0, "@write".into());
-    }
-    if spec.has(flags::READONLY) {
-        cats.insert(0, "@read".into());
-    }
-    if spec.has(flags::ADMIN) {
-        cats.push("@admin".into());
-        cats.push("@dangerous".into());
-    }
-    if spec.has(flags::FAST) {
-        cats.push("@fast".into());
-    } else {
-        cats.push("@slow".into());
-    }
-    ctx.out.set(cats.len());
-    for c in &cats {
-        ctx.out.simple(c);
-    }
-    let tips = lower_flags(doc.get("command_tips"));
-    write_json(ctx, &Json::Array(tips));
-    let specs: Vec<Json> = doc
+    let tips = json_strs(doc.get("command_tips"))
+        .into_iter()
+        .map(|t| Node::Bulk(t.to_lowercase()))
+        .collect();
+    let key_specs = doc
         .get("key_specs")
         .and_then(Json::as_array)
-        .map(|a| a.iter().map(key_spec_json).collect())
+        .map(|a| a.iter().map(key_spec_node).collect())
         .unwrap_or_default();
-    write_json(ctx, &Json::Array(specs));
-    ctx.out.array(spec.subcommands.len());
-    for s in spec.subcommands {
-        command_info_entry(ctx, s);
-    }
+    Node::Arr(vec![
+        Node::Bulk(spec.name.to_string()),
+        Node::Int(spec.arity as i64),
+        Node::Flags(shown),
+        Node::Int(spec.first_key as i64),
+        Node::Int(spec.last_key as i64),
+        Node::Int(spec.step as i64),
+        Node::Flags(acl_categories(spec, &doc)),
+        Node::Arr(tips),
+        Node::Arr(key_specs),
+        Node::Arr(spec.subcommands.iter().map(command_info_node).collect()),
+    ])
 }
 
 /// Finds a command or `container|sub` by name.
@@ -771,7 +894,7 @@ fn find_spec(name: &[u8]) -> Option<&'static CommandSpec> {
 pub fn command(ctx: &mut Ctx) -> CmdResult {
     ctx.out.array(table::COMMAND_TABLE.len());
     for spec in table::COMMAND_TABLE {
-        command_info_entry(ctx, spec);
+        emit(ctx.out, &command_info_node(spec));
     }
     Ok(())
 }
@@ -791,8 +914,9 @@ pub fn command_info(ctx: &mut Ctx) -> CmdResult {
     ctx.out.array(names.len());
     for n in names {
         match find_spec(n) {
-            Some(s) => command_info_entry(ctx, s),
-            None => ctx.out.null_array(),
+            Some(s) => emit(ctx.out, &command_info_node(s)),
+            // Redis answers an unknown name with a null bulk, not a null array.
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -813,7 +937,7 @@ pub fn command_list(ctx: &mut Ctx) -> CmdResult {
             if is_kw(k, "MODULE") {
                 Filter::Module
             } else if is_kw(k, "ACLCAT") {
-                Filter::AclCat(String::from_utf8_lossy(v).to_lowercase())
+                Filter::AclCat(format!("@{}", String::from_utf8_lossy(v).to_lowercase()))
             } else if is_kw(k, "PATTERN") {
                 Filter::Pattern(v.to_vec())
             } else {
@@ -826,14 +950,7 @@ pub fn command_list(ctx: &mut Ctx) -> CmdResult {
         .filter(|s| match &filter {
             Filter::All => true,
             Filter::Module => false,
-            Filter::AclCat(c) => s
-                .doc()
-                .get("acl_categories")
-                .and_then(Json::as_array)
-                .is_some_and(|a| {
-                    a.iter()
-                        .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(c)))
-                }),
+            Filter::AclCat(c) => acl_categories(s, &s.doc()).contains(c),
             Filter::Pattern(p) => glob_match(p, s.name.as_bytes(), true),
         })
         .map(|s| s.name)
@@ -845,79 +962,87 @@ pub fn command_list(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// One argument in COMMAND DOCS's shape.
-fn doc_argument(a: &Json) -> Json {
-    let mut m = serde_json::Map::new();
-    let get = |k: &str| a.get(k).cloned();
-    m.insert("name".into(), get("name").unwrap_or_default());
-    m.insert("type".into(), get("type").unwrap_or_default());
-    let display = get("display").or_else(|| get("name")).unwrap_or_default();
-    if a.get("type")
-        .and_then(Json::as_str)
-        .is_some_and(|t| t != "oneof" && t != "block" && t != "pure-token")
-    {
-        m.insert("display_text".into(), display);
+/// One argument in COMMAND DOCS's shape and field order.
+fn doc_argument(a: &Json) -> Node {
+    let kind = json_str(a.get("type")).unwrap_or_default();
+    let mut m = vec![
+        (
+            "name",
+            Node::Bulk(json_str(a.get("name")).unwrap_or_default()),
+        ),
+        ("type", Node::Bulk(kind.clone())),
+    ];
+    if !matches!(kind.as_str(), "oneof" | "block" | "pure-token") {
+        let display = json_str(a.get("display")).or_else(|| json_str(a.get("name")));
+        m.push(("display_text", Node::Bulk(display.unwrap_or_default())));
     }
-    for (from, to) in [
-        ("key_spec_index", "key_spec_index"),
-        ("token", "token"),
-        ("summary", "summary"),
-        ("since", "since"),
-        ("deprecated_since", "deprecated_since"),
-    ] {
-        if let Some(v) = get(from) {
-            m.insert(to.into(), v);
+    if let Some(i) = a.get("key_spec_index").and_then(Json::as_i64) {
+        m.push(("key_spec_index", Node::Int(i)));
+    }
+    for k in ["token", "summary", "since", "deprecated_since"] {
+        if let Some(v) = json_str(a.get(k)) {
+            m.push((k, Node::Bulk(v)));
         }
     }
-    let mut flags = Vec::new();
-    for f in ["optional", "multiple", "multiple_token"] {
-        if a.get(f).and_then(Json::as_bool).unwrap_or(false) {
-            flags.push(Json::String(f.into()));
-        }
-    }
+    let flags: Vec<String> = ["optional", "multiple", "multiple_token"]
+        .iter()
+        .filter(|f| a.get(**f).and_then(Json::as_bool).unwrap_or(false))
+        .map(|f| f.to_string())
+        .collect();
     if !flags.is_empty() {
-        m.insert("flags".into(), Json::Array(flags));
+        m.push(("flags", Node::Flags(flags)));
     }
     if let Some(args) = a.get("arguments").and_then(Json::as_array) {
-        m.insert(
-            "arguments".into(),
-            Json::Array(args.iter().map(doc_argument).collect()),
-        );
+        m.push((
+            "arguments",
+            Node::Arr(args.iter().map(doc_argument).collect()),
+        ));
     }
-    Json::Object(m)
+    Node::Map(m)
 }
 
-fn command_doc(spec: &CommandSpec) -> Json {
+fn command_doc(spec: &CommandSpec) -> Node {
     let doc = spec.doc();
-    let mut m = serde_json::Map::new();
+    let mut m = Vec::new();
     for k in ["summary", "since", "group", "complexity"] {
-        if let Some(v) = doc.get(k) {
-            m.insert(k.into(), v.clone());
+        if let Some(v) = json_str(doc.get(k)) {
+            m.push((k, Node::Bulk(v)));
         }
     }
-    let doc_flags = lower_flags(doc.get("doc_flags"));
+    let doc_flags: Vec<String> = json_strs(doc.get("doc_flags"))
+        .into_iter()
+        .map(|f| f.to_lowercase())
+        .collect();
     if !doc_flags.is_empty() {
-        m.insert("doc_flags".into(), Json::Array(doc_flags));
+        m.push(("doc_flags", Node::Flags(doc_flags)));
     }
     for k in ["deprecated_since", "replaced_by"] {
-        if let Some(v) = doc.get(k) {
-            m.insert(k.into(), v.clone());
+        if let Some(v) = json_str(doc.get(k)) {
+            m.push((k, Node::Bulk(v)));
         }
+    }
+    if let Some(h) = doc.get("history").and_then(Json::as_array) {
+        let entries = h
+            .iter()
+            .map(|e| Node::Arr(json_strs(Some(e)).into_iter().map(Node::Bulk).collect()))
+            .collect();
+        m.push(("history", Node::Arr(entries)));
     }
     if let Some(args) = doc.get("arguments").and_then(Json::as_array) {
-        m.insert(
-            "arguments".into(),
-            Json::Array(args.iter().map(doc_argument).collect()),
-        );
+        m.push((
+            "arguments",
+            Node::Arr(args.iter().map(doc_argument).collect()),
+        ));
     }
     if !spec.subcommands.is_empty() {
-        let mut subs = serde_json::Map::new();
-        for s in spec.subcommands {
-            subs.insert(s.name.to_string(), command_doc(s));
-        }
-        m.insert("subcommands".into(), Json::Object(subs));
+        let subs = spec
+            .subcommands
+            .iter()
+            .map(|s| (s.name.to_string(), command_doc(s)))
+            .collect();
+        m.push(("subcommands", Node::Named(subs)));
     }
-    Json::Object(m)
+    Node::Map(m)
 }
 
 /// COMMAND DOCS [command ...]
@@ -927,11 +1052,11 @@ pub fn command_docs(ctx: &mut Ctx) -> CmdResult {
     } else {
         ctx.argv[2..].iter().filter_map(|n| find_spec(n)).collect()
     };
-    let mut m = serde_json::Map::new();
-    for s in specs {
-        m.insert(s.name.to_string(), command_doc(s));
-    }
-    write_json(ctx, &Json::Object(m));
+    let docs = specs
+        .into_iter()
+        .map(|s| (s.name.to_string(), command_doc(s)))
+        .collect();
+    emit(ctx.out, &Node::Named(docs));
     Ok(())
 }
 
@@ -1018,15 +1143,37 @@ fn getkeys_common(ctx: &mut Ctx) -> Result<Vec<(usize, Vec<String>)>, CommandErr
     let argv = &ctx.argv[2..];
     let spec = super::resolve(argv)
         .map_err(|_| CommandError::Custom("ERR Invalid command specified".into()))?;
+    // Redis's order of checks: known command, has key specs at all, then arity.
+    let has_keys = spec
+        .doc()
+        .get("key_specs")
+        .and_then(Json::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if !has_keys {
+        return Err(CommandError::Custom(
+            "ERR The command has no key arguments".into(),
+        ));
+    }
     if !spec.arity_ok(argv.len()) {
         return Err(CommandError::Custom(
             "ERR Invalid number of arguments specified for command".into(),
         ));
     }
-    let keys = keys_of(spec, argv);
-    if keys.is_empty() {
+    let mut keys = keys_of(spec, argv);
+    if spec.name == "set" {
+        // SET's key flags depend on its arguments (VARIABLE_FLAGS): with GET it reads the old value.
+        let get = argv[3..].iter().any(|a| is_kw(a, "GET"));
+        for (_, f) in keys.iter_mut() {
+            *f = if get {
+                vec!["RW".into(), "ACCESS".into(), "UPDATE".into()]
+            } else {
+                vec!["OW".into(), "UPDATE".into()]
+            };
+        }
+    }
+    if keys.is_empty() && !spec.has(flags::NO_MANDATORY_KEYS) {
         return Err(CommandError::Custom(
-            "ERR The command has no key arguments".into(),
+            "ERR Invalid arguments specified for command".into(),
         ));
     }
     Ok(keys)
@@ -1049,10 +1196,7 @@ pub fn command_getkeysandflags(ctx: &mut Ctx) -> CmdResult {
     for (i, flags) in keys {
         ctx.out.array(2);
         ctx.out.bulk(&ctx.argv[2 + i]);
-        ctx.out.set(flags.len());
-        for f in flags {
-            ctx.out.simple(&f);
-        }
+        emit(ctx.out, &Node::Flags(key_flag_names(&flags)));
     }
     Ok(())
 }

@@ -69,6 +69,9 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
         info.last_interaction_ms
             .store(server.now_ms(), Ordering::Relaxed);
 
+        // While this batch runs, CLIENT LIST shows the whole buffer it came from, as Redis does
+        // (its query buffer is trimmed only after every command in it has run).
+        let batch_len = buf.len();
         loop {
             let limits = Limits {
                 proto_max_bulk_len: server.config.proto_max_bulk_len.load(Ordering::Relaxed)
@@ -78,6 +81,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
             };
             match parser.next_command(&mut buf, &limits) {
                 Ok(Some(argv)) => {
+                    info.qbuf.store(batch_len, Ordering::Relaxed);
                     let mark = out.len();
                     if client.reply_mode == ReplyMode::SkipNext {
                         client.reply_mode = ReplyMode::Skipping;
