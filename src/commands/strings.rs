@@ -286,6 +286,7 @@ pub fn get(ctx: &mut Ctx) -> CmdResult {
             match &e.value {
                 Value::Str(b) | Value::RawStr(b) => ctx.out.bulk(b),
                 Value::Int(n) => ctx.out.bulk_int(*n),
+                _ => return Err(CommandError::WrongType),
             }
             drop(shard);
             ctx.hit(true);
@@ -635,6 +636,7 @@ fn incr_by(ctx: &mut Ctx, delta: i64) -> CmdResult {
         Some(Value::Str(b)) | Some(Value::RawStr(b)) => {
             crate::util::numbers::parse_i64(b).ok_or(CommandError::NotInteger)?
         }
+        Some(_) => return Err(CommandError::WrongType),
     };
     let new = current.checked_add(delta).ok_or(CommandError::Overflow)?;
     let revision = ctx.revision();

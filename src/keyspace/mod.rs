@@ -8,6 +8,7 @@ pub mod db;
 pub mod entry;
 pub mod shard;
 pub mod small_bytes;
+pub mod types;
 pub mod value;
 pub mod wheel;
 

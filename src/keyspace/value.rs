@@ -2,6 +2,7 @@
 //! clients and Redis's own tests read them through `OBJECT ENCODING`.
 
 use super::small_bytes::SmallBytes;
+use super::types::{HashValue, ListValue, SetValue, ZSetValue};
 use crate::util::numbers::parse_i64;
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: strings up to this length report `embstr`.
@@ -16,6 +17,10 @@ pub enum Value {
     RawStr(SmallBytes),
     /// A string that is a canonical 64-bit integer (`int` encoding); INCR works on it without parsing.
     Int(i64),
+    Hash(Box<HashValue>),
+    List(Box<ListValue>),
+    Set(Box<SetValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 /// The bytes of a string value, borrowed or formatted.
@@ -58,6 +63,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::RawStr(_) | Value::Int(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -67,6 +76,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(b) if b.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) | Value::RawStr(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -79,6 +92,7 @@ impl Value {
         match self {
             Value::Str(b) | Value::RawStr(b) => Some(StrRef::Bytes(b.as_slice())),
             Value::Int(n) => Some(StrRef::Int(itoa::Buffer::new(), *n)),
+            _ => None,
         }
     }
 
@@ -92,14 +106,21 @@ impl Value {
         match self {
             Value::Str(b) | Value::RawStr(b) => Some(b.len()),
             Value::Int(n) => Some(itoa::Buffer::new().format(*n).len()),
+            _ => None,
         }
     }
 
-    /// Heap bytes owned by the value beyond its inline size (memory accounting).
+    /// Heap bytes owned by the value beyond its inline size (memory accounting). Collections are
+    /// estimated from their element count; MEMORY USAGE is an estimate in Redis too.
     pub fn heap_bytes(&self) -> usize {
+        const SLOT: usize = 2 * std::mem::size_of::<SmallBytes>() + 8;
         match self {
             Value::Str(b) | Value::RawStr(b) => b.heap_bytes(),
             Value::Int(_) => 0,
+            Value::Hash(h) => h.len() * SLOT,
+            Value::List(l) => l.len() * std::mem::size_of::<SmallBytes>(),
+            Value::Set(s) => s.len() * (std::mem::size_of::<SmallBytes>() + 8),
+            Value::ZSet(z) => z.len() * (SLOT + 40),
         }
     }
 }
