@@ -16,7 +16,8 @@ const MAX_STAR_NESTING: usize = 1000;
 /// - `[...]` matches one byte from a set; `[^...]` one byte not in it. Inside a set, `\x` is a literal `x`
 ///   (compared case-sensitively even when `nocase`), and `a-z` is an inclusive range whose ends are swapped if
 ///   reversed. Range ends are compared as C `char`, which is signed on x86-64 Linux (Redis's reference
-///   platform): bytes >= 0x80 sort *below* ASCII, so `[a-\xff]` covers 0xff and 0x00..=0x61. The set ends at
+///   platform): bytes >= 0x80 sort *below* ASCII, so `[a-\xff]` covers 0xff and 0x00..=0x61. With `nocase`,
+///   glibc's `tolower` then maps 0x80..=0xfe (but not 0xff) back above ASCII, after the swap. The set ends at
 ///   the first unescaped `]`, so `[]` matches nothing and `[^]` matches any byte. A `[` with no closing `]`
 ///   extends to the end of the pattern (`[abc` behaves like `[abc]`, `[^` matches any byte, and a lone `[`
 ///   matches nothing).
@@ -155,12 +156,13 @@ fn signed(b: u8) -> i16 {
     i16::from(b as i8)
 }
 
-/// C-locale `tolower` on a signed `char` value.
+/// glibc's C-locale `tolower` on a signed `char` value: ASCII letters fold, and negative values other than -1
+/// (`EOF`) come back as their unsigned byte value, which moves them above ASCII.
 fn fold(v: i16) -> i16 {
-    if (i16::from(b'A')..=i16::from(b'Z')).contains(&v) {
-        v + 32
-    } else {
-        v
+    match v {
+        65..=90 => v + 32,
+        -128..=-2 => v + 256,
+        _ => v,
     }
 }
 
@@ -186,19 +188,19 @@ mod tests {
         glob_match(p.as_bytes(), s.as_bytes(), true)
     }
 
-    /// Straightforward recursive model of Redis's matcher (exponential, for small inputs only).
+    /// Recursive model shaped like Redis's matcher, including its give-up flag and nesting cap.
     fn model(pat: &[u8], s: &[u8], nocase: bool) -> bool {
-        fn go(
-            pat: &[u8],
-            mut p: usize,
-            s: &[u8],
-            mut i: usize,
+        struct Ctx<'a> {
+            pat: &'a [u8],
+            s: &'a [u8],
             nocase: bool,
-            depth: usize,
-        ) -> bool {
+            give_up: bool,
+        }
+        fn go(cx: &mut Ctx<'_>, mut p: usize, mut i: usize, depth: usize) -> bool {
             if depth > MAX_STAR_NESTING {
                 return false;
             }
+            let (pat, s) = (cx.pat, cx.s);
             while p < pat.len() && i < s.len() {
                 if pat[p] == b'*' {
                     while p + 1 < pat.len() && pat[p + 1] == b'*' {
@@ -207,9 +209,18 @@ mod tests {
                     if p + 1 == pat.len() {
                         return true;
                     }
-                    return (i..s.len()).any(|k| go(pat, p + 1, s, k, nocase, depth + 1));
+                    for k in i..s.len() {
+                        if go(cx, p + 1, k, depth + 1) {
+                            return true;
+                        }
+                        if cx.give_up {
+                            return false;
+                        }
+                    }
+                    cx.give_up = true;
+                    return false;
                 }
-                let (ok, next) = model_one(pat, p, s[i], nocase);
+                let (ok, next) = model_one(pat, p, s[i], cx.nocase);
                 if !ok {
                     return false;
                 }
@@ -223,7 +234,13 @@ mod tests {
             }
             p == pat.len() && i == s.len()
         }
-        go(pat, 0, s, 0, nocase, 0)
+        let mut cx = Ctx {
+            pat,
+            s,
+            nocase,
+            give_up: false,
+        };
+        go(&mut cx, 0, 0, 0)
     }
 
     /// Independent model of one non-`*` token, written the way the C reads it: a cursor plus remaining length,
@@ -236,7 +253,11 @@ mod tests {
                 0
             }
         };
-        let lower = |x: i32| if (65..=90).contains(&x) { x + 32 } else { x };
+        let lower = |x: i32| match x {
+            65..=90 => x + 32,
+            -128..=-2 => x + 256,
+            _ => x,
+        };
         let eq = |x: i32, y: i32| if nocase { lower(x) == lower(y) } else { x == y };
         let ci = i32::from(c as i8);
         let (mut k, mut left) = (p, pat.len() - p);
@@ -390,6 +411,16 @@ mod tests {
         assert!(!glob_match(b"[a-\xff]", b"\x80", false));
         assert!(glob_match(b"[\x80-\xff]", b"\x90", false));
         assert!(glob_match(b"\xff*\x00", b"\xff\x01\x00", false));
+    }
+
+    #[test]
+    fn nocase_ranges_follow_glibc_tolower_on_high_bytes() {
+        // Swap uses signed order (0x80 < '-'), then folding maps 0x80 to 128, leaving the range 128..=45: empty.
+        assert!(glob_match(b"[\x80--]", b"\x00", false));
+        assert!(!glob_match(b"[\x80--]", b"\x00", true));
+        // 0xff is EOF (-1) to tolower and stays below ASCII.
+        assert!(glob_match(b"[\xff-a]", b"\x00", true));
+        assert!(!glob_match(b"[\xfe-a]", b"\x00", true));
     }
 
     #[test]
