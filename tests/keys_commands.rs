@@ -392,3 +392,80 @@ fn database_isolation_for_every_key_command() {
         "#,
     );
 }
+
+/// (keyspace_hits, keyspace_misses) from INFO stats.
+fn hits_misses(c: &mut redis::Connection) -> (i64, i64) {
+    let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
+    let get = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in INFO stats"))
+    };
+    (get("keyspace_hits:"), get("keyspace_misses:"))
+}
+
+#[test]
+fn keyspace_hits_and_misses_are_counted_by_read_lookups_only() {
+    let t = Target::start();
+    let mut c = t.conn();
+    script(&mut c, "SET a 1 => +OK");
+    // (command, hits added, misses added), as Redis 7.0 counts them.
+    let cases: &[(&str, i64, i64)] = &[
+        ("EXISTS a", 1, 0),
+        ("EXISTS zz", 0, 1),
+        ("EXISTS a zz a", 2, 1),
+        ("TYPE a", 1, 0),
+        ("TYPE zz", 0, 1),
+        ("TTL a", 1, 0),
+        ("TTL zz", 0, 1),
+        ("PTTL a", 1, 0),
+        ("EXPIRETIME a", 1, 0),
+        ("PEXPIRETIME zz", 0, 1),
+        ("TOUCH a zz", 1, 1),
+        ("OBJECT ENCODING a", 1, 0),
+        ("OBJECT ENCODING zz", 0, 1),
+        ("OBJECT IDLETIME a", 1, 0),
+        ("STRLEN a", 1, 0),
+        ("STRLEN zz", 0, 1),
+        ("GETRANGE a 0 1", 1, 0),
+        ("MGET a zz", 1, 1),
+        ("GET a", 1, 0),
+        ("GET zz", 0, 1),
+        ("SET a 2 GET", 1, 0),
+        ("SET zz 2 GET", 0, 1),
+        ("GETEX a", 1, 0),
+        ("GETEX nope", 0, 1),
+        ("GETDEL zz", 1, 0),
+        ("GETDEL zz", 0, 1),
+        ("GETSET a 1", 1, 0),
+        ("GETBIT a 1", 1, 0),
+        ("GETBIT zz 1", 0, 1),
+        ("COPY a b", 1, 0),
+        ("COPY zz b", 0, 1),
+        ("INCR a", 0, 0),
+        ("APPEND a 1", 0, 0),
+        ("SET a 1", 0, 0),
+        ("SETBIT a 1 1", 0, 0),
+        ("SETRANGE a 0 1", 0, 0),
+        ("RANDOMKEY", 0, 0),
+        ("KEYS *", 0, 0),
+        ("SCAN 0", 0, 0),
+        ("RENAME b c", 0, 0),
+        ("EXPIRE c 100", 0, 0),
+        ("PERSIST c", 0, 0),
+        ("INCRBYFLOAT a 1", 0, 0),
+        ("DEL zz", 0, 0),
+        ("MOVE c 1", 0, 0),
+        ("SETNX q 1", 0, 0),
+        ("MSETNX q 1 r 2", 0, 0),
+        ("DBSIZE", 0, 0),
+    ];
+    for (line, dh, dm) in cases {
+        let (h0, m0) = hits_misses(&mut c);
+        let reply = run(&mut c, line);
+        assert!(!reply.starts_with('-'), "{line}: {reply}");
+        let (h1, m1) = hits_misses(&mut c);
+        assert_eq!((h1 - h0, m1 - m0), (*dh, *dm), "{line}");
+    }
+}

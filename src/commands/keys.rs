@@ -41,7 +41,10 @@ pub fn exists(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     for k in &ctx.argv[1..] {
         let (h, shard) = db.lock_key(k);
-        n += shard.get_live(h, k, ctx.now_ms).is_some() as i64;
+        let found = shard.get_live(h, k, ctx.now_ms).is_some();
+        drop(shard);
+        ctx.hit(found);
+        n += found as i64;
     }
     ctx.out.int(n);
     Ok(())
@@ -54,10 +57,16 @@ pub fn touch(ctx: &mut Ctx) -> CmdResult {
     let mut n = 0;
     for k in &ctx.argv[1..] {
         let (h, mut shard) = db.lock_key(k);
-        if let Some(e) = shard.get_live_mut(h, k, ctx.now_ms) {
-            e.access_s = lru;
-            n += 1;
-        }
+        let found = match shard.get_live_mut(h, k, ctx.now_ms) {
+            Some(e) => {
+                e.access_s = lru;
+                true
+            }
+            None => false,
+        };
+        drop(shard);
+        ctx.hit(found);
+        n += found as i64;
     }
     ctx.out.int(n);
     Ok(())
@@ -66,11 +75,7 @@ pub fn touch(ctx: &mut Ctx) -> CmdResult {
 /// TYPE key
 pub fn r#type(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.arg(1);
-    let (h, shard) = ctx.db().lock_key(key);
-    let t = shard
-        .get_live(h, key, ctx.now_ms)
-        .map_or("none", |e| e.value.type_name());
-    drop(shard);
+    let t = with_live(ctx, key, |e| e.value.type_name()).unwrap_or("none");
     ctx.out.simple(t);
     Ok(())
 }
@@ -166,7 +171,16 @@ fn lock_two<'a>(
     }
 }
 
-/// Copies or moves `key` from the client's db to `dst_db` as `dst_key`. Returns whether it happened.
+/// What `transfer` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transfer {
+    NoSource,
+    /// The destination exists and REPLACE was not given.
+    DestinationExists,
+    Done,
+}
+
+/// Copies or moves `key` from the client's db to `dst_db` as `dst_key`.
 fn transfer(
     ctx: &mut Ctx,
     key: &Bytes,
@@ -174,7 +188,7 @@ fn transfer(
     dst_key: &Bytes,
     replace: bool,
     keep_source: bool,
-) -> bool {
+) -> Transfer {
     let src_db = ctx.client.db;
     let ks = &ctx.server.keyspace;
     let (sdb, ddb) = (ks.db(src_db), ks.db(dst_db));
@@ -184,10 +198,10 @@ fn transfer(
         ctx.reap(set.shard(hs), hs, key);
         ctx.reap(set.shard(hd), hd, dst_key);
         let Some(src) = set.shard(hs).get(hs, key).cloned() else {
-            return false;
+            return Transfer::NoSource;
         };
         if set.shard(hd).get(hd, dst_key).is_some() && !replace {
-            return false;
+            return Transfer::DestinationExists;
         }
         let ttl = if src.expires_at_ms == 0 {
             Ttl::Clear
@@ -195,7 +209,7 @@ fn transfer(
             Ttl::At(src.expires_at_ms)
         };
         ctx.upsert(set.shard(hd), hd, dst_key, src.value, ttl);
-        return true;
+        return Transfer::Done;
     }
     let (mut s, mut d) = lock_two((src_db, sdb, hs), (dst_db, ddb, hd));
     ctx.reap(&mut s, hs, key);
@@ -204,11 +218,10 @@ fn transfer(
         ctx.expired(dst_db, dst_key);
     }
     let Some(src) = s.get(hs, key).cloned() else {
-        return false;
+        return Transfer::NoSource;
     };
-    let exists = d.get(hd, dst_key).is_some();
-    if exists && !replace {
-        return false;
+    if d.get(hd, dst_key).is_some() && !replace {
+        return Transfer::DestinationExists;
     }
     let ttl = if src.expires_at_ms == 0 {
         Ttl::Clear
@@ -220,7 +233,7 @@ fn transfer(
     if !keep_source {
         s.remove(hs, key);
     }
-    true
+    Transfer::Done
 }
 
 /// `Ctx::upsert` for a shard of database `db`, which need not be the client's.
@@ -246,7 +259,7 @@ pub fn r#move(ctx: &mut Ctx) -> CmdResult {
         return Err(CommandError::SameObject);
     }
     let key = ctx.argv[1].clone();
-    let moved = transfer(ctx, &key, dst, &key, false, false);
+    let moved = transfer(ctx, &key, dst, &key, false, false) == Transfer::Done;
     // The record names both databases, so it is logged as the command itself with the client's db.
     ctx.out.int(moved as i64);
     Ok(())
@@ -273,7 +286,10 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     if src == dst && dst_db == ctx.client.db {
         return Err(CommandError::SameObject);
     }
-    let copied = transfer(ctx, &src, dst_db, &dst, replace, true);
+    let outcome = transfer(ctx, &src, dst_db, &dst, replace, true);
+    // Redis reads COPY's source with a read lookup, which counts a keyspace hit or miss.
+    ctx.hit(outcome != Transfer::NoSource);
+    let copied = outcome == Transfer::Done;
     ctx.out.int(copied as i64);
     Ok(())
 }
@@ -437,10 +453,14 @@ pub fn randomkey(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Reads a live entry's field under its shard lock.
+/// Reads a live entry's field under its shard lock, counting a keyspace hit or miss as Redis's read lookup
+/// does (without refreshing the access time: TYPE, TTL and OBJECT do not touch keys).
 fn with_live<R>(ctx: &Ctx, key: &[u8], f: impl FnOnce(&Entry) -> R) -> Option<R> {
     let (h, shard) = ctx.db().lock_key(key);
-    shard.get_live(h, key, ctx.now_ms).map(f)
+    let r = shard.get_live(h, key, ctx.now_ms).map(f);
+    drop(shard);
+    ctx.hit(r.is_some());
+    r
 }
 
 /// OBJECT ENCODING key
@@ -678,4 +698,36 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
     drop(shard);
     ctx.out.int(had as i64);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn scan_cursor_parses_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"123"), Some(123));
+        assert_eq!(parse_cursor(b"+7"), Some(7));
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+    }
+
+    #[test]
+    fn malformed_scan_cursors_are_refused() {
+        for bad in [
+            &b"18446744073709551616"[..],
+            b" 1",
+            b"1 ",
+            b"1.5",
+            b"abc",
+            b"-",
+            b"+",
+            b"0x10",
+            b"\xff",
+        ] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
+    }
 }

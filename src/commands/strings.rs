@@ -286,7 +286,11 @@ pub fn get(ctx: &mut Ctx) -> CmdResult {
             match &e.value {
                 Value::Str(b) | Value::RawStr(b) => ctx.out.bulk(b),
                 Value::Int(n) => ctx.out.bulk_int(*n),
-                _ => return Err(CommandError::WrongType),
+                _ => {
+                    drop(shard);
+                    ctx.hit(true);
+                    return Err(CommandError::WrongType);
+                }
             }
             drop(shard);
             ctx.hit(true);
@@ -327,6 +331,7 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.arg(1);
     let (hash, mut shard) = ctx.db().lock_key(key);
     ctx.reap(&mut shard, hash, key);
+    ctx.hit(shard.get(hash, key).is_some());
     let old = match shard.get(hash, key) {
         None => None,
         Some(e) => Some(e.value.to_vec().ok_or(CommandError::WrongType)?),
@@ -347,6 +352,7 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     let (key, value) = (ctx.argv[1].clone(), ctx.argv[2].clone());
     let (hash, mut shard) = ctx.db().lock_key(&key);
     ctx.reap(&mut shard, hash, &key);
+    ctx.hit(shard.get(hash, &key).is_some());
     let old = match shard.get(hash, &key) {
         None => None,
         Some(e) => Some(e.value.to_vec().ok_or(CommandError::WrongType)?),
@@ -376,6 +382,7 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
+    ctx.hit(true);
     let value = e.value.to_vec().ok_or(CommandError::WrongType)?;
     let had_ttl = e.expires_at_ms != 0;
     let change = match req.expiry {
@@ -417,7 +424,6 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     if let Some(argv) = log {
         ctx.log(argv);
     }
-    ctx.hit(true);
     ctx.out.bulk(&value);
     Ok(())
 }
@@ -919,4 +925,61 @@ pub fn getbit(ctx: &mut Ctx) -> CmdResult {
         .is_some_and(|b| b & (1u8 << (7 - (offset & 7))) != 0);
     ctx.out.int(bit as i64);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<Bytes> {
+        line.split_whitespace()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn set_opts(line: &str) -> Result<(bool, bool, String), CommandError> {
+        let argv = args(line);
+        let r = parse_string_options(&argv, true)?;
+        Ok((r.get, r.cond != Cond::None, format!("{:?}", r.expiry)))
+    }
+
+    #[test]
+    fn repeated_set_flags_are_accepted_as_in_redis() {
+        assert!(set_opts("SET k v NX NX").is_ok());
+        assert!(set_opts("SET k v XX xx").is_ok());
+        assert!(set_opts("SET k v GET GET").is_ok());
+        assert!(set_opts("SET k v KEEPTTL KEEPTTL").is_ok());
+        let (_, _, exp) = set_opts("SET k v EX 1 EX 2").unwrap();
+        assert!(exp.contains("[50]"), "the last EX wins: {exp}");
+    }
+
+    #[test]
+    fn conflicting_set_flags_are_a_syntax_error() {
+        for line in [
+            "SET k v NX XX",
+            "SET k v EX 1 PX 1",
+            "SET k v PXAT 1 EXAT 1",
+            "SET k v KEEPTTL EX 1",
+            "SET k v EX 1 KEEPTTL",
+            "SET k v IFEQ a NX",
+            "SET k v NX IFNE a",
+            "SET k v PERSIST",
+            "SET k v EX",
+            "SET k v IFEQ",
+        ] {
+            assert_eq!(set_opts(line).err(), Some(CommandError::Syntax), "{line}");
+        }
+    }
+
+    #[test]
+    fn getex_accepts_only_expiry_and_persist() {
+        let ok = |line: &str| parse_string_options(&args(line), false).is_ok();
+        assert!(ok("GETEX k"));
+        assert!(ok("GETEX k PERSIST PERSIST"));
+        assert!(ok("GETEX k EX abc"));
+        assert!(!ok("GETEX k NX"));
+        assert!(!ok("GETEX k GET"));
+        assert!(!ok("GETEX k KEEPTTL"));
+        assert!(!ok("GETEX k PERSIST EX 1"));
+    }
 }
