@@ -435,10 +435,10 @@ fn incrbyfloat_parses_and_refuses_like_redis() {
 }
 
 /// Redis computes INCRBYFLOAT in `long double` and prints it with `%.17Lf`, trimmed: results that an f64
-/// would show with representation noise come out clean, and huge values print every integer digit.
-/// Blocked on the numbers module (src/util/numbers.rs is a stand-in that formats f64 with `{}`).
+/// would show with representation noise come out clean (and some f64-clean ones show noise), values beyond
+/// the f64 range are fine, and huge values print every integer digit.
 #[test]
-#[ignore = "needs long-double INCRBYFLOAT formatting from the numbers module (util/numbers.rs is a stand-in)"]
+
 fn incrbyfloat_formats_like_redis_long_double() {
     let t = Target::start();
     let mut c = t.conn();
@@ -456,6 +456,17 @@ fn incrbyfloat_formats_like_redis_long_double() {
         SET h 1 => +OK
         INCRBYFLOAT h 1e-20 => 1
         INCRBYFLOAT d 1e30 => 1000000000000000000024696061952
+        SET n 255.3 => +OK
+        INCRBYFLOAT n 703.8 => 959.09999999999999998
+        INCRBYFLOAT big 1.7976931348623157e308 => *
+        INCRBYFLOAT big 1.7976931348623157e308 => 359538626972463139991842093548208868096772893888658356970628841530353257046248792709403737216774171128857586838851041378617416726902272110715794556052955234146997955372576789671236326588091188869859074894581254961338834769297758245552436667197907705664206565009503223382416235440319971852753604933726679072768
+        INCRBYFLOAT x 1e4933 => -ERR value is not a valid float
+        INCRBYFLOAT w 1e-4951 => -ERR value is not a valid float
+        INCRBYFLOAT u 1. => 1
+        INCRBYFLOAT u .5 => 1.5
+        INCRBYFLOAT t -0 => 0
+        INCRBYFLOAT s 5e-18 => 0
+        INCRBYFLOAT s 1e-17 => 0.00000000000000001
         "#,
     );
 }
@@ -464,7 +475,6 @@ fn incrbyfloat_formats_like_redis_long_double() {
 fn lcs_strings_lengths_and_indexes() {
     let t = Target::start();
     let mut c = t.conn();
-    // LCS's option and type errors come before any computation, so they hold even with the stand-in.
     script(
         &mut c,
         r#"
@@ -474,12 +484,16 @@ fn lcs_strings_lengths_and_indexes() {
         LCS a b MINMATCHLEN => -ERR syntax error
         LCS a b MINMATCHLEN x => -ERR value is not an integer or out of range
         LCS a => -ERR wrong number of arguments for 'lcs' command
+        LCS a b IDX LEN => -ERR If you want both the length and indexes, please just use IDX.
+        SET e "" => +OK
+        LCS e e IDX => [matches, [], len, :0]
+        LCS e a => ""
         "#,
     );
 }
 
 #[test]
-#[ignore = "needs the LCS algorithm (src/util/lcs.rs is a stand-in that always fails)"]
+
 fn lcs_results_match_redis() {
     let t = Target::start();
     let mut c = t.conn();

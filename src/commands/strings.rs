@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::{SmallBytes, Value};
-use crate::util::numbers::{format_f64_human, parse_f64};
+use crate::util::numbers::LongDouble;
 
 /// Redis's maximum string size (proto-max-bulk-len bounds values built by APPEND and SETRANGE).
 fn max_string_len(ctx: &Ctx) -> usize {
@@ -684,24 +684,28 @@ pub fn decrby(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// INCRBYFLOAT key increment; logged as `SET key <result> KEEPTTL` so replay does not redo float maths.
+///
+/// Computed in an emulated x87 `long double`, as Redis does, so the reply is byte for byte Redis's
+/// (`0.1 + 0.2` is `0.3`, `10.5 + 0.1` is `10.6`).
 pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
-    let incr = parse_f64(&ctx.argv[2]).ok_or(CommandError::NotFloat)?;
     let key = ctx.argv[1].clone();
     let (hash, mut shard) = ctx.db().lock_key(&key);
     ctx.reap(&mut shard, hash, &key);
+    // Redis checks the type, then the stored value, then the increment.
     let current = match shard.get(hash, &key) {
-        None => 0.0,
+        None => LongDouble::from_i64(0),
         Some(e) => {
             let v = e.value.to_vec().ok_or(CommandError::WrongType)?;
-            parse_f64(&v).ok_or(CommandError::NotFloat)?
+            LongDouble::parse(&v).ok_or(CommandError::NotFloat)?
         }
     };
+    let incr = LongDouble::parse(&ctx.argv[2]).ok_or(CommandError::NotFloat)?;
     let new = current + incr;
     if !new.is_finite() {
         return Err(CommandError::IncrNanOrInf);
     }
     let mut text = Vec::with_capacity(24);
-    format_f64_human(new, &mut text);
+    new.format_human(&mut text);
     ctx.upsert(&mut shard, hash, &key, Value::string(&text), Ttl::Keep);
     drop(shard);
     let value = bulk_owned(text);
@@ -711,7 +715,17 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]
+///
+/// As in Redis, both keys are read and type-checked before the options are parsed.
 pub fn lcs(ctx: &mut Ctx) -> CmdResult {
+    let not_strings =
+        || CommandError::Custom("ERR The specified keys must contain string values".into());
+    let a = read_string(ctx, &ctx.argv[1])
+        .map_err(|_| not_strings())?
+        .unwrap_or_default();
+    let b = read_string(ctx, &ctx.argv[2])
+        .map_err(|_| not_strings())?
+        .unwrap_or_default();
     let (mut len_only, mut idx, mut with_len, mut min_len) = (false, false, false, 0usize);
     let mut i = 3;
     while i < ctx.argv.len() {
@@ -731,24 +745,14 @@ pub fn lcs(ctx: &mut Ctx) -> CmdResult {
         }
         i += 1;
     }
-    let not_strings =
-        || CommandError::Custom("ERR The specified keys must contain string values".into());
-    let a = read_string(ctx, &ctx.argv[1])
-        .map_err(|_| not_strings())?
-        .unwrap_or_default();
-    let b = read_string(ctx, &ctx.argv[2])
-        .map_err(|_| not_strings())?
-        .unwrap_or_default();
     if len_only && idx {
         return Err(CommandError::Custom(
             "ERR If you want both the length and indexes, please just use IDX.".into(),
         ));
     }
-    let r = crate::util::lcs::lcs(&a, &b, idx, min_len).map_err(|_| {
-        CommandError::Custom(
-            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len".into(),
-        )
-    })?;
+    let limit = max_string_len(ctx) as u64;
+    let lcs_err = |e: crate::util::lcs::LcsError| CommandError::Custom(e.message().into());
+    let r = crate::util::lcs::lcs_with_limit(&a, &b, idx, min_len, limit).map_err(lcs_err)?;
     if len_only {
         ctx.out.int(r.len as i64);
     } else if idx {
@@ -770,12 +774,7 @@ pub fn lcs(ctx: &mut Ctx) -> CmdResult {
         ctx.out.bulk(b"len");
         ctx.out.int(r.len as i64);
     } else {
-        let s = crate::util::lcs::lcs_string(&a, &b).map_err(|_| {
-            CommandError::Custom(
-                "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
-                    .into(),
-            )
-        })?;
+        let s = crate::util::lcs::lcs_string_with_limit(&a, &b, limit).map_err(lcs_err)?;
         ctx.out.bulk(&s);
     }
     Ok(())
