@@ -128,20 +128,45 @@ static PARAMS: &[Param] = &[
     p("lazyfree-lazy-expire", Kind::Bool, "no", true),
     p("lazyfree-lazy-eviction", Kind::Bool, "no", true),
     p("lazyfree-lazy-server-del", Kind::Bool, "no", true),
-    p("hash-max-listpack-entries", NONNEG, "128", true),
-    p("hash-max-listpack-value", NONNEG, "64", true),
-    p("hash-max-ziplist-entries", NONNEG, "128", true),
-    p("hash-max-ziplist-value", NONNEG, "64", true),
-    p("list-max-listpack-size", INT, "-2", true),
-    p("list-max-ziplist-size", INT, "-2", true),
+    Param {
+        name: "hash-max-listpack-entries",
+        alias: Some("hash-max-ziplist-entries"),
+        kind: NONNEG,
+        default: "128",
+        mutable: true,
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        alias: Some("hash-max-ziplist-value"),
+        kind: NONNEG,
+        default: "64",
+        mutable: true,
+    },
+    Param {
+        name: "list-max-listpack-size",
+        alias: Some("list-max-ziplist-size"),
+        kind: INT,
+        default: "-2",
+        mutable: true,
+    },
     p("list-compress-depth", NONNEG, "0", true),
     p("set-max-intset-entries", NONNEG, "512", true),
     p("set-max-listpack-entries", NONNEG, "128", true),
     p("set-max-listpack-value", NONNEG, "64", true),
-    p("zset-max-listpack-entries", NONNEG, "128", true),
-    p("zset-max-listpack-value", NONNEG, "64", true),
-    p("zset-max-ziplist-entries", NONNEG, "128", true),
-    p("zset-max-ziplist-value", NONNEG, "64", true),
+    Param {
+        name: "zset-max-listpack-entries",
+        alias: Some("zset-max-ziplist-entries"),
+        kind: NONNEG,
+        default: "128",
+        mutable: true,
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        alias: Some("zset-max-ziplist-value"),
+        kind: NONNEG,
+        default: "64",
+        mutable: true,
+    },
     p("stream-node-max-bytes", Kind::Memory, "4096", true),
     p("stream-node-max-entries", NONNEG, "100", true),
     p(
@@ -512,5 +537,7 @@ mod tests {
         assert!(c.set("maxclients", "abc").is_err());
         c.set("lua-time-limit", "100").unwrap();
         assert_eq!(c.get("busy-reply-threshold").unwrap(), "100");
+        c.set("zset-max-ziplist-entries", "0").unwrap();
+        assert_eq!(c.get("zset-max-listpack-entries").unwrap(), "0");
     }
 }
