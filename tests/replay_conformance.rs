@@ -56,7 +56,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         _ => "x".repeat(rng.random_range(0..40)),
     };
     let k = key(rng);
-    let pick = rng.random_range(0..26);
+    let pick = rng.random_range(0..42);
     let v: Vec<String> = match pick {
         0 => vec!["SET".into(), k, val(rng)],
         1 => vec![
@@ -120,12 +120,57 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         22 => vec!["DELIFEQ".into(), k, val(rng)],
         23 => vec!["DELEX".into(), k, "IFNE".into(), val(rng)],
         24 => vec!["SETEX".into(), k, "1".into(), val(rng)],
+        25..=40 => {
+            let k2 = key(rng);
+            hash_set_command(rng, k, k2)
+        }
         _ => vec![
             "SWAPDB".into(),
             rng.random_range(0..3).to_string(),
             rng.random_range(0..3).to_string(),
         ],
     };
+    v
+}
+
+/// Hash and set writes, including the ones logged in a rewritten form (HINCRBYFLOAT as HSET, SPOP as SREM
+/// or DEL) and the multi-key ones.
+fn hash_set_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
+    let field = |rng: &mut StdRng| format!("f{}", rng.random_range(0..6));
+    let member = |rng: &mut StdRng| match rng.random_range(0..3) {
+        0 => rng.random_range(-3..20).to_string(),
+        1 => format!("m{}", rng.random_range(0..20)),
+        _ => "y".repeat(rng.random_range(60..70)),
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let mut v = match rng.random_range(0..14) {
+        0 => s(&[
+            "HSET",
+            &k,
+            &field(rng),
+            &member(rng),
+            &field(rng),
+            &member(rng),
+        ]),
+        1 => s(&["HSETNX", &k, &field(rng), &member(rng)]),
+        2 => s(&["HDEL", &k, &field(rng), &field(rng)]),
+        3 => s(&["HINCRBY", &k, &field(rng), "3"]),
+        4 => s(&["HINCRBYFLOAT", &k, &field(rng), "0.1"]),
+        5 => s(&["HMSET", &k, &field(rng), &member(rng)]),
+        6 => s(&["SREM", &k, &member(rng), &member(rng)]),
+        7 => s(&["SPOP", &k]),
+        8 => s(&["SPOP", &k, &rng.random_range(0..4).to_string()]),
+        9 => s(&["SMOVE", &k, &k2, &member(rng)]),
+        10 => s(&["SINTERSTORE", &k, &k2, &k]),
+        11 => s(&["SUNIONSTORE", &k, &k2, &k]),
+        12 => s(&["SDIFFSTORE", &k2, &k, &k2]),
+        _ => s(&["SADD", &k]),
+    };
+    if v[0] == "SADD" {
+        for _ in 0..rng.random_range(1..5) {
+            v.push(member(rng));
+        }
+    }
     v
 }
 

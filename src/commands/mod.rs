@@ -10,10 +10,14 @@
 
 pub mod connection;
 pub mod error;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod table;
+pub mod zsets;
 
 use bytes::Bytes;
 use std::sync::Arc;
