@@ -56,7 +56,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         _ => "x".repeat(rng.random_range(0..40)),
     };
     let k = key(rng);
-    let pick = rng.random_range(0..42);
+    let pick = rng.random_range(0..50);
     let v: Vec<String> = match pick {
         0 => vec!["SET".into(), k, val(rng)],
         1 => vec![
@@ -124,6 +124,10 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
             let k2 = key(rng);
             hash_set_command(rng, k, k2)
         }
+        42..=49 => {
+            let k2 = key(rng);
+            zset_command(rng, k, k2)
+        }
         _ => vec![
             "SWAPDB".into(),
             rng.random_range(0..3).to_string(),
@@ -131,6 +135,41 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         ],
     };
     v
+}
+
+/// Sorted-set writes, including ZMPOP (logged as ZPOPMIN/ZPOPMAX) and the STORE commands.
+fn zset_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
+    let member = |rng: &mut StdRng| match rng.random_range(0..3) {
+        0 => rng.random_range(-3..20).to_string(),
+        1 => format!("m{}", rng.random_range(0..20)),
+        _ => "z".repeat(rng.random_range(60..70)),
+    };
+    let score = |rng: &mut StdRng| match rng.random_range(0..4) {
+        0 => "0.1".to_string(),
+        1 => "-inf".to_string(),
+        _ => rng.random_range(-5..5).to_string(),
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    match rng.random_range(0..12) {
+        0 | 1 => s(&[
+            "ZADD",
+            &k,
+            &score(rng),
+            &member(rng),
+            &score(rng),
+            &member(rng),
+        ]),
+        2 => s(&["ZADD", &k, "GT", "CH", &score(rng), &member(rng)]),
+        3 => s(&["ZINCRBY", &k, "1.5", &member(rng)]),
+        4 => s(&["ZREM", &k, &member(rng), &member(rng)]),
+        5 => s(&["ZPOPMIN", &k, &rng.random_range(0..3).to_string()]),
+        6 => s(&["ZMPOP", "2", &k, &k2, "MAX", "COUNT", "2"]),
+        7 => s(&["ZREMRANGEBYSCORE", &k, "-inf", "(0"]),
+        8 => s(&["ZUNIONSTORE", &k2, "2", &k, &k2, "WEIGHTS", "2", "1"]),
+        9 => s(&["ZINTERSTORE", &k, "2", &k, &k2, "AGGREGATE", "MAX"]),
+        10 => s(&["ZRANGESTORE", &k2, &k, "0", "2"]),
+        _ => s(&["ZDIFFSTORE", &k, "2", &k2, &k]),
+    }
 }
 
 /// Hash and set writes, including the ones logged in a rewritten form (HINCRBYFLOAT as HSET, SPOP as SREM

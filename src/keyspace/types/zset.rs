@@ -1,9 +1,22 @@
 //! Sorted set values: members ordered by (score, member), with a member -> score index.
+//!
+//! The order lives in a chunked sorted list: a vector of sorted runs of at most `CHUNK_MAX` pairs whose
+//! concatenation is the whole order. Finding a member's run is a binary search over the runs' last
+//! pairs, so lookups and range bounds cost O(log N); an insert or removal moves at most `CHUNK_MAX`
+//! pairs inside one run. A rank is the run's offset plus the position in it; the offset is the sum of
+//! the lengths of the runs before it — a pass over N / 128..256 small integers (about 500 additions for
+//! 100k members), never a walk over the members themselves. ZRANK and ZRANGE by rank on big sets stay
+//! in the microseconds without a separately maintained index.
 
 use hashbrown::HashMap;
-use std::collections::BTreeSet;
+use std::cmp::Ordering;
 
 use crate::keyspace::SmallBytes;
+
+/// A run is split in two once it grows past this many pairs.
+const CHUNK_MAX: usize = 256;
+/// A run this short is merged into its successor when both fit in one run.
+const CHUNK_MERGE: usize = CHUNK_MAX / 4;
 
 /// A score with the total order Redis uses (scores are never NaN).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -12,28 +25,67 @@ pub struct Score(pub f64);
 impl Eq for Score {}
 
 impl PartialOrd for Score {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl Ord for Score {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
+    fn cmp(&self, other: &Self) -> Ordering {
+        // -0.0 and 0.0 are the same score for Redis; total_cmp alone would separate them.
+        if self.0 == other.0 {
+            Ordering::Equal
+        } else {
+            self.0.total_cmp(&other.0)
+        }
     }
 }
 
-/// A sorted set. `listpack` while small, `skiplist` once past the `zset-max-listpack-*` limits.
-#[derive(Debug, Clone, Default, PartialEq)]
+type Pair = (Score, SmallBytes);
+
+fn pair_cmp(a: &Pair, score: f64, member: &[u8]) -> Ordering {
+    a.0.cmp(&Score(score))
+        .then_with(|| a.1.as_slice().cmp(member))
+}
+
+/// A sorted set. `listpack` while small, `skiplist` once past the `zset-max-listpack-*` limits (one way,
+/// as in Redis).
+#[derive(Clone, Default)]
 pub struct ZSetValue {
-    pub scores: HashMap<SmallBytes, f64>,
-    pub order: BTreeSet<(Score, SmallBytes)>,
-    pub big: bool,
+    scores: HashMap<SmallBytes, f64>,
+    chunks: Vec<Vec<Pair>>,
+    big: bool,
+}
+
+impl PartialEq for ZSetValue {
+    /// Same members with the same scores and the same encoding; how the runs are cut does not matter.
+    fn eq(&self, other: &Self) -> bool {
+        self.big == other.big && self.scores == other.scores
+    }
+}
+
+impl std::fmt::Debug for ZSetValue {
+    /// The encoding and the pairs in order: the same for equal sets, whatever their history.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.encoding())?;
+        f.debug_list()
+            .entries(self.iter().map(|(m, s)| (String::from_utf8_lossy(m), s)))
+            .finish()
+    }
 }
 
 impl ZSetValue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Redis's OBJECT ENCODING name.
     pub fn encoding(&self) -> &'static str {
         if self.big { "skiplist" } else { "listpack" }
+    }
+
+    pub fn is_big(&self) -> bool {
+        self.big
     }
 
     pub fn len(&self) -> usize {
@@ -42,5 +94,313 @@ impl ZSetValue {
 
     pub fn is_empty(&self) -> bool {
         self.scores.is_empty()
+    }
+
+    /// Converts to `skiplist` if the set outgrew the listpack limits (`max_entries` members, or a
+    /// member longer than `max_value` bytes, given as `longest`). Never converts back.
+    pub fn grow_encoding(&mut self, max_entries: u64, max_value: u64, longest: usize) {
+        if !self.big && (self.len() as u64 > max_entries || longest as u64 > max_value) {
+            self.big = true;
+        }
+    }
+
+    /// Picks the encoding of a freshly built set (the STORE commands): listpack if it fits.
+    pub fn fresh_encoding(&mut self, max_entries: u64, max_value: u64) {
+        let longest = self.scores.keys().map(|m| m.len()).max().unwrap_or(0);
+        self.big = self.len() as u64 > max_entries || longest as u64 > max_value;
+    }
+
+    /// The score of `member`.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member).copied()
+    }
+
+    /// Sets `member`'s score. Returns the previous score (None if the member is new).
+    pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        let old = self.scores.get(member).copied();
+        match old {
+            Some(o) if o == score => return old,
+            Some(o) => {
+                self.remove_pair(o, member);
+                if let Some(s) = self.scores.get_mut(member) {
+                    *s = score;
+                }
+            }
+            None => {
+                self.scores.insert(SmallBytes::new(member), score);
+            }
+        }
+        self.insert_pair(score, SmallBytes::new(member));
+        old
+    }
+
+    /// Removes `member`, returning its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let score = self.scores.remove(member)?;
+        self.remove_pair(score, member);
+        Some(score)
+    }
+
+    /// The 0-based ascending rank of `member`.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        let score = self.score(member)?;
+        let c = self.chunk_for(score, member);
+        let chunk = self.chunks.get(c)?;
+        let pos = chunk
+            .binary_search_by(|p| pair_cmp(p, score, member))
+            .ok()?;
+        Some(self.offset(c) + pos)
+    }
+
+    /// The member and score at ascending rank `rank`.
+    pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
+        let (c, i) = self.locate(rank)?;
+        let p = &self.chunks[c][i];
+        Some((p.1.as_slice(), p.0.0))
+    }
+
+    /// Members with their scores in ascending order from rank `start` on.
+    pub fn iter_from(&self, start: usize) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let (c, i) = self.locate(start).unwrap_or((self.chunks.len(), 0));
+        self.chunks
+            .iter()
+            .skip(c)
+            .enumerate()
+            .flat_map(move |(k, ch)| ch[if k == 0 { i } else { 0 }..].iter())
+            .map(|p| (p.1.as_slice(), p.0.0))
+    }
+
+    /// Members with their scores in descending order, starting at ascending rank `start` and going down.
+    pub fn iter_back_from(&self, start: usize) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        let (c, i) = match self.locate(start) {
+            Some((c, i)) => (c + 1, Some(i)),
+            None => (0, None),
+        };
+        let n = c;
+        self.chunks[..n]
+            .iter()
+            .rev()
+            .enumerate()
+            .flat_map(move |(k, ch)| {
+                let end = if k == 0 {
+                    i.map_or(0, |i| i + 1)
+                } else {
+                    ch.len()
+                };
+                ch[..end].iter().rev()
+            })
+            .map(|p| (p.1.as_slice(), p.0.0))
+    }
+
+    /// Members with their scores in hash order (no sorting; the cheapest full walk).
+    pub fn members(&self) -> impl Iterator<Item = (&SmallBytes, f64)> + '_ {
+        self.scores.iter().map(|(m, s)| (m, *s))
+    }
+
+    /// All members with their scores, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], f64)> + '_ {
+        self.iter_from(0)
+    }
+
+    /// The number of leading pairs (in ascending order) for which `before` holds; `before` must be true
+    /// for a prefix of the order and false after it (a lower or upper bound).
+    pub fn partition_point(&self, before: impl Fn(&[u8], f64) -> bool) -> usize {
+        let c = self
+            .chunks
+            .partition_point(|ch| ch.last().is_some_and(|p| before(p.1.as_slice(), p.0.0)));
+        match self.chunks.get(c) {
+            None => self.len(),
+            Some(ch) => self.offset(c) + ch.partition_point(|p| before(p.1.as_slice(), p.0.0)),
+        }
+    }
+
+    /// Removes and returns the member with the lowest (`max == false`) or highest score.
+    pub fn pop(&mut self, max: bool) -> Option<(SmallBytes, f64)> {
+        let c = if max {
+            self.chunks.len().checked_sub(1)?
+        } else {
+            0
+        };
+        let chunk = self.chunks.get_mut(c)?;
+        let (score, member) = if max {
+            chunk.pop()?
+        } else {
+            if chunk.is_empty() {
+                return None;
+            }
+            chunk.remove(0)
+        };
+        if chunk.is_empty() {
+            self.chunks.remove(c);
+        }
+        self.scores.remove(member.as_slice());
+        Some((member, score.0))
+    }
+
+    /// Removes the members of ascending ranks `start..end`; returns how many.
+    pub fn remove_ranks(&mut self, start: usize, end: usize) -> usize {
+        let end = end.min(self.len());
+        if start >= end {
+            return 0;
+        }
+        let doomed: Vec<(SmallBytes, f64)> = self
+            .iter_from(start)
+            .take(end - start)
+            .map(|(m, s)| (SmallBytes::new(m), s))
+            .collect();
+        if start == 0 && end == self.len() {
+            self.scores.clear();
+            self.chunks.clear();
+            return doomed.len();
+        }
+        for (m, _) in &doomed {
+            self.remove(m);
+        }
+        doomed.len()
+    }
+
+    /// The run that holds (or would hold) the pair (score, member).
+    fn chunk_for(&self, score: f64, member: &[u8]) -> usize {
+        self.chunks.partition_point(|ch| {
+            ch.last()
+                .is_some_and(|p| pair_cmp(p, score, member) == Ordering::Less)
+        })
+    }
+
+    fn insert_pair(&mut self, score: f64, member: SmallBytes) {
+        if self.chunks.is_empty() {
+            self.chunks.push(Vec::with_capacity(4));
+        }
+        let c = self.chunk_for(score, &member).min(self.chunks.len() - 1);
+        let chunk = &mut self.chunks[c];
+        let pos = chunk.partition_point(|p| pair_cmp(p, score, &member) == Ordering::Less);
+        chunk.insert(pos, (Score(score), member));
+        if chunk.len() > CHUNK_MAX {
+            let tail = chunk.split_off(chunk.len() / 2);
+            self.chunks.insert(c + 1, tail);
+        }
+    }
+
+    fn remove_pair(&mut self, score: f64, member: &[u8]) {
+        let c = self.chunk_for(score, member);
+        let Some(chunk) = self.chunks.get_mut(c) else {
+            return;
+        };
+        if let Ok(pos) = chunk.binary_search_by(|p| pair_cmp(p, score, member)) {
+            chunk.remove(pos);
+        }
+        let len = chunk.len();
+        if len == 0 {
+            self.chunks.remove(c);
+        } else if len < CHUNK_MERGE
+            && c + 1 < self.chunks.len()
+            && len + self.chunks[c + 1].len() <= CHUNK_MAX
+        {
+            let next = self.chunks.remove(c + 1);
+            self.chunks[c].extend(next);
+        }
+    }
+
+    /// Number of pairs in the runs before run `c`.
+    fn offset(&self, c: usize) -> usize {
+        self.chunks[..c].iter().map(Vec::len).sum()
+    }
+
+    /// (run, index in run) of ascending rank `rank`.
+    fn locate(&self, rank: usize) -> Option<(usize, usize)> {
+        let mut left = rank;
+        for (c, ch) in self.chunks.iter().enumerate() {
+            if left < ch.len() {
+                return Some((c, left));
+            }
+            left -= ch.len();
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(n: usize) -> ZSetValue {
+        let mut z = ZSetValue::new();
+        for i in 0..n {
+            // Scores out of insertion order to exercise run splits in the middle.
+            let s = ((i * 7919) % n) as f64;
+            z.insert(format!("m{i}").as_bytes(), s);
+        }
+        z
+    }
+
+    #[test]
+    fn ranks_follow_score_then_member_order() {
+        let z = build(2000);
+        let all: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        assert_eq!(all.len(), 2000);
+        for w in all.windows(2) {
+            assert!(w[0].1 < w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0));
+        }
+        for (r, (m, s)) in all.iter().enumerate() {
+            assert_eq!(z.rank(m), Some(r));
+            assert_eq!(
+                z.get(r).map(|(m2, s2)| (m2.to_vec(), s2)),
+                Some((m.clone(), *s))
+            );
+        }
+    }
+
+    #[test]
+    fn updates_and_removals_keep_the_order_consistent() {
+        let mut z = build(1000);
+        for i in (0..1000).step_by(3) {
+            z.remove(format!("m{i}").as_bytes());
+        }
+        for i in (1..1000).step_by(3) {
+            z.insert(format!("m{i}").as_bytes(), -(i as f64));
+        }
+        let n = z.len();
+        assert_eq!(z.iter().count(), n);
+        let back: Vec<_> = z.iter_back_from(n - 1).map(|(m, _)| m.to_vec()).collect();
+        let mut fwd: Vec<_> = z.iter().map(|(m, _)| m.to_vec()).collect();
+        fwd.reverse();
+        assert_eq!(back, fwd);
+        assert_eq!(z.score(b"m1"), Some(-1.0));
+        assert_eq!(z.rank(b"m0"), None);
+    }
+
+    #[test]
+    fn partition_point_finds_score_bounds() {
+        let mut z = ZSetValue::new();
+        for i in 0..600 {
+            z.insert(format!("{i:04}").as_bytes(), (i / 10) as f64);
+        }
+        assert_eq!(z.partition_point(|_, s| s < 5.0), 50);
+        assert_eq!(z.partition_point(|_, s| s <= 5.0), 60);
+        assert_eq!(z.partition_point(|_, s| s < 1000.0), 600);
+        assert_eq!(z.partition_point(|_, _| false), 0);
+    }
+
+    #[test]
+    fn pops_and_rank_removal_shrink_the_set() {
+        let mut z = build(700);
+        let (m, s) = z.pop(false).unwrap_or((SmallBytes::new(b""), -1.0));
+        assert_eq!(s, 0.0);
+        assert_eq!(z.score(&m), None);
+        let (_, s) = z.pop(true).unwrap_or((SmallBytes::new(b""), -1.0));
+        assert_eq!(s, 699.0);
+        assert_eq!(z.remove_ranks(10, 20), 10);
+        assert_eq!(z.len(), 688);
+        assert_eq!(z.get(10).map(|(_, s)| s), Some(21.0));
+        assert_eq!(z.remove_ranks(0, 10_000), 688);
+        assert!(z.is_empty());
+    }
+
+    #[test]
+    fn zero_and_negative_zero_are_one_score() {
+        let mut z = ZSetValue::new();
+        z.insert(b"a", 0.0);
+        assert_eq!(z.insert(b"a", -0.0), Some(0.0));
+        assert_eq!(z.rank(b"a"), Some(0));
     }
 }
