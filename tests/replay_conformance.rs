@@ -56,7 +56,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         _ => "x".repeat(rng.random_range(0..40)),
     };
     let k = key(rng);
-    let pick = rng.random_range(0..50);
+    let pick = rng.random_range(0..58);
     let v: Vec<String> = match pick {
         0 => vec!["SET".into(), k, val(rng)],
         1 => vec![
@@ -127,6 +127,10 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         42..=49 => {
             let k2 = key(rng);
             zset_command(rng, k, k2)
+        }
+        50..=57 => {
+            let k2 = key(rng);
+            list_command(rng, k, k2)
         }
         _ => vec![
             "SWAPDB".into(),
@@ -211,6 +215,40 @@ fn hash_set_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
         }
     }
     v
+}
+
+/// List writes: pushes, pops with counts, the two-key moves and LMPOP (logged as LPOP/RPOP key n).
+fn list_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
+    let elem = |rng: &mut StdRng| match rng.random_range(0..3) {
+        0 => rng.random_range(-3..10).to_string(),
+        1 => format!("e{}", rng.random_range(0..8)),
+        _ => "z".repeat(rng.random_range(20..30)),
+    };
+    let end = |rng: &mut StdRng| {
+        if rng.random_bool(0.5) {
+            "LEFT"
+        } else {
+            "RIGHT"
+        }
+    };
+    let n = |rng: &mut StdRng, lo: i64, hi: i64| rng.random_range(lo..hi).to_string();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    match rng.random_range(0..14) {
+        0 => s(&["LPUSH", &k, &elem(rng), &elem(rng)]),
+        1 => s(&["RPUSH", &k, &elem(rng), &elem(rng), &elem(rng)]),
+        2 => s(&["RPUSHX", &k, &elem(rng)]),
+        3 => s(&["LPOP", &k]),
+        4 => s(&["RPOP", &k, &n(rng, 0, 4)]),
+        5 => s(&["LSET", &k, &n(rng, -4, 4), &elem(rng)]),
+        6 => s(&["LINSERT", &k, "BEFORE", &elem(rng), &elem(rng)]),
+        7 => s(&["LREM", &k, &n(rng, -2, 3), &elem(rng)]),
+        8 => s(&["LTRIM", &k, &n(rng, -3, 3), &n(rng, -3, 3)]),
+        9 => s(&["LMOVE", &k, &k2, end(rng), end(rng)]),
+        10 => s(&["RPOPLPUSH", &k, &k2]),
+        11 => s(&["LMPOP", "2", &k, &k2, end(rng), "COUNT", &n(rng, 1, 4)]),
+        12 => s(&["LPUSHX", &k, &elem(rng)]),
+        _ => s(&["RPUSH", &k, &elem(rng)]),
+    }
 }
 
 fn run_stream(seed: u64, steps: usize) {
