@@ -11,7 +11,7 @@ use hashbrown::HashMap;
 
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw};
 use crate::keyspace::types::ZSetValue;
-use crate::keyspace::{SmallBytes, Value};
+use crate::keyspace::{ShardSet, SmallBytes, Value};
 use crate::protocol::ReplyBuf;
 
 // ---------------------------------------------------------------------------------------------------
@@ -376,18 +376,20 @@ fn modify<R>(
 
 /// Stores a freshly built set at `dst` (replacing any value and clearing its TTL, as Redis's `setKey`),
 /// or deletes `dst` when the result is empty. Replies with the result's size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], mut z: ZSetValue) {
+/// `set` holds the locks of the sources and of `dst`, so reading and storing are one atomic step (and the
+/// store's revision orders it after every write it read).
+fn store_result(ctx: &mut Ctx, set: &mut ShardSet, dst: &[u8], mut z: ZSetValue) {
     let (entries, value) = limits(ctx);
     let n = z.len();
-    let (hash, mut shard) = ctx.db().lock_key(dst);
-    ctx.reap(&mut shard, hash, dst);
+    let hash = set.hash(dst);
+    let shard = set.shard(hash);
+    ctx.reap(shard, hash, dst);
     if n == 0 {
-        ctx.delete(&mut shard, hash, dst);
+        ctx.delete(shard, hash, dst);
     } else {
         z.fresh_encoding(entries, value);
-        ctx.upsert(&mut shard, hash, dst, Value::ZSet(Box::new(z)), Ttl::Clear);
+        ctx.upsert(shard, hash, dst, Value::ZSet(Box::new(z)), Ttl::Clear);
     }
-    drop(shard);
     ctx.out.int(n as i64);
 }
 
@@ -395,13 +397,18 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], mut z: ZSetValue) {
 /// 1, as in Redis). `None` for a missing key.
 type Source = Option<HashMap<SmallBytes, f64>>;
 
-fn read_sources(ctx: &mut Ctx, keys: &[Bytes]) -> Result<Vec<Source>, CommandError> {
+fn read_sources(
+    ctx: &mut Ctx,
+    set: &mut ShardSet,
+    keys: &[Bytes],
+) -> Result<Vec<Source>, CommandError> {
     let now = ctx.now_ms;
-    let mut set = ctx.db().lock_many(keys);
     let mut out = Vec::with_capacity(keys.len());
     for k in keys {
         let h = set.hash(k);
-        let src = match set.shard(h).get_live(h, k, now) {
+        let found = set.shard(h).get_live(h, k, now);
+        ctx.hit(found.is_some());
+        let src = match found {
             None => None,
             Some(e) => match &e.value {
                 Value::ZSet(z) => Some(z.members().map(|(m, s)| (m.clone(), s)).collect()),
@@ -903,8 +910,17 @@ pub fn zrevrangebylex(ctx: &mut Ctx) -> CmdResult {
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
 pub fn zrangestore(ctx: &mut Ctx) -> CmdResult {
     let req = parse_range(ctx.argv, 2, true, RangeType::Auto, Direction::Auto)?;
-    let src = ctx.arg(2);
-    let picked = read(ctx, src, |z, _| {
+    let (dst, src) = (ctx.arg(1), ctx.arg(2));
+    let mut set = ctx.db().lock_many(&[dst, src]);
+    let hs = set.hash(src);
+    let found = set.shard(hs).get_live(hs, src, ctx.now_ms);
+    ctx.hit(found.is_some());
+    let z = match found.map(|e| &e.value) {
+        None => None,
+        Some(Value::ZSet(z)) => Some(z),
+        Some(_) => return Err(CommandError::WrongType),
+    };
+    let picked = z.map(|z| {
         let (start, count) = req.span(z);
         let mut dst = ZSetValue::new();
         if count > 0 {
@@ -919,10 +935,8 @@ pub fn zrangestore(ctx: &mut Ctx) -> CmdResult {
             }
         }
         dst
-    })?
-    .unwrap_or_default();
-    let dst = ctx.arg(1);
-    store_result(ctx, dst, picked);
+    });
+    store_result(ctx, &mut set, dst, picked.unwrap_or_default());
     Ok(())
 }
 
@@ -1011,9 +1025,9 @@ fn zpop(ctx: &mut Ctx, max: bool) -> CmdResult {
     };
     let nested = ctx.out.is_resp3() && count.is_some();
     if count == Some(0) {
-        // Redis answers an empty array before touching the key (but after its type check).
+        // Redis answers an empty array without popping, after its write lookup's type check.
         let key = ctx.arg(1);
-        read(ctx, key, |_, _| ())?;
+        modify(ctx, key, false, |_| ((), false))?;
         ctx.out.array(0);
         return Ok(());
     }
@@ -1350,13 +1364,18 @@ fn compute(op: SetOp, req: &AlgebraReq, srcs: Vec<Source>, card: bool) -> (ZSetV
 fn algebra(ctx: &mut Ctx, op: SetOp, store: bool, card: bool) -> CmdResult {
     let numkeys_idx = if store { 2 } else { 1 };
     let req = parse_algebra(ctx, numkeys_idx, op, store, card)?;
-    let srcs = read_sources(ctx, &req.keys)?;
+    let mut locked = req.keys.clone();
+    if store {
+        locked.push(ctx.argv[1].clone());
+    }
+    let mut set = ctx.db().lock_many(&locked);
+    let srcs = read_sources(ctx, &mut set, &req.keys)?;
     let (z, count) = compute(op, &req, srcs, card);
     if card {
         ctx.out.int(count as i64);
     } else if store {
         let dst = ctx.arg(1);
-        store_result(ctx, dst, z);
+        store_result(ctx, &mut set, dst, z);
     } else {
         let n = z.len();
         emit(ctx.out, &z, 0, n, false, req.withscores);
