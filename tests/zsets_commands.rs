@@ -80,12 +80,25 @@ fn scores_are_formatted_as_redis_7_0_does() {
         ZSCORE f d => 1
         ZSCORE f e => 1.5
         ZSCORE f g => 1e+20
-        ZSCORE f h => -0
+        # A listpack keeps -0 as the integer 0; a skiplist keeps the double.
+        ZSCORE f h => 0
         ZSCORE f i => 0.0001
         ZSCORE f j => 1.0000000000000001e-05
         ZMSCORE f a nosuch d => [0.10000000000000001, nil, 1]
         ZMSCORE nokey a b => [nil, nil]
-        ZRANGE f 0 1 WITHSCORES => [c, -inf, h, -0]
+        ZRANGE f 0 1 WITHSCORES => [c, -inf, h, 0]
+        ZINCRBY f -0 h => 0
+        ZINCRBY f -0 newm => -0
+        ZSCORE f newm => 0
+        ZADD big 1 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx -0 h => :2
+        OBJECT ENCODING big => skiplist
+        ZSCORE big h => -0
+        ZUNIONSTORE small 1 big WEIGHTS 1 => :2
+        ZREM small xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx => :1
+        ZSCORE small h => -0
+        ZRANGESTORE small big 0 0 => :1
+        OBJECT ENCODING small => listpack
+        ZSCORE small h => 0
         "#,
     );
 }
@@ -562,6 +575,8 @@ fn encodings_follow_the_listpack_limits_one_way() {
         ZRANGESTORE r z 0 -1 => :2
         OBJECT ENCODING r => listpack
         TYPE z => +zset
+        CONFIG SET zset-max-listpack-entries 128 => +OK
+        CONFIG SET zset-max-listpack-value 64 => +OK
         "#,
     );
 }

@@ -376,9 +376,10 @@ fn modify<R>(
 
 /// Stores a freshly built set at `dst` (replacing any value and clearing its TTL, as Redis's `setKey`),
 /// or deletes `dst` when the result is empty. Replies with the result's size.
-/// `set` holds the locks of the sources and of `dst`, so reading and storing are one atomic step (and the
+/// With `settle`, the result was built as a skiplist and becomes a listpack if it fits (ZUNIONSTORE and
+/// friends); otherwise its encoding is already final (ZRANGESTORE). `set` holds the locks of the sources and of `dst`, so reading and storing are one atomic step (and the
 /// store's revision orders it after every write it read).
-fn store_result(ctx: &mut Ctx, set: &mut ShardSet, dst: &[u8], mut z: ZSetValue) {
+fn store_result(ctx: &mut Ctx, set: &mut ShardSet, dst: &[u8], mut z: ZSetValue, settle: bool) {
     let (entries, value) = limits(ctx);
     let n = z.len();
     let hash = set.hash(dst);
@@ -387,7 +388,9 @@ fn store_result(ctx: &mut Ctx, set: &mut ShardSet, dst: &[u8], mut z: ZSetValue)
     if n == 0 {
         ctx.delete(shard, hash, dst);
     } else {
-        z.fresh_encoding(entries, value);
+        if settle {
+            z.fresh_encoding(entries, value);
+        }
         ctx.upsert(shard, hash, dst, Value::ZSet(Box::new(z)), Ttl::Clear);
     }
     ctx.out.int(n as i64);
@@ -535,7 +538,6 @@ fn zadd_generic(ctx: &mut Ctx, mut fl: AddFlags) -> CmdResult {
     // (added, updated, processed, last score) or the NaN error.
     let r = modify(ctx, key, !fl.xx, |z| {
         let (mut added, mut updated, mut processed, mut last) = (0i64, 0i64, 0i64, 0.0);
-        let mut longest = 0;
         for &(score, member) in &pairs {
             match z.score(member) {
                 Some(cur) => {
@@ -563,15 +565,14 @@ fn zadd_generic(ctx: &mut Ctx, mut fl: AddFlags) -> CmdResult {
                     if fl.xx {
                         continue;
                     }
+                    z.prepare_insert(entries, value, member.len());
                     z.insert(member, score);
-                    longest = longest.max(member.len());
                     added += 1;
                     processed += 1;
                     last = score;
                 }
             }
         }
-        z.grow_encoding(entries, value, longest);
         (Ok((added, updated, processed, last)), added + updated > 0)
     })?;
     let (added, updated, processed, last) = match r {
@@ -920,23 +921,31 @@ pub fn zrangestore(ctx: &mut Ctx) -> CmdResult {
         Some(Value::ZSet(z)) => Some(z),
         Some(_) => return Err(CommandError::WrongType),
     };
+    let (entries, value) = limits(ctx);
     let picked = z.map(|z| {
         let (start, count) = req.span(z);
-        let mut dst = ZSetValue::new();
+        // As Redis: start as a listpack unless a rank range is known to be too long, then convert on
+        // the insert that outgrows it (so scores inserted while a listpack lose their -0).
+        let mut dst = match req.spec {
+            RangeSpec::Rank(..) if count as u64 > entries => ZSetValue::scratch(),
+            _ => ZSetValue::new(),
+        };
+        let mut add = |m: &[u8], s: f64| {
+            dst.prepare_insert(entries, value, m.len());
+            dst.insert(m, s);
+        };
         if count > 0 {
             if req.reverse {
-                for (m, s) in z.iter_back_from(start).take(count) {
-                    dst.insert(m, s);
-                }
+                z.iter_back_from(start)
+                    .take(count)
+                    .for_each(|(m, s)| add(m, s));
             } else {
-                for (m, s) in z.iter_from(start).take(count) {
-                    dst.insert(m, s);
-                }
+                z.iter_from(start).take(count).for_each(|(m, s)| add(m, s));
             }
         }
         dst
     });
-    store_result(ctx, &mut set, dst, picked.unwrap_or_default());
+    store_result(ctx, &mut set, dst, picked.unwrap_or_default(), false);
     Ok(())
 }
 
@@ -1283,7 +1292,7 @@ fn parse_algebra(
 /// Computes a union, intersection or difference. For ZINTERCARD (`card`) only the count matters, and
 /// stops at `limit` when it is not 0.
 fn compute(op: SetOp, req: &AlgebraReq, srcs: Vec<Source>, card: bool) -> (ZSetValue, usize) {
-    let mut out = ZSetValue::new();
+    let mut out = ZSetValue::scratch();
     let mut srcs: Vec<(HashMap<SmallBytes, f64>, f64, usize)> = srcs
         .into_iter()
         .zip(&req.weights)
@@ -1306,7 +1315,8 @@ fn compute(op: SetOp, req: &AlgebraReq, srcs: Vec<Source>, card: bool) -> (ZSetV
                     let mut all = true;
                     for (other, w, _) in rest {
                         match other.get(m) {
-                            Some(v) => aggregate(&mut score, weighted(*v, *w), req.agg),
+                            // Redis zeroes a NaN product only for the first set's score here.
+                            Some(v) => aggregate(&mut score, *v * *w, req.agg),
                             None => {
                                 all = false;
                                 break;
@@ -1375,7 +1385,7 @@ fn algebra(ctx: &mut Ctx, op: SetOp, store: bool, card: bool) -> CmdResult {
         ctx.out.int(count as i64);
     } else if store {
         let dst = ctx.arg(1);
-        store_result(ctx, &mut set, dst, z);
+        store_result(ctx, &mut set, dst, z, true);
     } else {
         let n = z.len();
         emit(ctx.out, &z, 0, n, false, req.withscores);

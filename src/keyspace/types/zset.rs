@@ -81,6 +81,15 @@ impl ZSetValue {
         Self::default()
     }
 
+    /// A set being built by a STORE command or a ZUNION-style reply: kept as `skiplist` (scores exact,
+    /// -0 included) until `fresh_encoding` settles what the stored result is.
+    pub fn scratch() -> Self {
+        ZSetValue {
+            big: true,
+            ..Self::default()
+        }
+    }
+
     /// Redis's OBJECT ENCODING name.
     pub fn encoding(&self) -> &'static str {
         if self.big { "skiplist" } else { "listpack" }
@@ -98,10 +107,11 @@ impl ZSetValue {
         self.scores.is_empty()
     }
 
-    /// Converts to `skiplist` if the set outgrew the listpack limits (`max_entries` members, or a
-    /// member longer than `max_value` bytes, given as `longest`). Never converts back.
-    pub fn grow_encoding(&mut self, max_entries: u64, max_value: u64, longest: usize) {
-        if !self.big && (self.len() as u64 > max_entries || longest as u64 > max_value) {
+    /// Converts to `skiplist` before a new member of `member_len` bytes is added, if the set would
+    /// outgrow the listpack limits (`max_entries` members, members of `max_value` bytes), as Redis checks
+    /// before each insert. Never converts back.
+    pub fn prepare_insert(&mut self, max_entries: u64, max_value: u64, member_len: usize) {
+        if !self.big && (self.len() as u64 + 1 > max_entries || member_len as u64 > max_value) {
             self.big = true;
         }
     }
@@ -110,6 +120,24 @@ impl ZSetValue {
     pub fn fresh_encoding(&mut self, max_entries: u64, max_value: u64) {
         let longest = self.scores.keys().map(|m| m.len()).max().unwrap_or(0);
         self.big = self.len() as u64 > max_entries || longest as u64 > max_value;
+        if !self.big {
+            self.normalize_zeros();
+        }
+    }
+
+    /// A listpack keeps a score of -0 as the integer 0 (it stores `-0` as text and reads back an int):
+    /// rewrite -0 scores as 0, which keeps the order (the two are one score).
+    fn normalize_zeros(&mut self) {
+        for s in self.scores.values_mut() {
+            if *s == 0.0 {
+                *s = 0.0;
+            }
+        }
+        for p in self.chunks.iter_mut().flatten() {
+            if p.0.0 == 0.0 {
+                p.0 = Score(0.0);
+            }
+        }
     }
 
     /// The score of `member`.
@@ -117,8 +145,14 @@ impl ZSetValue {
         self.scores.get(member).copied()
     }
 
-    /// Sets `member`'s score. Returns the previous score (None if the member is new).
+    /// Sets `member`'s score. Returns the previous score (None if the member is new). A listpack-encoded
+    /// set stores -0 as 0, as Redis's listpack does.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        let score = if !self.big && score == 0.0 {
+            0.0
+        } else {
+            score
+        };
         let old = self.scores.get(member).copied();
         match old {
             Some(o) if o == score => return old,
