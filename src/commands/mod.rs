@@ -29,6 +29,7 @@ use table::{CommandSpec, flags};
 
 use crate::keyspace::{Db, Shard};
 use crate::protocol::ReplyBuf;
+use crate::server::blocking::{TimeoutReply, WaitResult};
 use crate::server::{ClientInfo, Server};
 
 /// A command handler: reads `ctx.argv`, writes the reply into `ctx.out`.
@@ -90,12 +91,32 @@ pub struct Txn {
     logged: bool,
     recording: bool,
     pub effects: Vec<Effect>,
+    /// Keys this unit created as lists or sorted sets, or appended to as streams: blocked clients
+    /// waiting on them are served once the unit finished.
+    pub ready: Vec<(usize, Bytes)>,
+    /// Whether a blocking command may park the client (false inside MULTI, scripts, and when a waiter's
+    /// command is re-run on its behalf).
+    pub may_block: bool,
+    /// Set by a blocking command that found nothing to take.
+    pub block: Option<BlockOn>,
+    /// Set when a blocking command found nothing but could not block (it replied as on timeout).
+    pub would_block: bool,
+}
+
+/// What a blocking command waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOn {
+    pub keys: Vec<Bytes>,
+    /// Absolute server-clock deadline in ms; 0 = forever.
+    pub deadline_ms: u64,
+    pub timeout_reply: TimeoutReply,
 }
 
 impl Txn {
     pub fn new(recording: bool) -> Self {
         Txn {
             recording,
+            may_block: true,
             ..Default::default()
         }
     }
@@ -184,6 +205,52 @@ impl<'a> Ctx<'a> {
         if expired {
             shard.remove(hash, key);
             self.expired(self.client.db, key);
+        }
+    }
+
+    /// Reports that `key` (in the current db) now has something a blocked client may take (a stream
+    /// that grew; list and sorted-set creations are reported by `upsert` itself).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if !self.server.blocking.is_empty() {
+            self.txn
+                .ready
+                .push((self.client.db, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// Parses a blocking command's timeout (seconds, fractional allowed; 0 = forever) into an absolute
+    /// deadline on the server clock, with Redis's errors.
+    pub fn parse_block_timeout(&self, arg: &[u8]) -> Result<u64, CommandError> {
+        let secs = crate::util::numbers::parse_f64(arg).ok_or_else(|| {
+            CommandError::Custom("ERR timeout is not a float or out of range".into())
+        })?;
+        if secs < 0.0 {
+            return Err(CommandError::Custom("ERR timeout is negative".into()));
+        }
+        let ms = (secs * 1000.0).ceil();
+        if !ms.is_finite() || ms > (i64::MAX / 2) as f64 {
+            return Err(CommandError::Custom("ERR timeout is out of range".into()));
+        }
+        Ok(if ms == 0.0 {
+            0
+        } else {
+            self.now_ms + ms as u64
+        })
+    }
+
+    /// Parks the client on `keys` until one of them can serve it or `deadline_ms` passes (0 = never).
+    /// Where blocking is not allowed (MULTI, scripts, a re-run for a waiter) it replies as if the
+    /// timeout had expired at once, as Redis does.
+    pub fn block_on(&mut self, keys: Vec<Bytes>, deadline_ms: u64, timeout_reply: TimeoutReply) {
+        if self.txn.may_block {
+            self.txn.block = Some(BlockOn {
+                keys,
+                deadline_ms,
+                timeout_reply,
+            });
+        } else {
+            self.txn.would_block = true;
+            write_timeout_reply(self.out, timeout_reply);
         }
     }
 
@@ -277,13 +344,27 @@ pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandSpec, CommandError> {
         })
 }
 
+/// Writes what a blocking command replies when its wait ends without data.
+pub fn write_timeout_reply(out: &mut ReplyBuf, r: TimeoutReply) {
+    match r {
+        TimeoutReply::NullArray => out.null_array(),
+        TimeoutReply::Null => out.null(),
+    }
+}
+
 /// Runs one command for a client: lookup, arity and auth checks, the handler, statistics and effects.
-pub fn execute(server: &Server, client: &mut Client, out: &mut ReplyBuf, argv: &[Bytes]) {
+/// Returns what to wait for when a blocking command found nothing to take (nothing was written then).
+pub fn execute(
+    server: &Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    argv: &[Bytes],
+) -> Option<BlockOn> {
     let spec = match resolve(argv) {
         Ok(s) => s,
         Err(e) => {
             reject(server, out, None, &e);
-            return;
+            return None;
         }
     };
     if !spec.arity_ok(argv.len()) {
@@ -291,17 +372,17 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut ReplyBuf, argv: &
             command: spec.name.to_string(),
         };
         reject(server, out, Some(spec), &e);
-        return;
+        return None;
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         reject(server, out, Some(spec), &CommandError::NoAuth);
-        return;
+        return None;
     }
     let Some(handler) = spec.handler else {
         // A container called without a subcommand it knows is handled in resolve; a spec with neither
         // handler nor subcommands is refused by build.rs.
         reject(server, out, Some(spec), &CommandError::Syntax);
-        return;
+        return None;
     };
     let started = Instant::now();
     let mut txn = Txn::new(server.effects.is_recording());
@@ -333,6 +414,59 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut ReplyBuf, argv: &
         .commands_processed
         .fetch_add(1, Ordering::Relaxed);
     client.info.last_cmd.store(spec.id + 1, Ordering::Relaxed);
+    let ready = std::mem::take(&mut txn.ready);
+    if !ready.is_empty() {
+        serve_ready(server, ready);
+    }
+    txn.block
+}
+
+/// Serves blocked clients waiting on keys that just became ready, oldest first: each waiter's command is
+/// run again on its behalf (it cannot block now); if it took something, its reply is delivered and the
+/// keys its own write made ready are served in turn; if not, it goes back to its place and the key is done.
+pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
+    let mut work: std::collections::VecDeque<(usize, Bytes)> = ready.into();
+    while let Some((db, key)) = work.pop_front() {
+        while let Some(w) = server.blocking.claim_first(db, &key) {
+            let info = Arc::new(ClientInfo::new(
+                w.client_id,
+                String::new(),
+                String::new(),
+                0,
+            ));
+            let mut client = Client::new(info, true);
+            client.db = w.db;
+            let mut out = ReplyBuf::new(w.resp);
+            let Ok(spec) = resolve(&w.argv) else { break };
+            let Some(handler) = spec.handler else { break };
+            let now_ms = server.now_ms();
+            let mut txn = Txn::new(server.effects.is_recording());
+            txn.may_block = false;
+            let result = {
+                let mut ctx = Ctx {
+                    server,
+                    client: &mut client,
+                    argv: &w.argv,
+                    out: &mut out,
+                    now_ms,
+                    txn: &mut txn,
+                    spec,
+                };
+                handler(&mut ctx)
+            };
+            if let Err(e) = &result {
+                out.error(&e.message());
+            }
+            // Found nothing after all: another waiter took it. Back in line; this key is drained.
+            if txn.would_block {
+                server.blocking.unclaim(w);
+                break;
+            }
+            finish_txn(server, w.db, now_ms, &w.argv, &mut txn);
+            work.extend(std::mem::take(&mut txn.ready));
+            server.blocking.deliver(&w, WaitResult::Served(out.buf));
+        }
+    }
 }
 
 /// Publishes a finished unit's effects, logging the argv verbatim when the handler wrote without logging.
@@ -442,6 +576,15 @@ impl Ctx<'_> {
                 Ttl::At(at) => at,
                 Ttl::Keep | Ttl::Clear => 0,
             };
+            if matches!(
+                value,
+                crate::keyspace::Value::List(_) | crate::keyspace::Value::ZSet(_)
+            ) && !self.server.blocking.is_empty()
+            {
+                self.txn
+                    .ready
+                    .push((self.client.db, Bytes::copy_from_slice(key)));
+            }
             let entry = crate::keyspace::Entry::new(key, value, at, revision, lru);
             let db = self.db();
             shard.insert(hash, entry, |k| db.hash(k));

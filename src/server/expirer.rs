@@ -28,7 +28,9 @@ pub async fn run(server: Arc<Server>) {
             _ = shutdown.changed() => return,
         }
         expire_due(&server);
-        server.stats.sample(server.now_ms());
+        let now = server.now_ms();
+        server.blocking.expire(now);
+        server.stats.sample(now);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The server: shared state every connection sees (`Server`), the listener, connection lifecycle, the
 //! client registry and shutdown.
 
+pub mod blocking;
 pub mod clients;
 pub mod connection;
 pub mod expirer;
@@ -143,6 +144,7 @@ pub struct Server {
     pub clients: ClientRegistry,
     pub stats: Stats,
     pub effects: EffectLog,
+    pub blocking: blocking::Blocking,
     pub started_ms: u64,
     pub started: Instant,
     pub run_id: String,
@@ -170,6 +172,7 @@ impl Server {
             clients: ClientRegistry::default(),
             stats: Stats::new(),
             effects: EffectLog::default(),
+            blocking: blocking::Blocking::default(),
             started_ms: now,
             started: Instant::now(),
             run_id,
