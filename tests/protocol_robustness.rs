@@ -244,6 +244,9 @@ fn a_client_that_never_reads_does_not_stall_others() {
     assert_eq!(setup.cmd(&["SET", "big", &big]), Reply::Simple("OK".into()));
     // 64 MiB of replies that this client never reads.
     let mut hog = Raw::connect(s.port);
+    let Reply::Int(hog_id) = hog.cmd(&["CLIENT", "ID"]) else {
+        panic!("CLIENT ID")
+    };
     let mut batch = Vec::new();
     for _ in 0..64 {
         batch.extend_from_slice(&encode(&[b"GET", b"big"]));
@@ -255,6 +258,23 @@ fn a_client_that_never_reads_does_not_stall_others() {
         assert_eq!(setup.cmd(&["PING"]), Reply::Simple("PONG".into()));
     }
     assert!(t.elapsed() < Duration::from_secs(2));
+    // CLIENT KILL reaches a client whose connection is stuck writing replies it never reads.
+    assert_eq!(
+        setup.cmd(&["CLIENT", "KILL", "ID", &hog_id.to_string()]),
+        Reply::Int(1)
+    );
+    let t = Instant::now();
+    loop {
+        let n = info_field(&mut setup, "clients", "connected_clients");
+        if n.as_deref() == Some("1") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "stuck client not closed: {n:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(hog);
     assert_eq!(setup.cmd(&["STRLEN", "big"]), Reply::Int(1 << 20));
 }

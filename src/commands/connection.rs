@@ -300,6 +300,16 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Closes another connection at once, or the caller's own after its reply is written (a kill would
+/// also abandon that reply).
+fn kill_client(ctx: &mut Ctx, c: &crate::server::ClientInfo) {
+    if c.id == ctx.client.info.id {
+        ctx.client.close_after_reply = true;
+    } else {
+        c.kill();
+    }
+}
+
 /// CLIENT KILL ip:port | CLIENT KILL <filter value> ...
 pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
@@ -315,14 +325,11 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
         else {
             return Err(CommandError::Custom("ERR No such client".into()));
         };
-        c.kill();
-        if c.id == me {
-            ctx.client.close_after_reply = true;
-        }
+        kill_client(ctx, &c);
         ctx.out.ok();
         return Ok(());
     }
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     let (mut id, mut addr, mut laddr, mut skipme, mut user, mut maxage) =
@@ -385,10 +392,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
             && maxage.is_none_or(|m| age_s as i64 >= m)
             && !(skipme && c.id == me);
         if matches {
-            c.kill();
-            if c.id == me {
-                ctx.client.close_after_reply = true;
-            }
+            kill_client(ctx, &c);
             killed += 1;
         }
     }

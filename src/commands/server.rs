@@ -276,7 +276,7 @@ pub fn config_get(ctx: &mut Ctx) -> CmdResult {
 /// CONFIG SET parameter value [parameter value ...]: all or nothing, as Redis 7.
 pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity {
             command: "config|set".into(),
         });

@@ -96,7 +96,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                         }
                     }
                     if client.close_after_reply || info.is_killed() {
-                        let _ = flush(&server, &mut stream, &mut out).await;
+                        let _ = flush(&server, &info, &mut stream, &mut out).await;
                         break 'conn;
                     }
                 }
@@ -104,7 +104,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 Err(e) => {
                     debug!(client = info.id, error = %e, "protocol error");
                     out.error(&format!("ERR {e}"));
-                    let _ = flush(&server, &mut stream, &mut out).await;
+                    let _ = flush(&server, &info, &mut stream, &mut out).await;
                     break 'conn;
                 }
             }
@@ -121,21 +121,37 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 bytes = pending,
                 "closing client that reached max query buffer length"
             );
-            let _ = flush(&server, &mut stream, &mut out).await;
+            let _ = flush(&server, &info, &mut stream, &mut out).await;
             break 'conn;
         }
-        if flush(&server, &mut stream, &mut out).await.is_err() {
+        if flush(&server, &info, &mut stream, &mut out).await.is_err() {
             break 'conn;
         }
     }
     server.clients.unregister(info.id);
 }
 
-async fn flush(server: &Server, stream: &mut TcpStream, out: &mut ReplyBuf) -> std::io::Result<()> {
+/// Writes the pending replies. A client that stops reading blocks only its own task here, and CLIENT
+/// KILL or SHUTDOWN still reach it: the write is abandoned when the connection is killed.
+async fn flush(
+    server: &Server,
+    info: &ClientInfo,
+    stream: &mut TcpStream,
+    out: &mut ReplyBuf,
+) -> std::io::Result<()> {
     if out.is_empty() {
         return Ok(());
     }
-    stream.write_all(&out.buf).await?;
+    let mut shutdown = server.shutdown.subscribe();
+    tokio::select! {
+        r = stream.write_all(&out.buf) => r?,
+        _ = info.killed() => {
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "killed"));
+        }
+        _ = shutdown.changed() => {
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "shutdown"));
+        }
+    }
     server
         .stats
         .net_output_bytes
