@@ -75,6 +75,25 @@ fn malformed_frames_get_redis_exact_errors_and_a_closed_connection() {
             String::from_utf8_lossy(send)
         );
     }
+    // Lines that never end are cut off at 64 KiB, with a message naming what was being read.
+    let long = |prefix: &[u8]| [prefix, &[b'1'; 70_000][..]].concat();
+    let overlong: &[(Vec<u8>, &[u8])] = &[
+        (
+            long(b"a"),
+            b"-ERR Protocol error: too big inline request\r\n",
+        ),
+        (
+            long(b"*"),
+            b"-ERR Protocol error: too big mbulk count string\r\n",
+        ),
+        (
+            long(b"*1\r\n$"),
+            b"-ERR Protocol error: too big bulk count string\r\n",
+        ),
+    ];
+    for (send, want) in overlong {
+        assert_eq!(send_expect_close(&s, send), *want);
+    }
     // The server is unharmed.
     assert_eq!(
         Raw::connect(s.port).cmd(&["PING"]),
