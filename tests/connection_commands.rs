@@ -362,3 +362,22 @@ fn quit_and_reset() {
     assert_eq!(r.read_to_close(), b"+OK\r\n");
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let s = TestServer::start();
+    let mut admin = Raw::connect(s.port);
+    assert_eq!(admin.cmd(&["CONFIG", "SET", "timeout", "1"]), ok());
+    let mut idle = Raw::connect(s.port);
+    assert_eq!(idle.cmd(&["PING"]), Reply::Simple("PONG".into()));
+    let t = Instant::now();
+    assert!(wait_closed(&mut idle), "idle client was not closed");
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "closed too early"
+    );
+    // The admin connection sat idle just as long, so it is gone too; a new one is served.
+    assert!(wait_closed(&mut admin));
+    let mut fresh = Raw::connect(s.port);
+    assert_eq!(fresh.cmd(&["CONFIG", "SET", "timeout", "0"]), ok());
+}
