@@ -1150,26 +1150,46 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
         return Err(err("value is out of range"));
     }
     let done = read(ctx, key, |z, out| {
-        let mut rng = rand::rng();
         let n = z.len();
-        let items: Vec<(SmallBytes, f64)> = if l == 0 || n == 0 {
-            Vec::new()
-        } else if l < 0 {
-            let want = l.unsigned_abs() as usize;
-            (0..want)
-                .filter_map(|_| z.get(rand::random_range(0..n)))
-                .map(|(m, s)| (SmallBytes::new(m), s))
-                .collect()
-        } else if l as u64 >= n as u64 {
-            z.iter().map(|(m, s)| (SmallBytes::new(m), s)).collect()
-        } else {
-            sample(&mut rng, n, l as usize)
-                .into_iter()
-                .filter_map(|i| z.get(i))
-                .map(|(m, s)| (SmallBytes::new(m), s))
-                .collect()
+        let one = |out: &mut ReplyBuf, (m, s): (&[u8], f64)| {
+            if ws && out.is_resp3() {
+                out.array(2);
+            }
+            out.bulk(m);
+            if ws {
+                reply_score(out, s);
+            }
         };
-        emit_pairs(out, &items, ws);
+        let header = |out: &mut ReplyBuf, count: usize| {
+            out.array(if ws && !out.is_resp3() {
+                count * 2
+            } else {
+                count
+            });
+        };
+        if l == 0 || n == 0 {
+            header(out, 0);
+        } else if l < 0 {
+            // With repetitions: written as drawn, never collected, since the count may be huge.
+            let want = l.unsigned_abs() as usize;
+            header(out, want);
+            for _ in 0..want {
+                if let Some(p) = z.get(rand::random_range(0..n)) {
+                    one(out, p);
+                }
+            }
+        } else if l as u64 >= n as u64 {
+            header(out, n);
+            z.iter().for_each(|p| one(out, p));
+        } else {
+            let picks = sample(&mut rand::rng(), n, l as usize);
+            header(out, picks.len());
+            for i in picks {
+                if let Some(p) = z.get(i) {
+                    one(out, p);
+                }
+            }
+        }
     })?;
     if done.is_none() {
         ctx.out.array(0);
