@@ -10,9 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
-use crate::commands::{Client, ReplyMode, execute};
+use crate::commands::{BlockOn, Client, ReplyMode, execute, serve_ready, write_timeout_reply};
 use crate::protocol::request::{Limits, RequestParser};
 use crate::protocol::{ReplyBuf, Resp};
+use crate::server::blocking::WaitResult;
 use crate::server::{ClientInfo, Server};
 
 /// Read buffer growth step; big bulks grow it further as their bytes arrive, never up front.
@@ -86,7 +87,26 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                     if client.reply_mode == ReplyMode::SkipNext {
                         client.reply_mode = ReplyMode::Skipping;
                     }
-                    execute(&server, &mut client, &mut out, &argv);
+                    if let Some(block) = execute(&server, &mut client, &mut out, &argv) {
+                        // Replies to the commands before it go out now; the ones after wait.
+                        if flush(&server, &info, &mut stream, &mut out).await.is_err() {
+                            break 'conn;
+                        }
+                        let unblocked = wait_unblocked(
+                            &server,
+                            &info,
+                            &mut stream,
+                            &mut buf,
+                            &client,
+                            &argv,
+                            block,
+                            &mut out,
+                        )
+                        .await;
+                        if !unblocked {
+                            break 'conn;
+                        }
+                    }
                     match client.reply_mode {
                         ReplyMode::On | ReplyMode::SkipNext => {}
                         ReplyMode::Off => out.truncate(mark),
@@ -133,6 +153,60 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
 
 /// Writes the pending replies. A client that stops reading blocks only its own task here, and CLIENT
 /// KILL or SHUTDOWN still reach it: the write is abandoned when the connection is killed.
+/// Parks the connection until its blocking command is served, times out, or the client goes away
+/// (false). While parked it keeps reading what the client pipelines after the command, within the query
+/// buffer limit, so a disconnect is noticed and the waiter removed.
+#[allow(clippy::too_many_arguments)]
+async fn wait_unblocked(
+    server: &Server,
+    info: &ClientInfo,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    client: &Client,
+    argv: &[bytes::Bytes],
+    block: BlockOn,
+    out: &mut ReplyBuf,
+) -> bool {
+    let mut handle = server.blocking.register(
+        info.id,
+        client.db,
+        block.keys.clone(),
+        argv.to_vec(),
+        out.resp,
+        block.deadline_ms,
+    );
+    // A write between the command's failed attempt and the registration above found no waiter: look
+    // again now that it is registered (this serves the oldest waiters on these keys, in order).
+    serve_ready(
+        server,
+        block.keys.iter().map(|k| (client.db, k.clone())).collect(),
+    );
+    let mut shutdown = server.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            r = &mut handle.rx => {
+                match r {
+                    Ok(WaitResult::Served(bytes)) => out.raw(&bytes),
+                    Ok(WaitResult::TimedOut) => write_timeout_reply(out, block.timeout_reply),
+                    Err(_) => return false,
+                }
+                return true;
+            }
+            r = stream.read_buf(buf) => match r {
+                Ok(0) | Err(_) => return false,
+                Ok(_) => {
+                    let limit = server.config.client_query_buffer_limit.load(Ordering::Relaxed) as usize;
+                    if buf.len() > limit {
+                        return false;
+                    }
+                }
+            },
+            _ = info.killed() => return false,
+            _ = shutdown.changed() => return false,
+        }
+    }
+}
+
 async fn flush(
     server: &Server,
     info: &ClientInfo,
