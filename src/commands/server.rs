@@ -104,11 +104,14 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
             let _ = write!(
                 s,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
-                 client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\n\
-                 tracking_clients:0\r\nclients_in_timeout_table:0\r\ntotal_blocking_keys:0\r\n\
+                 client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
+                 tracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\n\
                  total_blocking_keys_on_nokey:0\r\n",
                 srv.clients.len(),
                 srv.config.maxclients.load(Ordering::Relaxed),
+                srv.blocking.len(),
+                srv.blocking.len(),
+                srv.blocking.key_count(),
             );
         }
         "memory" => {
@@ -425,10 +428,12 @@ pub fn flushall(ctx: &mut Ctx) -> CmdResult {
 /// SWAPDB index1 index2: every shard pair is swapped while both databases are fully locked, so no client
 /// sees a half-swapped state.
 pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
-    let a = parse_int(&ctx.argv[1])
-        .map_err(|_| CommandError::Custom("ERR invalid first DB index".into()))?;
-    let b = parse_int(&ctx.argv[2])
-        .map_err(|_| CommandError::Custom("ERR invalid second DB index".into()))?;
+    // Redis reads both as C ints: anything else is an "invalid" index, not an out-of-range one.
+    let c_int = |a: &[u8]| parse_int(a).ok().filter(|v| i32::try_from(*v).is_ok());
+    let a = c_int(&ctx.argv[1])
+        .ok_or_else(|| CommandError::Custom("ERR invalid first DB index".into()))?;
+    let b = c_int(&ctx.argv[2])
+        .ok_or_else(|| CommandError::Custom("ERR invalid second DB index".into()))?;
     let n = ctx.server.keyspace.db_count() as i64;
     if a < 0 || b < 0 || a >= n || b >= n {
         return Err(CommandError::DbIndexOutOfRange);
