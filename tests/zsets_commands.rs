@@ -61,6 +61,17 @@ fn zadd_options_and_their_conflicts() {
         ZADD xxonly XX 1 a => :0
         EXISTS xxonly => :0
         ZADD nxgt GT CH 5 a => :1
+        ZADD hex 0x10 a 0x1p-2 b => :2
+        ZSCORE hex a => 16
+        ZSCORE hex b => 0.25
+        ZCOUNT hex 0x8 +inf => :1
+        ZADD hex 0x a => -ERR value is not a valid float
+        ZADD hex infinity c => :1
+        ZADD hex "1 " c => -ERR value is not a valid float
+        ZADD hex " 1" c => -ERR value is not a valid float
+        ZCOUNT hex " 1" +inf => :2
+        ZCOUNT hex "" +inf => :3
+        ZCOUNT hex 1e400 +inf => :1
         ZSCORE nxgt a => 5
         "#,
     );

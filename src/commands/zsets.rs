@@ -39,6 +39,10 @@ pub fn parse_score(arg: &[u8]) -> Option<f64> {
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_whitespace() || c == '\x0b') {
         return None;
     }
+    if let Some((v, nonzero)) = parse_hex_float(s) {
+        // strtod's ERANGE: overflow to infinity or underflow to zero.
+        return (v.is_finite() && (v != 0.0 || !nonzero)).then_some(v);
+    }
     let v: f64 = s.parse().ok()?;
     if v.is_nan() {
         return None;
@@ -66,8 +70,61 @@ fn parse_range_float(arg: &[u8]) -> Option<f64> {
     }
     let s = std::str::from_utf8(arg).ok()?;
     let t = s.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b');
+    if let Some((v, _)) = parse_hex_float(t) {
+        return Some(v);
+    }
     let v: f64 = t.parse().ok()?;
     (!v.is_nan()).then_some(v)
+}
+
+/// A C99 hexadecimal float as `strtod` reads it, over the whole string: `[+-]0x` hex digits with an
+/// optional `.`, then an optional binary exponent `p[+-]digits`. Returns the value and whether the
+/// mantissa was non-zero (to tell an underflow from a real zero); None if `s` is not one.
+fn parse_hex_float(s: &str) -> Option<(f64, bool)> {
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let rest = rest
+        .strip_prefix("0x")
+        .or_else(|| rest.strip_prefix("0X"))?;
+    let (mant, exp) = match rest.find(['p', 'P']) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let (int_part, frac_part) = mant.split_once('.').unwrap_or((mant, ""));
+    if int_part.len() + frac_part.len() == 0 {
+        return None;
+    }
+    let mut v = 0.0f64;
+    let mut nonzero = false;
+    for c in int_part.chars().chain(frac_part.chars()) {
+        let d = c.to_digit(16)?;
+        nonzero |= d != 0;
+        v = v * 16.0 + d as f64;
+    }
+    let mut e: i64 = -4 * frac_part.len() as i64;
+    if let Some(x) = exp {
+        let digits = x.strip_prefix(['+', '-']).unwrap_or(x);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: i64 = digits.parse().unwrap_or(i64::MAX / 2).min(100_000);
+        e += if x.starts_with('-') { -n } else { n };
+    }
+    // Scale by 2^e in steps that stay inside f64's exponent range.
+    while e > 0 {
+        let step = e.min(1000);
+        v *= 2f64.powi(step as i32);
+        e -= step;
+    }
+    while e < 0 {
+        let step = (-e).min(1000);
+        v /= 2f64.powi(step as i32);
+        e += step;
+    }
+    Some((if neg { -v } else { v }, nonzero))
 }
 
 /// Appends `v` as C's `%.17g` writes it (what Redis 7.0 replies for every score).
@@ -1570,6 +1627,14 @@ mod tests {
         assert_eq!(parse_score(b"0e5"), Some(0.0));
         assert_eq!(parse_score(b""), None);
         assert_eq!(parse_score(b"abc"), None);
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"0x1p3"), Some(8.0));
+        assert_eq!(parse_score(b"-0X1.8p1"), Some(-3.0));
+        assert_eq!(parse_score(b"0x.8"), Some(0.5));
+        assert_eq!(parse_score(b"0x"), None);
+        assert_eq!(parse_score(b"0x1p"), None);
+        assert_eq!(parse_score(b"0x1p99999"), None);
+        assert_eq!(parse_score(b"infinity"), Some(f64::INFINITY));
     }
 
     #[test]
