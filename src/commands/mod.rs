@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lists;
 pub mod server;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod zsets;

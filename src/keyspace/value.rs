@@ -2,7 +2,7 @@
 //! clients and Redis's own tests read them through `OBJECT ENCODING`.
 
 use super::small_bytes::SmallBytes;
-use super::types::{HashValue, ListValue, SetValue, ZSetValue};
+use super::types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 use crate::util::numbers::parse_i64;
 
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: strings up to this length report `embstr`.
@@ -21,6 +21,7 @@ pub enum Value {
     List(Box<ListValue>),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<StreamValue>),
 }
 
 /// The bytes of a string value, borrowed or formatted.
@@ -67,6 +68,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -80,6 +82,7 @@ impl Value {
             Value::List(l) => l.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 
@@ -121,6 +124,7 @@ impl Value {
             Value::List(l) => l.len() * std::mem::size_of::<SmallBytes>(),
             Value::Set(s) => s.len() * (std::mem::size_of::<SmallBytes>() + 8),
             Value::ZSet(z) => z.len() * (SLOT + 40),
+            Value::Stream(s) => s.heap_bytes(),
         }
     }
 }
