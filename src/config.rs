@@ -69,6 +69,7 @@ static PARAMS: &[Param] = &[
     p("tcp-keepalive", NONNEG, "300", true),
     p("tcp-backlog", NONNEG, "511", false),
     p("proto-max-bulk-len", Kind::Memory, "536870912", true),
+    p("hll-sparse-max-bytes", Kind::Memory, "3000", true),
     p(
         "client-query-buffer-limit",
         Kind::Memory,

@@ -8,9 +8,11 @@
 //! revisions, reproduces the state. Dispatch logs the command's own argv when the handler did not log a
 //! rewritten form.
 
+pub mod bitmaps;
 pub mod connection;
 pub mod error;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod server;
