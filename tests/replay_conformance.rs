@@ -56,7 +56,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         _ => "x".repeat(rng.random_range(0..40)),
     };
     let k = key(rng);
-    let pick = rng.random_range(0..58);
+    let pick = rng.random_range(0..70);
     let v: Vec<String> = match pick {
         0 => vec!["SET".into(), k, val(rng)],
         1 => vec![
@@ -132,6 +132,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
             let k2 = key(rng);
             list_command(rng, k, k2)
         }
+        58..=69 => stream_command(rng, k),
         _ => vec![
             "SWAPDB".into(),
             rng.random_range(0..3).to_string(),
@@ -251,7 +252,106 @@ fn list_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
     }
 }
 
+/// Stream writes: XADD with generated and partial IDs and trimming (logged with the ID and the exact
+/// threshold), XDEL/XTRIM, and consumer groups: deliveries, history reads, claims and autoclaims whose
+/// timing-dependent effects are logged as XCLAIM ... TIME / XGROUP SETID ... ENTRIESREAD.
+fn stream_command(rng: &mut StdRng, k: String) -> Vec<String> {
+    let n = |rng: &mut StdRng, lo: i64, hi: i64| rng.random_range(lo..hi).to_string();
+    let id = |rng: &mut StdRng| format!("{}-{}", rng.random_range(0..6), rng.random_range(0..3));
+    let group = |rng: &mut StdRng| format!("g{}", rng.random_range(0..2));
+    let consumer = |rng: &mut StdRng| format!("c{}", rng.random_range(0..3));
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    match rng.random_range(0..20) {
+        0 | 1 => s(&["XADD", &k, "*", "f", &n(rng, 0, 9)]),
+        2 => s(&[
+            "XADD",
+            &k,
+            "MAXLEN",
+            "~",
+            &n(rng, 0, 5),
+            "*",
+            "a",
+            "1",
+            "b",
+            "2",
+        ]),
+        3 => s(&["XADD", &k, "MAXLEN", &n(rng, 0, 5), "*", "f", "v"]),
+        4 => s(&[
+            "XADD",
+            &k,
+            "NOMKSTREAM",
+            &format!("{}-*", n(rng, 0, 6)),
+            "f",
+            "v",
+        ]),
+        5 => s(&["XADD", &k, &id(rng), "x", "y"]),
+        6 => s(&["XDEL", &k, &id(rng), &id(rng)]),
+        7 => s(&["XTRIM", &k, "MINID", "~", &id(rng)]),
+        8 => s(&["XTRIM", &k, "MAXLEN", &n(rng, 0, 4)]),
+        9 => s(&["XGROUP", "CREATE", &k, &group(rng), "0", "MKSTREAM"]),
+        10 => s(&["XGROUP", "CREATE", &k, &group(rng), "$"]),
+        11 | 12 => s(&[
+            "XREADGROUP",
+            "GROUP",
+            &group(rng),
+            &consumer(rng),
+            "COUNT",
+            &n(rng, 1, 4),
+            "STREAMS",
+            &k,
+            ">",
+        ]),
+        13 => s(&[
+            "XREADGROUP",
+            "GROUP",
+            &group(rng),
+            &consumer(rng),
+            "NOACK",
+            "STREAMS",
+            &k,
+            ">",
+        ]),
+        14 => s(&[
+            "XREADGROUP",
+            "GROUP",
+            &group(rng),
+            &consumer(rng),
+            "STREAMS",
+            &k,
+            "0",
+        ]),
+        15 => s(&["XACK", &k, &group(rng), &id(rng), &id(rng)]),
+        16 => {
+            let mut v = s(&["XCLAIM", &k, &group(rng), &consumer(rng), &n(rng, 0, 400)]);
+            v.extend([id(rng), id(rng), "IDLE".to_string(), n(rng, 0, 100)]);
+            v
+        }
+        17 => s(&[
+            "XAUTOCLAIM",
+            &k,
+            &group(rng),
+            &consumer(rng),
+            &n(rng, 0, 400),
+            "0",
+            "COUNT",
+            "2",
+        ]),
+        18 => s(&["XGROUP", "DELCONSUMER", &k, &group(rng), &consumer(rng)]),
+        _ => s(&["XGROUP", "SETID", &k, &group(rng), "0"]),
+    }
+}
+
 fn run_stream(seed: u64, steps: usize) {
+    run_stream_with(seed, steps, random_command);
+}
+
+/// Stream commands only, on three keys, so groups see many deliveries, claims and trims.
+fn random_stream_command(rng: &mut StdRng) -> Vec<String> {
+    let k = format!("s{}", rng.random_range(0..3));
+    stream_command(rng, k)
+}
+
+fn run_stream_with(seed: u64, steps: usize, generate: fn(&mut StdRng) -> Vec<String>) {
     let original = new_server();
     original.effects.start();
     let info = Arc::new(ClientInfo::new(1, "test".into(), "test".into(), 0));
@@ -262,10 +362,7 @@ fn run_stream(seed: u64, steps: usize) {
         if rng.random_range(0..10) == 0 {
             client.db = rng.random_range(0..3);
         }
-        let argv: Vec<Bytes> = random_command(&mut rng)
-            .into_iter()
-            .map(Bytes::from)
-            .collect();
+        let argv: Vec<Bytes> = generate(&mut rng).into_iter().map(Bytes::from).collect();
         execute(&original, &mut client, &mut out, &argv);
         out.buf.clear();
         original.clock.advance(rng.random_range(0..300));
@@ -301,6 +398,13 @@ fn run_stream(seed: u64, steps: usize) {
 fn replaying_the_effect_log_reproduces_state_and_revision() {
     for seed in 0..40 {
         run_stream(seed, 400);
+    }
+}
+
+#[test]
+fn replaying_stream_writes_reproduces_groups_and_pending_lists() {
+    for seed in 0..30 {
+        run_stream_with(seed, 400, random_stream_command);
     }
 }
 

@@ -217,8 +217,16 @@ fn stamp(ctx: &mut Ctx, shard: &mut Shard, hash: u64, key: &[u8]) {
     let rev = ctx.revision();
     let lru = ctx.lru();
     if let Some(e) = shard.get_mut(hash, key) {
-        e.touch(rev);
+        touch_once(e, rev);
         e.access_s = lru;
+    }
+}
+
+/// Counts one version per unit of writes: a command logged as several records (XREADGROUP as
+/// CREATECONSUMER + XCLAIMs + SETID) replays them all at the same revision, and must not count more.
+fn touch_once(e: &mut crate::keyspace::Entry, rev: u64) {
+    if e.mod_revision != rev {
+        e.touch(rev);
     }
 }
 
@@ -352,7 +360,9 @@ fn trim_log_args(s: &StreamValue, a: &TrimArgs) -> Vec<Bytes> {
         }
         Some(TrimTo::MinId(id)) => {
             let id = if a.approx {
-                s.first_entry().map(|e| e.id).unwrap_or(s.first_id)
+                // An emptied stream logs the maximal ID, which trims everything on replay (as Redis's
+                // edge lookup on an empty stream does).
+                s.first_entry().map_or(StreamId::MAX, |e| e.id)
             } else {
                 id
             };
@@ -945,7 +955,7 @@ pub fn xreadgroup(ctx: &mut Ctx) -> CmdResult {
             let key = &r.keys[i];
             let h = set.hash(key);
             if let Some(e) = set.shard(h).get_mut(h, key) {
-                e.touch(rev);
+                touch_once(e, rev);
                 e.access_s = lru;
             }
         }
