@@ -56,7 +56,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         _ => "x".repeat(rng.random_range(0..40)),
     };
     let k = key(rng);
-    let pick = rng.random_range(0..70);
+    let pick = rng.random_range(0..78);
     let v: Vec<String> = match pick {
         0 => vec!["SET".into(), k, val(rng)],
         1 => vec![
@@ -133,6 +133,10 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
             list_command(rng, k, k2)
         }
         58..=69 => stream_command(rng, k),
+        70..=77 => {
+            let k2 = key(rng);
+            bitmap_hll_command(rng, k, k2)
+        }
         _ => vec![
             "SWAPDB".into(),
             rng.random_range(0..3).to_string(),
@@ -140,6 +144,33 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         ],
     };
     v
+}
+
+/// Bitmap and HyperLogLog writes, including PFCOUNT (which stores its estimate in the value's header).
+fn bitmap_hll_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let off = rng.random_range(0..40).to_string();
+    let el = |rng: &mut StdRng| format!("e{}", rng.random_range(0..50));
+    match rng.random_range(0..8) {
+        0 => s(&["SETBIT", &k, &off, &rng.random_range(0..2).to_string()]),
+        1 => s(&[
+            "BITFIELD", &k, "SET", "i5", &off, "3", "INCRBY", "u4", "#2", "7",
+        ]),
+        2 => s(&[
+            "BITFIELD", &k, "OVERFLOW", "FAIL", "INCRBY", "u2", &off, "3",
+        ]),
+        3 => s(&[
+            "BITOP",
+            ["AND", "OR", "XOR"][rng.random_range(0..3)],
+            &k2,
+            &k,
+            &k2,
+        ]),
+        4 => s(&["BITOP", "NOT", &k2, &k]),
+        5 => s(&["PFADD", &k, &el(rng), &el(rng), &el(rng)]),
+        6 => s(&["PFCOUNT", &k]),
+        _ => s(&["PFMERGE", &k2, &k]),
+    }
 }
 
 /// Sorted-set writes, including ZMPOP (logged as ZPOPMIN/ZPOPMAX) and the STORE commands.

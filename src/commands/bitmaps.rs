@@ -2,7 +2,7 @@
 //!
 //! A bitmap is an ordinary string (`Value::Str`/`RawStr`/`Int`); bit 0 is the most significant bit of byte 0,
 //! as in Redis. Writes grow the string with zero bytes up to the highest bit they touch, bounded by
-//! proto-max-bulk-len, and change it in place (turning it into a `raw` string, as Redis unshares it).
+//! proto-max-bulk-len, and change it in place (a changed value becomes a `raw` string, as in Redis).
 //! A write stamps the key only when its bytes really changed (or the key was created or grew); SETBIT and
 //! BITFIELD log their own argv, which is deterministic; BITOP logs its argv too, since replaying it on the
 //! same sources gives the same destination.
@@ -52,33 +52,36 @@ pub(crate) fn bytes_mut(b: &mut SmallBytes) -> &mut [u8] {
     }
 }
 
-/// Turns a string value into a `raw` string at least `min_len` bytes long (zero-padded) and returns its
-/// bytes and whether it grew. WRONGTYPE for other types.
-pub(crate) fn raw_string_mut(
+/// Edits a string value in place: `f` gets its bytes, zero-padded to at least `min_len`, and returns its
+/// result and whether it changed them. The value becomes a `raw` string only when it grew or changed (Redis
+/// unshares it even for a no-op, but does not propagate that, so replicas keep the old encoding; Concord
+/// keeps it everywhere). Returns `f`'s result and whether the value changed. WRONGTYPE for other types.
+pub(crate) fn edit_string<R>(
     value: &mut Value,
     min_len: usize,
-) -> Result<(&mut [u8], bool), CommandError> {
-    let grown = match value {
-        Value::RawStr(b) if b.len() >= min_len => false,
-        Value::Str(_) | Value::RawStr(_) | Value::Int(_) => {
-            let old = std::mem::replace(value, Value::Int(0));
-            let mut v = match old {
-                Value::Str(b) | Value::RawStr(b) => b.into_vec(),
-                other => other.to_vec().unwrap_or_default(),
-            };
-            let grown = v.len() < min_len;
-            if grown {
-                v.resize(min_len, 0);
-            }
-            *value = Value::RawStr(SmallBytes::from_vec(v));
-            grown
+    f: impl FnOnce(&mut [u8]) -> (R, bool),
+) -> Result<(R, bool), CommandError> {
+    if let Value::RawStr(b) = value {
+        if b.len() >= min_len {
+            let (r, changed) = f(bytes_mut(b));
+            return Ok((r, changed));
         }
-        _ => return Err(CommandError::WrongType),
-    };
-    match value {
-        Value::RawStr(b) => Ok((bytes_mut(b), grown)),
-        _ => Err(CommandError::WrongType),
+        let mut v = std::mem::replace(b, SmallBytes::new(b"")).into_vec();
+        v.resize(min_len, 0);
+        let (r, _) = f(&mut v);
+        *b = SmallBytes::from_vec(v);
+        return Ok((r, true));
     }
+    let mut v = value.to_vec().ok_or(CommandError::WrongType)?;
+    let grown = v.len() < min_len;
+    if grown {
+        v.resize(min_len, 0);
+    }
+    let (r, changed) = f(&mut v);
+    if grown || changed {
+        *value = Value::RawStr(SmallBytes::from_vec(v));
+    }
+    Ok((r, grown || changed))
 }
 
 /// Runs `f` on the bytes of the live string at `key` (None if absent), as a read: counts a keyspace hit or
@@ -142,16 +145,16 @@ pub fn setbit(ctx: &mut Ctx) -> CmdResult {
             false
         }
         Some(e) => {
-            // Redis unshares the value before looking at the bit, so an `int` key reads back as `raw` even
-            // when nothing changed; the bytes are the same, so that alone is not a change of the key.
-            let (p, grown) = raw_string_mut(&mut e.value, byte + 1)?;
-            let was = p[byte] & mask != 0;
-            if on {
-                p[byte] |= mask;
-            } else {
-                p[byte] &= !mask;
-            }
-            if grown || was != on {
+            let (was, changed) = edit_string(&mut e.value, byte + 1, |p| {
+                let was = p[byte] & mask != 0;
+                if on {
+                    p[byte] |= mask;
+                } else {
+                    p[byte] &= !mask;
+                }
+                (was, was != on)
+            })?;
+            if changed {
                 let rev = ctx.revision();
                 e.touch(rev);
             }
@@ -675,9 +678,8 @@ fn bitfield_generic(ctx: &mut Ctx, readonly_cmd: bool) -> CmdResult {
             replies
         }
         Some(e) => {
-            let (p, grown) = raw_string_mut(&mut e.value, min_len)?;
-            let (replies, changed) = run(p);
-            if grown || changed {
+            let (replies, changed) = edit_string(&mut e.value, min_len, run)?;
+            if changed {
                 let rev = ctx.revision();
                 e.touch(rev);
             }

@@ -15,7 +15,7 @@
 //! PFCOUNT on one key stores the computed cardinality in the header, as Redis does: that changes the
 //! value's bytes, so it takes a revision and is logged as itself (replaying it recomputes the same cache).
 
-use super::bitmaps::raw_string_mut;
+use super::bitmaps::edit_string;
 use super::{CmdResult, CommandError, Ctx, Ttl};
 use crate::keyspace::{SmallBytes, Value};
 
@@ -350,19 +350,21 @@ pub fn pfadd(ctx: &mut Ctx) -> CmdResult {
     let updated = if elements.is_empty() {
         false
     } else if encoding == DENSE {
-        let (p, _) = raw_string_mut(&mut e.value, 0)?;
-        let mut updated = false;
-        for el in elements {
-            let (i, c) = register_of(el);
-            if dense_get(&p[HDR..], i) < c {
-                dense_set(&mut p[HDR..], i, c);
-                updated = true;
+        edit_string(&mut e.value, 0, |p| {
+            let mut updated = false;
+            for el in elements {
+                let (i, c) = register_of(el);
+                if dense_get(&p[HDR..], i) < c {
+                    dense_set(&mut p[HDR..], i, c);
+                    updated = true;
+                }
             }
-        }
-        if updated {
-            invalidate_cache(p);
-        }
-        updated
+            if updated {
+                invalidate_cache(p);
+            }
+            ((), updated)
+        })?
+        .1
     } else {
         let mut regs = empty_registers();
         s.with(|p| decode(p, &mut regs))?;
@@ -434,8 +436,10 @@ pub fn pfcount(ctx: &mut Ctx) -> CmdResult {
         Ok((estimate(&regs), true))
     })?;
     if stale {
-        let (p, _) = raw_string_mut(&mut e.value, 0)?;
-        p[8..16].copy_from_slice(&card.to_le_bytes());
+        edit_string(&mut e.value, 0, |p| {
+            p[8..16].copy_from_slice(&card.to_le_bytes());
+            ((), true)
+        })?;
         let rev = ctx.revision();
         e.touch(rev);
     }
@@ -484,10 +488,12 @@ pub fn pfmerge(ctx: &mut Ctx) -> CmdResult {
     });
     if same_registers {
         if let Some(e) = shard.get_mut(hd, dst)
-            && let Ok((p, _)) = raw_string_mut(&mut e.value, 0)
-            && p[15] & 0x80 == 0
+            && let Ok(((), true)) = edit_string(&mut e.value, 0, |p| {
+                let fresh = p[15] & 0x80 == 0;
+                invalidate_cache(p);
+                ((), fresh)
+            })
         {
-            invalidate_cache(p);
             let rev = ctx.revision();
             e.touch(rev);
         }
