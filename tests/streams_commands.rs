@@ -3,7 +3,8 @@
 //! byte-exact errors and WRONGTYPE. The scripts up to `xsetid_and_xinfo` were checked against
 //! redis-server 7.0.15 with `CONCORD_TEST_REDIS_PORT=<port> cargo test --test streams_commands --
 //! --test-threads=1`; the rest are Concord-only: idle and delivery times on the server clock (DEBUG
-//! CLOCK), `*` IDs from the server clock, XREAD BLOCK's refusal, RESP3 reply types and revisions.
+//! CLOCK), `*` IDs from the server clock, blocked reads served by XADD and timed out on the server clock,
+//! RESP3 reply types and revisions.
 
 mod strings_script;
 mod support;
@@ -610,25 +611,100 @@ fn idle_times_and_claims_follow_the_server_clock() {
     );
 }
 
+/// Waits until the server reports `n` blocked clients.
+fn wait_blocked(c: &mut redis::Connection, n: usize) {
+    for _ in 0..500 {
+        let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+        let blocked = info
+            .lines()
+            .find_map(|l| l.strip_prefix("blocked_clients:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        if blocked == Some(n) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("never saw {n} blocked clients");
+}
+
+/// Runs `line` on a new connection in a thread; its rendered reply comes back through the handle.
+fn blocked(t: &Target, line: &'static str) -> std::thread::JoinHandle<String> {
+    let mut c = t.conn();
+    std::thread::spawn(move || run(&mut c, line))
+}
+
 #[test]
-fn blocking_reads_answer_with_data_and_refuse_to_wait() {
-    let Some(t) = Target::concord_only() else {
-        return;
-    };
+fn blocking_reads_answer_with_data_at_once() {
+    let t = Target::start();
     let mut c = t.conn();
     script(
         &mut c,
         r#"
-        XREAD BLOCK 10 STREAMS s $ => -ERR XREAD BLOCK is not supported yet
         XADD s 1-0 a 1 => 1-0
         XREAD BLOCK 0 STREAMS s 0 => [[s, [[1-0, [a, 1]]]]]
-        XREAD BLOCK 0 STREAMS s $ => -ERR XREAD BLOCK is not supported yet
-        XGROUP CREATE s g $ => +OK
-        XREADGROUP GROUP g c BLOCK 0 STREAMS s > => -ERR XREAD BLOCK is not supported yet
-        XADD s 2-0 b 2 => 2-0
-        XREADGROUP GROUP g c BLOCK 0 STREAMS s > => [[s, [[2-0, [b, 2]]]]]
+        XGROUP CREATE s g 0 => +OK
+        XREADGROUP GROUP g c BLOCK 0 STREAMS s > => [[s, [[1-0, [a, 1]]]]]
+        XREADGROUP GROUP g c BLOCK 0 STREAMS s 0 => [[s, [[1-0, [a, 1]]]]]
+        XREAD BLOCK x STREAMS s $ => -ERR timeout is not an integer or out of range
+        XREAD BLOCK -1 STREAMS s $ => -ERR timeout is negative
         "#,
     );
+}
+
+#[test]
+fn blocked_xread_is_served_by_xadd_with_dollar_resolved_when_it_blocked() {
+    let Some(t) = Target::concord_only() else {
+        return;
+    };
+    let mut c = t.conn();
+    run(&mut c, "XADD s 1-0 a 1");
+    let h = blocked(&t, "XREAD BLOCK 0 STREAMS nokey s $ $");
+    wait_blocked(&mut c, 1);
+    // Trimmed away at once: the waiter finds nothing and keeps waiting.
+    assert_eq!(run(&mut c, "XADD s MAXLEN 0 2-0 gone 1"), "2-0");
+    assert_eq!(run(&mut c, "XADD s 3-0 b 2"), "3-0");
+    assert_eq!(h.join().unwrap(), "[[s, [[3-0, [b, 2]]]]]");
+    wait_blocked(&mut c, 0);
+}
+
+#[test]
+fn blocked_xreadgroup_gets_new_entries_and_nogroup_when_destroyed() {
+    let Some(t) = Target::concord_only() else {
+        return;
+    };
+    let mut c = t.conn();
+    run(&mut c, "XGROUP CREATE s g $ MKSTREAM");
+    let h = blocked(&t, "XREADGROUP GROUP g alice BLOCK 0 COUNT 5 STREAMS s >");
+    wait_blocked(&mut c, 1);
+    run(&mut c, "XADD s 1-0 a 1");
+    assert_eq!(h.join().unwrap(), "[[s, [[1-0, [a, 1]]]]]");
+    assert_eq!(run(&mut c, "XPENDING s g"), "[:1, 1-0, 1-0, [[alice, 1]]]");
+    let h = blocked(&t, "XREADGROUP GROUP g bob BLOCK 0 STREAMS s >");
+    wait_blocked(&mut c, 1);
+    run(&mut c, "XGROUP DESTROY s g");
+    assert_eq!(
+        h.join().unwrap(),
+        "-NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option"
+    );
+}
+
+#[test]
+fn blocked_reads_time_out_on_the_server_clock() {
+    let Some(t) = Target::concord_only() else {
+        return;
+    };
+    let mut c = t.conn();
+    run(&mut c, "DEBUG CLOCK FREEZE");
+    run(&mut c, "XGROUP CREATE s g $ MKSTREAM");
+    let h1 = blocked(&t, "XREAD BLOCK 5000 STREAMS s $");
+    let h2 = blocked(&t, "XREADGROUP GROUP g c BLOCK 5000 STREAMS s >");
+    wait_blocked(&mut c, 2);
+    run(&mut c, "DEBUG CLOCK ADVANCE 4000");
+    std::thread::sleep(Duration::from_millis(300));
+    wait_blocked(&mut c, 2);
+    run(&mut c, "DEBUG CLOCK ADVANCE 1000");
+    assert_eq!(h1.join().unwrap(), "nil");
+    assert_eq!(h2.join().unwrap(), "nil");
 }
 
 /// A raw connection speaking `proto` (2 or 3).

@@ -113,6 +113,9 @@ pub struct BlockOn {
     /// Absolute server-clock deadline in ms; 0 = forever.
     pub deadline_ms: u64,
     pub timeout_reply: TimeoutReply,
+    /// The command the waiter re-runs, when it is not the one received (XREAD's `$` resolved to the
+    /// stream's last ID at the time it blocked).
+    pub argv: Option<Vec<Bytes>>,
 }
 
 impl Txn {
@@ -245,11 +248,23 @@ impl<'a> Ctx<'a> {
     /// Where blocking is not allowed (MULTI, scripts, a re-run for a waiter) it replies as if the
     /// timeout had expired at once, as Redis does.
     pub fn block_on(&mut self, keys: Vec<Bytes>, deadline_ms: u64, timeout_reply: TimeoutReply) {
+        self.block_on_as(keys, deadline_ms, timeout_reply, None);
+    }
+
+    /// As `block_on`, with the command the waiter re-runs when it differs from the one received.
+    pub fn block_on_as(
+        &mut self,
+        keys: Vec<Bytes>,
+        deadline_ms: u64,
+        timeout_reply: TimeoutReply,
+        argv: Option<Vec<Bytes>>,
+    ) {
         if self.txn.may_block {
             self.txn.block = Some(BlockOn {
                 keys,
                 deadline_ms,
                 timeout_reply,
+                argv,
             });
         } else {
             self.txn.would_block = true;

@@ -9,9 +9,12 @@
 //! is logged the same way, which drops it from the pending list on replay), `XGROUP CREATECONSUMER` for a
 //! consumer they created and `XGROUP SETID ... ENTRIESREAD n` when the group's position moved.
 //!
-//! **Blocking.** `XREAD`/`XREADGROUP` with `BLOCK` answer at once when data is available; inside MULTI
-//! they answer a null array as on timeout; otherwise, until the wait lists are wired to connections, they
-//! reply `ERR XREAD BLOCK is not supported yet` rather than let a client busy-loop on null replies.
+//! **Blocking.** `XREAD`/`XREADGROUP` with `BLOCK` answer at once when data is available, else park on
+//! their keys (`Ctx::block_on_as`, server/blocking.rs) until an XADD makes one ready, when the command is
+//! run again for the waiter; XREAD's `$` is resolved to the stream's last ID when it blocks (the waiter
+//! re-runs the resolved form, with COUNT 1000 when none was given, as Redis serves blocked readers).
+//! Inside MULTI they answer a null array, as on timeout. XGROUP DESTROY wakes XREADGROUP waiters, which
+//! then get NOGROUP; a key deleted or replaced under a waiter wakes it only once XADD recreates it.
 
 use bytes::Bytes;
 
@@ -20,6 +23,7 @@ use crate::keyspace::types::StreamValue;
 use crate::keyspace::types::stream::{Group, NodeLimits, StreamEntry, StreamId, TrimTo};
 use crate::keyspace::{Shard, Value};
 use crate::protocol::ReplyBuf;
+use crate::server::blocking::TimeoutReply;
 
 const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 
@@ -567,7 +571,8 @@ pub fn xrevrange(ctx: &mut Ctx) -> CmdResult {
 // XREAD / XREADGROUP
 
 struct ReadArgs {
-    block: bool,
+    /// BLOCK's timeout in ms (0 = forever).
+    block: Option<u64>,
     count: usize,
     noack: bool,
     group: Option<(Bytes, Bytes)>,
@@ -578,7 +583,7 @@ struct ReadArgs {
 fn parse_read_args(ctx: &Ctx, group_cmd: bool) -> Result<ReadArgs, CommandError> {
     let argv = ctx.argv;
     let mut r = ReadArgs {
-        block: false,
+        block: None,
         count: 0,
         noack: false,
         group: None,
@@ -597,7 +602,7 @@ fn parse_read_args(ctx: &Ctx, group_cmd: bool) -> Result<ReadArgs, CommandError>
             if t < 0 {
                 return Err(custom("ERR timeout is negative"));
             }
-            r.block = true;
+            r.block = Some(t as u64);
         } else if is_kw(o, "count") && more > 0 {
             i += 1;
             r.count = parse_int(&argv[i])?.max(0) as usize;
@@ -642,14 +647,38 @@ fn parse_read_args(ctx: &Ctx, group_cmd: bool) -> Result<ReadArgs, CommandError>
     Ok(r)
 }
 
-/// What a read found nothing for: reply as Redis would after its wait (null array) where a wait is
-/// impossible, else refuse until blocking is wired (see the module docs).
-fn nothing_to_read(ctx: &mut Ctx, block: bool) -> CmdResult {
-    if block && ctx.txn.may_block {
-        return Err(custom("ERR XREAD BLOCK is not supported yet"));
-    }
-    ctx.out.null_array();
+/// What a read that found nothing does: without BLOCK it answers a null array; with BLOCK it parks
+/// on its keys (or, where it may not wait, answers the null array of a timeout), re-running `rerun` (or
+/// the command as received) once one of them is ready.
+fn nothing_to_read(ctx: &mut Ctx, r: &ReadArgs, rerun: Option<Vec<Bytes>>) -> CmdResult {
+    let Some(ms) = r.block else {
+        ctx.out.null_array();
+        return Ok(());
+    };
+    let deadline = if ms == 0 {
+        0
+    } else {
+        ctx.now_ms.saturating_add(ms)
+    };
+    ctx.block_on_as(r.keys.clone(), deadline, TimeoutReply::NullArray, rerun);
     Ok(())
+}
+
+/// The command a blocked XREAD re-runs: the IDs resolved when it blocked (`$` becomes the last ID)
+/// and Redis's COUNT for served blocked readers when none was given.
+fn xread_rerun(r: &ReadArgs, after: &[StreamId]) -> Vec<Bytes> {
+    // BLOCK stays, so a re-run that finds nothing (the entry was trimmed meanwhile) keeps waiting.
+    let mut v = vec![
+        b("XREAD"),
+        b("BLOCK"),
+        b(&r.block.unwrap_or(0).to_string()),
+        b("COUNT"),
+    ];
+    v.push(b(&if r.count == 0 { 1000 } else { r.count }.to_string()));
+    v.push(b("STREAMS"));
+    v.extend(r.keys.iter().cloned());
+    v.extend(after.iter().map(|id| id_bytes(*id)));
+    v
 }
 
 /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
@@ -702,7 +731,8 @@ pub fn xread(ctx: &mut Ctx) -> CmdResult {
         ctx.hit(found.iter().any(|(j, _)| *j == i));
     }
     if found.is_empty() {
-        return nothing_to_read(ctx, r.block);
+        let rerun = xread_rerun(&r, &after);
+        return nothing_to_read(ctx, &r, Some(rerun));
     }
     write_read_reply(ctx.out, &r.keys, &found, emit_entry);
     Ok(())
@@ -967,7 +997,7 @@ pub fn xreadgroup(ctx: &mut Ctx) -> CmdResult {
         ctx.log_nothing();
     }
     if found.is_empty() {
-        return nothing_to_read(ctx, r.block);
+        return nothing_to_read(ctx, &r, None);
     }
     write_read_reply(ctx.out, &r.keys, &found, |out, d| match d {
         Delivered::Entry(e) => emit_entry(out, e),
@@ -1121,6 +1151,9 @@ pub fn xgroup_destroy(ctx: &mut Ctx) -> CmdResult {
     if s.groups.remove(gname).is_some() {
         ctx.out.int(1);
         stamp(ctx, &mut shard, hash, key);
+        drop(shard);
+        // XREADGROUP waiters on this group get NOGROUP when their command runs again.
+        ctx.signal_ready(key);
     } else {
         ctx.out.int(0);
     }

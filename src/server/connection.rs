@@ -171,7 +171,7 @@ async fn wait_unblocked(
         info.id,
         client.db,
         block.keys.clone(),
-        argv.to_vec(),
+        block.argv.clone().unwrap_or_else(|| argv.to_vec()),
         out.resp,
         block.deadline_ms,
     );
