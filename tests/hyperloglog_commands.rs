@@ -200,6 +200,12 @@ fn hll_writes_take_a_revision_only_when_bytes_change() {
         ("PFMERGE h", false),
         ("PFMERGE h missing", false),
         ("PFMERGE h other", true),
+        // Converting to dense rewrites the bytes once.
+        ("PFDEBUG TODENSE h", true),
+        ("PFDEBUG TODENSE h", false),
+        ("PFDEBUG GETREG h", false),
+        ("PFADD h a b c", false),
+        ("PFADD h zz", true),
     ];
     run(&mut c, "PFADD other zzz");
     for (line, changes) in cases {
@@ -268,4 +274,36 @@ fn estimates_stay_within_two_percent_at_100k_and_1m() {
         .unwrap();
     let merged: i64 = redis::cmd("PFCOUNT").arg("u").query(&mut c).unwrap();
     assert_eq!(merged, est);
+}
+
+#[test]
+fn pfdebug_and_pfselftest() {
+    let t = Target::start();
+    let mut c = t.conn();
+    script(
+        &mut c,
+        r#"
+        PFDEBUG ENCODING missing => -ERR The specified key does not exist
+        PFADD h a b c => :1
+        PFDEBUG ENCODING h => +sparse
+        PFDEBUG DECODE h => "Z:8436 v:1,1 Z:4274 v:2,1 Z:3068 v:1,1 Z:603"
+        PFDEBUG FOO h => -ERR Unknown PFDEBUG subcommand 'FOO'
+        PFDEBUG TODENSE h => :1
+        PFDEBUG TODENSE h => :0
+        PFDEBUG ENCODING h => +dense
+        PFDEBUG DECODE h => -ERR HLL encoding is not sparse
+        PFCOUNT h => :3
+        STRLEN h => :12304
+        SET s foo => +OK
+        PFDEBUG ENCODING s => -WRONGTYPE Key is not a valid HyperLogLog string value.
+        PFSELFTEST => +OK
+        "#,
+    );
+    let regs: Vec<i64> = redis::cmd("PFDEBUG")
+        .arg("GETREG")
+        .arg("h")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(regs.len(), 16384);
+    assert_eq!(regs.iter().filter(|&&r| r != 0).count(), 3);
 }

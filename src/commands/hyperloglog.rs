@@ -517,6 +517,136 @@ pub fn pfmerge(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// PFDEBUG GETREG|DECODE|ENCODING|TODENSE key: GETREG (all registers) and TODENSE turn a sparse value dense
+/// (a change of the value, keeping its header); DECODE lists sparse opcodes as `z:n`, `Z:n`, `v:val,len`.
+pub fn pfdebug(ctx: &mut Ctx) -> CmdResult {
+    let sub = ctx.arg(1);
+    let key = ctx.arg(2);
+    let (hash, mut shard) = ctx.db().lock_key(key);
+    ctx.reap(&mut shard, hash, key);
+    let Some(e) = shard.get_mut(hash, key) else {
+        return Err(CommandError::Custom(
+            "ERR The specified key does not exist".into(),
+        ));
+    };
+    let Some(bytes) = e.value.to_vec() else {
+        return Err(CommandError::WrongType);
+    };
+    let encoding = check(&bytes)?;
+    let to_dense =
+        |ctx: &mut Ctx, e: &mut crate::keyspace::Entry| -> Result<Registers, CommandError> {
+            let mut regs = empty_registers();
+            decode(&bytes, &mut regs)?;
+            if encoding == SPARSE {
+                let mut dense = encode_dense(&regs);
+                dense[5..16].copy_from_slice(&bytes[5..16]);
+                e.value = Value::RawStr(SmallBytes::from_vec(dense));
+                let rev = ctx.revision();
+                e.touch(rev);
+            }
+            Ok(regs)
+        };
+    if super::is_kw(sub, "getreg") {
+        let regs = to_dense(ctx, e)?;
+        drop(shard);
+        ctx.out.array(REGISTERS);
+        for r in regs.iter() {
+            ctx.out.int(i64::from(*r));
+        }
+    } else if super::is_kw(sub, "todense") {
+        to_dense(ctx, e)?;
+        drop(shard);
+        ctx.out.int(i64::from(encoding == SPARSE));
+    } else if super::is_kw(sub, "encoding") {
+        drop(shard);
+        ctx.out.simple(if encoding == SPARSE {
+            "sparse"
+        } else {
+            "dense"
+        });
+    } else if super::is_kw(sub, "decode") {
+        drop(shard);
+        if encoding != SPARSE {
+            return Err(CommandError::Custom(
+                "ERR HLL encoding is not sparse".into(),
+            ));
+        }
+        let mut words = Vec::new();
+        let mut i = HDR;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match b >> 6 {
+                0 => words.push(format!("z:{}", (b & 0x3f) + 1)),
+                1 => {
+                    let lo = usize::from(bytes.get(i + 1).copied().unwrap_or(0));
+                    words.push(format!("Z:{}", (usize::from(b & 0x3f) << 8 | lo) + 1));
+                    i += 1;
+                }
+                _ => words.push(format!("v:{},{}", ((b >> 2) & 0x1f) + 1, (b & 3) + 1)),
+            }
+            i += 1;
+        }
+        ctx.out.bulk(words.join(" ").as_bytes());
+    } else {
+        return Err(CommandError::Custom(format!(
+            "ERR Unknown PFDEBUG subcommand '{}'",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    Ok(())
+}
+
+/// PFSELFTEST: checks dense register packing for every value at every position, that sparse and dense
+/// encodings of the same registers agree, and that estimates stay within 6 standard errors up to 100k
+/// distinct elements.
+pub fn pfselftest(ctx: &mut Ctx) -> CmdResult {
+    let fail = |what: String| Err(CommandError::Custom(format!("ERR TESTFAILED {what}")));
+    let mut packed = vec![0u8; DENSE_LEN - HDR];
+    for round in 0..4u32 {
+        let value_of =
+            |i: usize| ((i as u32).wrapping_mul(2_654_435_761).rotate_left(round) % 64) as u8;
+        for i in 0..REGISTERS {
+            dense_set(&mut packed, i, value_of(i));
+        }
+        for i in 0..REGISTERS {
+            if dense_get(&packed, i) != value_of(i) {
+                return fail(format!("Register error at {i}"));
+            }
+        }
+    }
+    let rel = 1.04 / (REGISTERS as f64).sqrt();
+    let mut regs = empty_registers();
+    let mut checkpoint = 1u32;
+    for n in 1..=100_000u32 {
+        let (i, c) = register_of(&n.to_le_bytes());
+        regs[i] = regs[i].max(c);
+        if n != checkpoint {
+            continue;
+        }
+        checkpoint *= 10;
+        let est = estimate(&regs);
+        let max_err = if n == 10 {
+            1.0
+        } else {
+            (rel * 6.0 * f64::from(n)).ceil()
+        };
+        if (est as f64 - f64::from(n)).abs() > max_err {
+            return fail(format!(
+                "Too big error. card:{n} abserr:{}",
+                est.abs_diff(u64::from(n))
+            ));
+        }
+        if let Some(sparse) = encode_sparse(&regs, usize::MAX) {
+            let mut back = empty_registers();
+            if decode(&sparse, &mut back).is_err() || back != regs {
+                return fail("dense/sparse disagree".into());
+            }
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
