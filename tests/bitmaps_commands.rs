@@ -365,3 +365,54 @@ fn bit_writes_take_a_revision_only_when_bytes_change() {
         }
     }
 }
+
+/// Redis turns an `int` or `embstr` value into `raw` even when SETBIT changes no bit, but does not propagate
+/// that no-op, so its replicas keep the old encoding. Concord keeps the encoding everywhere: a write that
+/// changes nothing leaves the value (and its revision) alone.
+#[test]
+fn a_no_op_bit_write_keeps_the_encoding() {
+    let Some(t) = Target::concord_only() else {
+        return;
+    };
+    let mut c = t.conn();
+    script(
+        &mut c,
+        r#"
+        SET m 2 => +OK
+        SETBIT m 6 1 => :1
+        BITFIELD m SET u1 6 1 => [:1]
+        OBJECT ENCODING m => int
+        SETBIT m 7 1 => :0
+        OBJECT ENCODING m => raw
+        "#,
+    );
+}
+
+#[test]
+fn expired_keys_read_as_missing_and_are_recreated_fresh() {
+    let Some(t) = Target::concord_only() else {
+        return;
+    };
+    let mut c = t.conn();
+    script(
+        &mut c,
+        r#"
+        DEBUG CLOCK FREEZE => *
+        SETBIT k 0 1 => :0
+        PEXPIRE k 100 => :1
+        PFADD h a => :1
+        PEXPIRE h 100 => :1
+        DEBUG CLOCK ADVANCE 100 => *
+        GETBIT k 0 => :0
+        BITCOUNT k => :0
+        BITPOS k 0 => :0
+        BITFIELD_RO k GET u8 0 => [:0]
+        PFCOUNT h => :0
+        SETBIT k 9 1 => :0
+        GET k => "\x00@"
+        TTL k => :-1
+        PFADD h b => :1
+        TTL h => :-1
+        "#,
+    );
+}

@@ -548,7 +548,6 @@ fn setbit_and_getbit() {
         OBJECT ENCODING n => raw
         SET m 2 => +OK
         SETBIT m 6 1 => :1
-        OBJECT ENCODING m => raw
         SET t v EX 100 => +OK
         SETBIT t 100 1 => :0
         TTL t => :100
