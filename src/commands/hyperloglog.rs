@@ -409,7 +409,10 @@ pub fn pfcount(ctx: &mut Ctx) -> CmdResult {
         let mut regs = empty_registers();
         for k in keys {
             let h = set.hash(k);
-            let Some(e) = set.shard(h).get_live(h, k, now) else {
+            let found = set.shard(h).get_live(h, k, now);
+            // Sources are looked up as reads (keyspace hits and misses), as in Redis.
+            ctx.hit(found.is_some());
+            let Some(e) = found else {
                 continue;
             };
             let Some(mut s) = e.value.as_str() else {
@@ -469,7 +472,9 @@ pub fn pfmerge(ctx: &mut Ctx) -> CmdResult {
     let mut old: Option<Vec<u8>> = None;
     for (j, k) in keys.iter().enumerate() {
         let h = set.hash(k);
-        let Some(e) = set.shard(h).get_live(h, k, now) else {
+        let found = set.shard(h).get_live(h, k, now);
+        ctx.hit(found.is_some());
+        let Some(e) = found else {
             continue;
         };
         let Some(mut s) = e.value.as_str() else {
