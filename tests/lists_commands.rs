@@ -641,3 +641,57 @@ fn lrange_of_a_large_list_returns_every_element_in_order() {
     assert_eq!(run(&mut c, "LLEN big"), ":198000");
     assert_eq!(run(&mut c, "LINDEX big 0"), "1000");
 }
+
+/// (keyspace_hits, keyspace_misses) from INFO stats.
+fn hits_misses(c: &mut redis::Connection) -> (i64, i64) {
+    let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
+    let get = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in INFO stats"))
+    };
+    (get("keyspace_hits:"), get("keyspace_misses:"))
+}
+
+#[test]
+fn keyspace_hits_and_misses_are_counted_by_read_lookups_only() {
+    let t = Target::start();
+    let mut c = t.conn();
+    script(&mut c, "RPUSH l a b c => :3\nSET s v => +OK");
+    // (command, hits added, misses added), as Redis 7.0 counts them.
+    let cases: &[(&str, i64, i64)] = &[
+        ("LLEN l", 1, 0),
+        ("LLEN zz", 0, 1),
+        ("LLEN s", 1, 0),
+        ("LRANGE l 0 -1", 1, 0),
+        ("LRANGE zz 0 -1", 0, 1),
+        ("LRANGE l x 1", 0, 0),
+        ("LINDEX l 0", 1, 0),
+        ("LINDEX l x", 1, 0),
+        ("LINDEX zz 0", 0, 1),
+        ("LPOS l a", 1, 0),
+        ("LPOS zz a", 0, 1),
+        ("LPOS l a RANK 0", 0, 0),
+        ("RPUSH l d", 0, 0),
+        ("LPOP l", 0, 0),
+        ("LPOP zz", 0, 0),
+        ("LSET l 0 x", 0, 0),
+        ("LINSERT l BEFORE x y", 0, 0),
+        ("LREM l 0 y", 0, 0),
+        ("LTRIM l 0 -1", 0, 0),
+        ("LMOVE l l LEFT LEFT", 0, 0),
+        ("RPOPLPUSH zz l", 0, 0),
+        ("LMPOP 2 zz l LEFT", 0, 0),
+    ];
+    for (cmd, hits, misses) in cases {
+        let before = hits_misses(&mut c);
+        let _ = run(&mut c, cmd);
+        let after = hits_misses(&mut c);
+        assert_eq!(
+            (after.0 - before.0, after.1 - before.1),
+            (*hits, *misses),
+            "{cmd}"
+        );
+    }
+}

@@ -1,12 +1,14 @@
-//! List commands (Redis group `list`), the non-blocking ones: pushes, pops (with counts), LMPOP, LMOVE and
-//! RPOPLPUSH, indexed access, LINSERT, LREM, LTRIM, LPOS and LRANGE, with Redis 7.0's argument order of
-//! checks and byte-exact errors.
+//! List commands (Redis group `list`): pushes, pops (with counts), LMPOP, LMOVE and RPOPLPUSH, indexed
+//! access, LINSERT, LREM, LTRIM, LPOS and LRANGE, and the blocking forms BLPOP, BRPOP, BLMPOP, BLMOVE and
+//! BRPOPLPUSH, with Redis 7.0's argument order of checks and byte-exact errors.
 //!
 //! Every write reaps an expired key first, stamps a real change with the command's revision (a no-op such
 //! as an LTRIM that keeps everything takes none) and deletes a list it empties. Reads count keyspace
 //! hits and misses and refresh the access time as Redis's read lookup does. Replies are written straight
 //! from the list into the reply buffer while the shard is locked: one copy of the requested range, no
-//! allocation per element. LMPOP logs itself as `LPOP|RPOP key n`, the form Redis propagates.
+//! allocation per element. Pops from several keys log themselves as `LPOP|RPOP key [n]` and the blocking
+//! moves as LMOVE/RPOPLPUSH, the forms Redis propagates. A blocking command that finds nothing parks on
+//! its keys through `Ctx::block_on` (the wait lists live in server/blocking.rs); list creations wake it.
 
 use bytes::Bytes;
 
@@ -15,6 +17,7 @@ use crate::keyspace::types::ListValue;
 use crate::keyspace::types::list::End;
 use crate::keyspace::{Entry, Value};
 use crate::protocol::ReplyBuf;
+use crate::server::blocking::TimeoutReply;
 
 /// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
 fn touches(ctx: &Ctx) -> bool {
@@ -55,10 +58,9 @@ fn read_list<R>(
     if touch {
         e.access_s = lru;
     }
-    let r = f(Some(list_of(e)?), ctx.out);
-    drop(shard);
+    // The lookup found the key: a hit even when the type check then fails, as in Redis.
     ctx.hit(true);
-    r
+    f(Some(list_of(e)?), ctx.out)
 }
 
 /// Runs `f` on the list at `key` for writing (None if absent). `f` returns its result and whether it
@@ -399,18 +401,17 @@ pub fn lpos(ctx: &mut Ctx) -> CmdResult {
     })
 }
 
-/// The part LMOVE and RPOPLPUSH share: pop from `from` of the source, push onto `to` of the
-/// destination, reply with the element (nil when the source does not exist).
-fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
+/// The part LMOVE, RPOPLPUSH and their blocking forms share: pop from `from` of the source, push onto
+/// `to` of the destination and reply with the element. Returns false, having replied nothing, when the
+/// source does not exist.
+fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> Result<bool, CommandError> {
     let (src, dst) = (ctx.arg(1), ctx.arg(2));
     let lru = ctx.lru();
     let mut set = ctx.db().lock_many(&[src, dst]);
     let (hs, hd) = (set.hash(src), set.hash(dst));
     ctx.reap(set.shard(hs), hs, src);
     let Some(e) = set.shard(hs).get_mut(hs, src) else {
-        drop(set);
-        ctx.out.null();
-        return Ok(());
+        return Ok(false);
     };
     list_of(e)?;
     if src == dst {
@@ -418,29 +419,26 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
         e.access_s = lru;
         let l = list_of_mut(e)?;
         let Some(x) = l.pop(from) else {
-            ctx.out.null();
-            return Ok(());
+            return Ok(false);
         };
         l.push(to, &x);
         let rev = ctx.revision();
         e.touch(rev);
         drop(set);
         ctx.out.bulk(&x);
-        return Ok(());
+        return Ok(true);
     }
     ctx.reap(set.shard(hd), hd, dst);
     if let Some(d) = set.shard(hd).get(hd, dst) {
         list_of(d)?;
     }
     let Some(e) = set.shard(hs).get_mut(hs, src) else {
-        ctx.out.null();
-        return Ok(());
+        return Ok(false);
     };
     e.access_s = lru;
     let l = list_of_mut(e)?;
     let Some(x) = l.pop(from) else {
-        ctx.out.null();
-        return Ok(());
+        return Ok(false);
     };
     if l.is_empty() {
         ctx.delete(set.shard(hs), hs, src);
@@ -462,48 +460,81 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> CmdResult {
     }
     drop(set);
     ctx.out.bulk(&x);
-    Ok(())
+    Ok(true)
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
 pub fn lmove(ctx: &mut Ctx) -> CmdResult {
     let from = parse_end(ctx.arg(3))?;
     let to = parse_end(ctx.arg(4))?;
-    lmove_generic(ctx, from, to)
+    if !lmove_generic(ctx, from, to)? {
+        ctx.out.null();
+    }
+    Ok(())
 }
 
 /// RPOPLPUSH source destination: LMOVE source destination RIGHT LEFT.
 pub fn rpoplpush(ctx: &mut Ctx) -> CmdResult {
-    lmove_generic(ctx, End::Right, End::Left)
+    if !lmove_generic(ctx, End::Right, End::Left)? {
+        ctx.out.null();
+    }
+    Ok(())
 }
 
-/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: `[key, [elements]]` from the first non-empty
-/// list, nil when none; logged as `LPOP|RPOP key n`.
-pub fn lmpop(ctx: &mut Ctx) -> CmdResult {
-    let argv = ctx.argv;
-    let numkeys = parse_at_least(&argv[1], 1, "ERR numkeys should be greater than 0")?;
-    // The keys, then at least the direction: more keys than arguments is a syntax error.
-    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
-    if numkeys > argv.len().saturating_sub(3) {
-        return Err(CommandError::Syntax);
+/// The blocking move: moves at once when the source exists, else parks on the source. Redis replies a
+/// null *array* on timeout but a null bulk string where it may not block (MULTI, scripts).
+fn blmove_generic(
+    ctx: &mut Ctx,
+    from: End,
+    to: End,
+    deadline: u64,
+    logged: Vec<Bytes>,
+) -> CmdResult {
+    if lmove_generic(ctx, from, to)? {
+        ctx.log(logged);
+        return Ok(());
     }
-    let keys = &argv[2..2 + numkeys];
-    let end = parse_end(&argv[2 + numkeys])?;
-    let mut count: Option<i64> = None;
-    let mut i = 3 + numkeys;
-    while i < argv.len() {
-        if count.is_none() && is_kw(&argv[i], "count") && i + 1 < argv.len() {
-            count = Some(parse_at_least(
-                &argv[i + 1],
-                1,
-                "ERR count should be greater than 0",
-            )?);
-            i += 2;
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
-    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    let reply = if ctx.txn.may_block {
+        TimeoutReply::NullArray
+    } else {
+        TimeoutReply::Null
+    };
+    let src = ctx.argv[1].clone();
+    ctx.block_on(vec![src], deadline, reply);
+    Ok(())
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout: logged as the LMOVE it performed.
+pub fn blmove(ctx: &mut Ctx) -> CmdResult {
+    let from = parse_end(ctx.arg(3))?;
+    let to = parse_end(ctx.arg(4))?;
+    let deadline = ctx.parse_block_timeout(ctx.arg(5))?;
+    let mut logged = ctx.argv[..5].to_vec();
+    logged[0] = Bytes::from_static(b"LMOVE");
+    blmove_generic(ctx, from, to, deadline, logged)
+}
+
+/// BRPOPLPUSH source destination timeout: logged as RPOPLPUSH.
+pub fn brpoplpush(ctx: &mut Ctx) -> CmdResult {
+    let deadline = ctx.parse_block_timeout(ctx.arg(3))?;
+    let logged = vec![
+        Bytes::from_static(b"RPOPLPUSH"),
+        ctx.argv[1].clone(),
+        ctx.argv[2].clone(),
+    ];
+    blmove_generic(ctx, End::Right, End::Left, deadline, logged)
+}
+
+/// Pops from the first non-empty list among `keys`: one element replied as `[key, element]` when
+/// `count` is None (BLPOP), else up to `count` as `[key, [elements]]` (LMPOP). Logs the pop as
+/// `LPOP|RPOP key [n]`, the form Redis propagates. Returns false, having replied nothing, when every
+/// key is missing; WRONGTYPE stops at the first key holding another type.
+fn pop_first(
+    ctx: &mut Ctx,
+    keys: &[Bytes],
+    end: End,
+    count: Option<usize>,
+) -> Result<bool, CommandError> {
     let lru = ctx.lru();
     let mut set = ctx.db().lock_many(keys);
     for key in keys {
@@ -519,7 +550,15 @@ pub fn lmpop(ctx: &mut Ctx) -> CmdResult {
         }
         ctx.out.array(2);
         ctx.out.bulk(key);
-        let n = pop_many(ctx.out, l, end, count);
+        let n = match count {
+            Some(count) => pop_many(ctx.out, l, end, count),
+            None => {
+                if let Some(x) = l.pop(end) {
+                    ctx.out.bulk(&x);
+                }
+                1
+            }
+        };
         if l.is_empty() {
             ctx.delete(set.shard(h), h, key);
         } else {
@@ -531,14 +570,122 @@ pub fn lmpop(ctx: &mut Ctx) -> CmdResult {
             End::Left => b"LPOP",
             End::Right => b"RPOP",
         };
-        ctx.log(vec![
-            Bytes::from_static(name),
-            key.clone(),
-            Bytes::from(n.to_string()),
-        ]);
-        return Ok(());
+        let mut logged = vec![Bytes::from_static(name), key.clone()];
+        if count.is_some() {
+            logged.push(Bytes::from(n.to_string()));
+        }
+        ctx.log(logged);
+        return Ok(true);
     }
-    drop(set);
-    ctx.out.null_array();
+    Ok(false)
+}
+
+/// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` starting at `argv[at]`: the keys, the end and
+/// the count (1 when absent), with Redis's errors and their order.
+fn parse_mpop(argv: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), CommandError> {
+    let numkeys = parse_at_least(&argv[at], 1, "ERR numkeys should be greater than 0")?;
+    // The keys, then at least the direction: more keys than arguments is a syntax error.
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    if numkeys > argv.len().saturating_sub(at + 2) {
+        return Err(CommandError::Syntax);
+    }
+    let keys = &argv[at + 1..at + 1 + numkeys];
+    let end = parse_end(&argv[at + 1 + numkeys])?;
+    let mut count: Option<i64> = None;
+    let mut i = at + 2 + numkeys;
+    while i < argv.len() {
+        if count.is_none() && is_kw(&argv[i], "count") && i + 1 < argv.len() {
+            count = Some(parse_at_least(
+                &argv[i + 1],
+                1,
+                "ERR count should be greater than 0",
+            )?);
+            i += 2;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let count = usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX);
+    Ok((keys, end, count))
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: `[key, [elements]]` from the first non-empty
+/// list, nil when none; logged as `LPOP|RPOP key n`.
+pub fn lmpop(ctx: &mut Ctx) -> CmdResult {
+    let (keys, end, count) = parse_mpop(ctx.argv, 1)?;
+    if !pop_first(ctx, keys, end, Some(count))? {
+        ctx.out.null_array();
+    }
     Ok(())
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: the timeout is checked after the
+/// other arguments, as in Redis.
+pub fn blmpop(ctx: &mut Ctx) -> CmdResult {
+    let (keys, end, count) = parse_mpop(ctx.argv, 2)?;
+    let deadline = ctx.parse_block_timeout(ctx.arg(1))?;
+    if !pop_first(ctx, keys, end, Some(count))? {
+        ctx.block_on(keys.to_vec(), deadline, TimeoutReply::NullArray);
+    }
+    Ok(())
+}
+
+fn bpop(ctx: &mut Ctx, end: End) -> CmdResult {
+    let argv = ctx.argv;
+    let deadline = ctx.parse_block_timeout(&argv[argv.len() - 1])?;
+    let keys = &argv[1..argv.len() - 1];
+    if !pop_first(ctx, keys, end, None)? {
+        ctx.block_on(keys.to_vec(), deadline, TimeoutReply::NullArray);
+    }
+    Ok(())
+}
+
+/// BLPOP key [key ...] timeout: `[key, element]`, logged as `LPOP key`.
+pub fn blpop(ctx: &mut Ctx) -> CmdResult {
+    bpop(ctx, End::Left)
+}
+
+/// BRPOP key [key ...] timeout: `[key, element]`, logged as `RPOP key`.
+pub fn brpop(ctx: &mut Ctx) -> CmdResult {
+    bpop(ctx, End::Right)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_are_case_insensitive_and_anything_else_is_a_syntax_error() {
+        assert_eq!(parse_end(b"left"), Ok(End::Left));
+        assert_eq!(parse_end(b"RiGhT"), Ok(End::Right));
+        assert_eq!(parse_end(b"up"), Err(CommandError::Syntax));
+        assert_eq!(parse_end(b""), Err(CommandError::Syntax));
+    }
+
+    #[test]
+    fn bounded_integers_use_the_one_message_for_junk_and_for_small_values() {
+        let msg = "ERR count should be greater than 0";
+        assert_eq!(parse_at_least(b"3", 1, msg), Ok(3));
+        for bad in [&b"0"[..], b"-1", b"x", b"1.5", b"", b"99999999999999999999"] {
+            assert_eq!(
+                parse_at_least(bad, 1, msg),
+                Err(CommandError::Custom(msg.into()))
+            );
+        }
+    }
+
+    #[test]
+    fn counted_pops_reply_in_pop_order_and_shorten_the_list() {
+        let mut l: ListValue = ["a", "b", "c"]
+            .iter()
+            .map(|s| crate::keyspace::SmallBytes::new(s.as_bytes()))
+            .collect();
+        let mut out = ReplyBuf::new(crate::protocol::Resp::V2);
+        assert_eq!(pop_many(&mut out, &mut l, End::Right, 2), 2);
+        assert_eq!(out.buf, b"*2\r\n$1\r\nc\r\n$1\r\nb\r\n");
+        assert_eq!(l.len(), 1);
+        let mut out = ReplyBuf::new(crate::protocol::Resp::V2);
+        assert_eq!(pop_many(&mut out, &mut l, End::Left, 0), 0);
+        assert_eq!(out.buf, b"*0\r\n");
+    }
 }
