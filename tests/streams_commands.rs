@@ -684,8 +684,47 @@ fn blocked_xreadgroup_gets_new_entries_and_nogroup_when_destroyed() {
     run(&mut c, "XGROUP DESTROY s g");
     assert_eq!(
         h.join().unwrap(),
-        "-NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option"
+        "-NOGROUP the consumer group this client was blocked on no longer exists"
     );
+}
+
+#[test]
+fn deleting_or_replacing_a_stream_unblocks_xreadgroup_but_not_xread() {
+    let Some(t) = Target::concord_only() else {
+        return;
+    };
+    let mut c = t.conn();
+    for change in ["DEL s", "SET s x", "FLUSHALL"] {
+        run(&mut c, "DEL s");
+        run(&mut c, "XGROUP CREATE s g $ MKSTREAM");
+        let group = blocked(&t, "XREADGROUP GROUP g c BLOCK 0 STREAMS s >");
+        let plain = blocked(&t, "XREAD BLOCK 0 STREAMS s $");
+        wait_blocked(&mut c, 2);
+        run(&mut c, change);
+        assert_eq!(
+            group.join().unwrap(),
+            "-UNBLOCKED the stream key no longer exists",
+            "{change}"
+        );
+        wait_blocked(&mut c, 1);
+        run(&mut c, "DEL s");
+        run(&mut c, "XADD s 5-0 f v");
+        assert_eq!(plain.join().unwrap(), "[[s, [[5-0, [f, v]]]]]", "{change}");
+    }
+}
+
+#[test]
+fn renaming_a_stream_into_place_serves_a_blocked_reader() {
+    let Some(t) = Target::concord_only() else {
+        return;
+    };
+    let mut c = t.conn();
+    run(&mut c, "XADD s 1-0 a 1");
+    let h = blocked(&t, "XREAD BLOCK 0 STREAMS s 1-0");
+    wait_blocked(&mut c, 1);
+    run(&mut c, "XADD other 2-0 b 2");
+    run(&mut c, "RENAME other s");
+    assert_eq!(h.join().unwrap(), "[[s, [[2-0, [b, 2]]]]]");
 }
 
 #[test]

@@ -104,6 +104,8 @@ pub struct Txn {
     pub block: Option<BlockOn>,
     /// Set when a blocking command found nothing but could not block (it replied as on timeout).
     pub would_block: bool,
+    /// True while a parked command is run again on its waiter's behalf (`serve_ready`).
+    pub waiter: bool,
 }
 
 /// What a blocking command waits for.
@@ -432,11 +434,71 @@ pub fn execute(
         .commands_processed
         .fetch_add(1, Ordering::Relaxed);
     client.info.last_cmd.store(spec.id + 1, Ordering::Relaxed);
+    if txn.revision.is_some() && !server.blocking.is_empty() {
+        written_keys_ready(server, client.db, spec, argv, &mut txn.ready);
+    }
     let ready = std::mem::take(&mut txn.ready);
     if !ready.is_empty() {
         serve_ready(server, ready);
     }
     txn.block
+}
+
+/// After a write, every key it named that a client waits on is re-checked, as Redis signals keys that
+/// are added, replaced or deleted: a key RENAMEd into place can serve a BLPOP, a stream deleted or
+/// replaced under an XREADGROUP answers it with an error. A waiter that still finds nothing goes back in
+/// line. FLUSHDB/FLUSHALL/SWAPDB re-check every waited key. A key now holding a type no blocking command
+/// takes from (string, hash, set) is re-checked only for XREADGROUP waiters, which Redis unblocks with an
+/// error, so list and sorted-set waiters never see WRONGTYPE from it.
+fn written_keys_ready(
+    server: &Server,
+    db: usize,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    ready: &mut Vec<(usize, Bytes)>,
+) {
+    let mut keys: Vec<(usize, Bytes)> = Vec::new();
+    if matches!(spec.name, "flushdb" | "flushall" | "swapdb") {
+        keys = server.blocking.waited_keys();
+    } else if spec.has(flags::WRITE) && spec.first_key > 0 && spec.step > 0 {
+        let argc = argv.len() as i32;
+        let last = if spec.last_key < 0 {
+            argc + spec.last_key
+        } else {
+            spec.last_key
+        };
+        let mut i = spec.first_key;
+        while i <= last && i < argc {
+            let key = &argv[i as usize];
+            if server.blocking.is_waited(db, key) {
+                keys.push((db, key.clone()));
+            }
+            i += spec.step;
+        }
+    }
+    let now = server.now_ms();
+    for (db, key) in keys {
+        let takes_from = {
+            let (hash, shard) = server.keyspace.db(db).lock_key(&key);
+            match shard.get_live(hash, &key, now).map(|e| &e.value) {
+                None => true,
+                Some(v) => matches!(
+                    v,
+                    crate::keyspace::Value::List(_)
+                        | crate::keyspace::Value::ZSet(_)
+                        | crate::keyspace::Value::Stream(_)
+                ),
+            }
+        };
+        if takes_from
+            || server.blocking.any_waiter(db, &key, |w| {
+                w.first()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(b"xreadgroup"))
+            })
+        {
+            ready.push((db, key));
+        }
+    }
 }
 
 /// Serves blocked clients waiting on keys that just became ready, oldest first: each waiter's command is
@@ -460,6 +522,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             let now_ms = server.now_ms();
             let mut txn = Txn::new(server.effects.is_recording());
             txn.may_block = false;
+            txn.waiter = true;
             let result = {
                 let mut ctx = Ctx {
                     server,

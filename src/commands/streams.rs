@@ -13,8 +13,9 @@
 //! their keys (`Ctx::block_on_as`, server/blocking.rs) until an XADD makes one ready, when the command is
 //! run again for the waiter; XREAD's `$` is resolved to the stream's last ID when it blocks (the waiter
 //! re-runs the resolved form, with COUNT 1000 when none was given, as Redis serves blocked readers).
-//! Inside MULTI they answer a null array, as on timeout. XGROUP DESTROY wakes XREADGROUP waiters, which
-//! then get NOGROUP; a key deleted or replaced under a waiter wakes it only once XADD recreates it.
+//! Inside MULTI they answer a null array, as on timeout. A write to a waited key re-checks its waiters
+//! (commands/mod.rs): XREADGROUP waiters whose stream was deleted or replaced get `UNBLOCKED the stream
+//! key no longer exists`, those whose group was destroyed get NOGROUP; XREAD waiters keep waiting.
 
 use bytes::Bytes;
 
@@ -685,6 +686,7 @@ fn xread_rerun(r: &ReadArgs, after: &[StreamId]) -> Vec<Bytes> {
 pub fn xread(ctx: &mut Ctx) -> CmdResult {
     let r = parse_read_args(ctx, false)?;
     let now = ctx.now_ms;
+    let waiter = ctx.txn.waiter;
     let mut set = ctx.db().lock_many(&r.keys);
     // Resolve every ID and check every type before replying, as Redis does.
     let mut after = Vec::with_capacity(r.keys.len());
@@ -693,6 +695,8 @@ pub fn xread(ctx: &mut Ctx) -> CmdResult {
         let s = match set.shard(h).get_live(h, key, now).map(|e| &e.value) {
             None => None,
             Some(Value::Stream(s)) => Some(s),
+            // A blocked XREAD whose key now holds another type keeps waiting, as in Redis.
+            Some(_) if waiter => None,
             Some(_) => return Err(CommandError::WrongType),
         };
         let id = if &idarg[..] == b"$" {
@@ -829,16 +833,27 @@ pub fn xreadgroup(ctx: &mut Ctx) -> CmdResult {
         return Err(custom("ERR Missing GROUP option for XREADGROUP"));
     };
     let now = ctx.now_ms;
+    let waiter = ctx.txn.waiter;
     let mut set = ctx.db().lock_many(&r.keys);
     // None = `>` (new messages), Some(id) = history after id.
     let mut after: Vec<Option<StreamId>> = Vec::with_capacity(r.keys.len());
     for (key, idarg) in r.keys.iter().zip(&r.ids) {
         let h = set.hash(key);
         let s = match set.shard(h).get_live(h, key, now).map(|e| &e.value) {
-            None => None,
             Some(Value::Stream(s)) => Some(s),
+            // A blocked XREADGROUP whose stream was deleted, replaced or lost its group is answered
+            // with Redis's unblocking errors.
+            _ if waiter => {
+                return Err(custom("UNBLOCKED the stream key no longer exists"));
+            }
+            None => None,
             Some(_) => return Err(CommandError::WrongType),
         };
+        if waiter && s.is_some_and(|s| !s.groups.contains_key(&gname[..])) {
+            return Err(custom(
+                "NOGROUP the consumer group this client was blocked on no longer exists",
+            ));
+        }
         if s.is_none_or(|s| !s.groups.contains_key(&gname[..])) {
             return Err(CommandError::Custom(format!(
                 "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",

@@ -145,6 +145,26 @@ impl Blocking {
             .contains_key(&(db, Bytes::copy_from_slice(key)))
     }
 
+    /// Every (db, key) someone waits on (re-checked after FLUSHDB, FLUSHALL and SWAPDB).
+    pub fn waited_keys(&self) -> Vec<(usize, Bytes)> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        self.state.lock().by_key.keys().cloned().collect()
+    }
+
+    /// Whether some waiter on `(db, key)` runs a command for which `f(argv)` holds.
+    pub fn any_waiter(&self, db: usize, key: &[u8], f: impl Fn(&[Bytes]) -> bool) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        self.state
+            .lock()
+            .by_key
+            .get(&(db, Bytes::copy_from_slice(key)))
+            .is_some_and(|q| q.iter().any(|w| f(&w.argv)))
+    }
+
     /// Parks a command on its keys.
     #[allow(clippy::too_many_arguments)]
     pub fn register(
