@@ -10,21 +10,19 @@ use proptest::prelude::*;
 use resp::{Raw, Reply};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::OnceLock;
 use std::time::Duration;
 use support::TestServer;
 
 const SENTINEL_VALUE: &[u8] = b"intact\r\n\0value";
 
-fn server() -> &'static TestServer {
-    static S: OnceLock<TestServer> = OnceLock::new();
-    S.get_or_init(|| {
-        let s = TestServer::start();
-        let mut r = Raw::connect(s.port);
-        r.send_cmd(&[b"SET", b"sentinel", SENTINEL_VALUE]);
-        assert_eq!(r.read(), Reply::Simple("OK".into()));
-        s
-    })
+/// One server for all cases, owned by the test so it is killed when the test ends (a `static` would
+/// outlive the test process's cleanup and leave the server running).
+fn server() -> TestServer {
+    let s = TestServer::start();
+    let mut r = Raw::connect(s.port);
+    r.send_cmd(&[b"SET", b"sentinel", SENTINEL_VALUE]);
+    assert_eq!(r.read(), Reply::Simple("OK".into()));
+    s
 }
 
 /// Harmless command words (nothing that flushes, kills, reconfigures or shuts down).
@@ -64,18 +62,22 @@ fn stream() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(fragment(), 1..12).prop_map(|v| v.concat())
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
-    #[test]
-    fn random_streams_never_hurt_the_server(streams in prop::collection::vec(stream(), 1..8)) {
-        let s = server();
+#[test]
+fn random_streams_never_hurt_the_server() {
+    let s = server();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 48,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&prop::collection::vec(stream(), 1..8), |streams| {
         let handles: Vec<_> = streams
             .into_iter()
             .map(|bytes| {
                 let port = s.port;
                 std::thread::spawn(move || {
-                    let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else { return };
+                    let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)) else {
+                        return;
+                    };
                     c.set_read_timeout(Some(Duration::from_millis(50))).ok();
                     // Split the stream at an arbitrary point so framing is tested across reads.
                     let cut = bytes.len() / 3;
@@ -97,5 +99,9 @@ proptest! {
         prop_assert_eq!(r.cmd(&["PING"]), Reply::Simple("PONG".into()));
         r.send_cmd(&[b"GET", b"sentinel"]);
         prop_assert_eq!(r.read(), Reply::Bulk(SENTINEL_VALUE.to_vec()));
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
 }
