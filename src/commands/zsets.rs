@@ -13,6 +13,7 @@ use super::{CmdResult, CommandError, Ctx, Ttl, is_kw};
 use crate::keyspace::types::ZSetValue;
 use crate::keyspace::{ShardSet, SmallBytes, Value};
 use crate::protocol::ReplyBuf;
+use crate::server::blocking::TimeoutReply;
 
 // ---------------------------------------------------------------------------------------------------
 // Errors
@@ -1124,9 +1125,20 @@ pub fn zpopmax(ctx: &mut Ctx) -> CmdResult {
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]. Logged as the ZPOPMIN/ZPOPMAX it amounts to.
 pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
+    mpop(ctx, 1, None)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: ZMPOP that waits (null array on timeout).
+pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
+    let deadline = ctx.parse_block_timeout(ctx.arg(1))?;
+    mpop(ctx, 2, Some(deadline))
+}
+
+/// ZMPOP's body with `numkeys` at `at`; with a deadline it parks the client when every key is empty.
+fn mpop(ctx: &mut Ctx, at: usize, deadline: Option<u64>) -> CmdResult {
     let argv = ctx.argv;
-    let numkeys = parse_long_in(&argv[1], 1, i64::MAX, "numkeys should be greater than 0")?;
-    let where_idx = (numkeys as u64).saturating_add(2);
+    let numkeys = parse_long_in(&argv[at], 1, i64::MAX, "numkeys should be greater than 0")?;
+    let where_idx = (numkeys as u64).saturating_add(at as u64 + 1);
     if where_idx >= argv.len() as u64 {
         return Err(CommandError::Syntax);
     }
@@ -1149,8 +1161,12 @@ pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let count = if count == -1 { 1 } else { count as usize };
-    match pop_from(ctx, &argv[2..where_idx], max, count)? {
-        None => ctx.out.null_array(),
+    let keys = &argv[at + 1..where_idx];
+    match pop_from(ctx, keys, max, count)? {
+        None => match deadline {
+            Some(d) => ctx.block_on(keys.to_vec(), d, TimeoutReply::NullArray),
+            None => ctx.out.null_array(),
+        },
         Some((key, items)) => {
             ctx.log(vec![
                 Bytes::from_static(if max { b"ZPOPMAX" } else { b"ZPOPMIN" }),
@@ -1168,6 +1184,40 @@ pub fn zmpop(ctx: &mut Ctx) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// BZPOPMIN / BZPOPMAX key [key ...] timeout: `[key, member, score]` from the first non-empty key, or
+/// a null array on timeout. Logged as the ZPOPMIN / ZPOPMAX it amounts to, as Redis propagates it.
+fn bzpop(ctx: &mut Ctx, max: bool) -> CmdResult {
+    let argv = ctx.argv;
+    let deadline = ctx.parse_block_timeout(&argv[argv.len() - 1])?;
+    let keys = &argv[1..argv.len() - 1];
+    match pop_from(ctx, keys, max, 1)? {
+        None => ctx.block_on(keys.to_vec(), deadline, TimeoutReply::NullArray),
+        Some((key, items)) => {
+            ctx.log(vec![
+                Bytes::from_static(if max { b"ZPOPMAX" } else { b"ZPOPMIN" }),
+                key.clone(),
+            ]);
+            ctx.out.array(3);
+            ctx.out.bulk(&key);
+            for (m, s) in &items {
+                ctx.out.bulk(m);
+                reply_score(ctx.out, *s);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// BZPOPMIN key [key ...] timeout
+pub fn bzpopmin(ctx: &mut Ctx) -> CmdResult {
+    bzpop(ctx, false)
+}
+
+/// BZPOPMAX key [key ...] timeout
+pub fn bzpopmax(ctx: &mut Ctx) -> CmdResult {
+    bzpop(ctx, true)
 }
 
 // ---------------------------------------------------------------------------------------------------
