@@ -681,10 +681,23 @@ fn blocked_xreadgroup_gets_new_entries_and_nogroup_when_destroyed() {
     assert_eq!(run(&mut c, "XPENDING s g"), "[:1, 1-0, 1-0, [[alice, 1]]]");
     let h = blocked(&t, "XREADGROUP GROUP g bob BLOCK 0 STREAMS s >");
     wait_blocked(&mut c, 1);
+    run(&mut c, "CONFIG RESETSTAT");
     run(&mut c, "XGROUP DESTROY s g");
     assert_eq!(
         h.join().unwrap(),
         "-NOGROUP the consumer group this client was blocked on no longer exists"
+    );
+    // The failed wait counts as an error reply and a failed XREADGROUP, as in Redis.
+    let info: String = redis::cmd("INFO").arg("errorstats").query(&mut c).unwrap();
+    assert!(info.contains("errorstat_NOGROUP:count=1"), "{info}");
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut c)
+        .unwrap();
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("cmdstat_xreadgroup:") && l.contains("failed_calls=1")),
+        "{info}"
     );
 }
 

@@ -536,7 +536,13 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 handler(&mut ctx)
             };
             if let Err(e) = &result {
+                // An error ends the wait (XREADGROUP's UNBLOCKED/NOGROUP): counted as Redis counts a
+                // failed blocked command.
                 out.error(&e.message());
+                server.stats.count_error(&e.code());
+                server.stats.commands[spec.id]
+                    .failed
+                    .fetch_add(1, Ordering::Relaxed);
             }
             // Found nothing after all: another waiter took it. Back in line; this key is drained.
             if txn.would_block {

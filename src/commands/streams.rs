@@ -21,7 +21,7 @@ use bytes::Bytes;
 
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::types::StreamValue;
-use crate::keyspace::types::stream::{Group, NodeLimits, StreamEntry, StreamId, TrimTo};
+use crate::keyspace::types::stream::{Consumer, Group, NodeLimits, StreamEntry, StreamId, TrimTo};
 use crate::keyspace::{Shard, Value};
 use crate::protocol::ReplyBuf;
 use crate::server::blocking::TimeoutReply;
@@ -909,7 +909,7 @@ pub fn xreadgroup(ctx: &mut Ctx) -> CmdResult {
                 None => {
                     g.consumers.insert(
                         cname.to_vec().into_boxed_slice(),
-                        crate::keyspace::types::stream::Consumer {
+                        Consumer {
                             seen_time: now,
                             ..Default::default()
                         },
@@ -1190,7 +1190,7 @@ pub fn xgroup_createconsumer(ctx: &mut Ctx) -> CmdResult {
         }
         g.consumers.insert(
             cname.to_vec().into_boxed_slice(),
-            crate::keyspace::types::stream::Consumer {
+            Consumer {
                 seen_time: now,
                 ..Default::default()
             },
@@ -1390,15 +1390,16 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
             }
             return Ok(());
         };
-        let ids: Vec<StreamId> = match &consumer {
+        // Walk the PEL lazily: COUNT bounds the work, not the PEL's size.
+        let ids: Box<dyn Iterator<Item = StreamId> + '_> = match &consumer {
             Some(c) => match g.consumers.get(&c[..]) {
-                Some(c) => c.pel.range(start..).copied().collect(),
+                Some(c) => Box::new(c.pel.range(start..).copied()),
                 None => {
                     out.array(0);
                     return Ok(());
                 }
             },
-            None => g.pel.range(start..).map(|(k, _)| *k).collect(),
+            None => Box::new(g.pel.range(start..).map(|(k, _)| *k)),
         };
         let mut rows = Vec::new();
         if start <= end {
@@ -1433,7 +1434,7 @@ fn claim_consumer(g: &mut Group, name: &[u8], now: u64) {
         None => {
             g.consumers.insert(
                 name.to_vec().into_boxed_slice(),
-                crate::keyspace::types::stream::Consumer {
+                Consumer {
                     seen_time: now,
                     ..Default::default()
                 },
