@@ -39,6 +39,9 @@ pub fn quit(ctx: &mut Ctx) -> CmdResult {
 pub fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.db = 0;
     ctx.client.reply_mode = ReplyMode::On;
+    ctx.client.multi = None;
+    ctx.client.multi_error = false;
+    ctx.client.watched.clear();
     ctx.client.authenticated = !ctx.server.config.has_requirepass.load(Ordering::Relaxed);
     let info = &ctx.client.info;
     info.db.store(0, Ordering::Relaxed);

@@ -20,6 +20,7 @@ pub mod sets;
 pub mod streams;
 pub mod strings;
 pub mod table;
+pub mod transactions;
 pub mod zsets;
 
 use bytes::Bytes;
@@ -69,6 +70,12 @@ pub struct Client {
     /// Close the connection once the current reply is written (QUIT, protocol errors).
     pub close_after_reply: bool,
     pub info: Arc<ClientInfo>,
+    /// Commands queued since MULTI (None outside a transaction).
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command was refused while queueing: EXEC must abort.
+    pub multi_error: bool,
+    /// WATCHed keys: (db, key, mod_revision when watched, None if absent).
+    pub watched: Vec<(usize, Bytes, Option<u64>)>,
 }
 
 impl Client {
@@ -79,6 +86,9 @@ impl Client {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             info,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
         }
     }
 }
@@ -104,6 +114,9 @@ pub struct Txn {
     pub block: Option<BlockOn>,
     /// Set when a blocking command found nothing but could not block (it replied as on timeout).
     pub would_block: bool,
+    /// Number of changes stamped so far (each `Ctx::revision` call), so EXEC can tell which of its
+    /// commands wrote.
+    pub changes: u64,
     /// True while a parked command is run again on its waiter's behalf (`serve_ready`).
     pub waiter: bool,
 }
@@ -164,6 +177,7 @@ impl<'a> Ctx<'a> {
     /// The revision of this unit of writes, taken on first use.
     #[inline]
     pub fn revision(&mut self) -> u64 {
+        self.txn.changes += 1;
         if let Some(r) = self.txn.revision {
             return r;
         }
@@ -383,6 +397,7 @@ pub fn execute(
     let spec = match resolve(argv) {
         Ok(s) => s,
         Err(e) => {
+            client.multi_error |= client.multi.is_some();
             reject(server, out, None, &e);
             return None;
         }
@@ -391,11 +406,26 @@ pub fn execute(
         let e = CommandError::WrongArity {
             command: spec.name.to_string(),
         };
+        client.multi_error |= client.multi.is_some();
         reject(server, out, Some(spec), &e);
         return None;
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        client.multi_error |= client.multi.is_some();
         reject(server, out, Some(spec), &CommandError::NoAuth);
+        return None;
+    }
+    if let Some(queue) = client.multi.as_mut()
+        && !transactions::runs_inside_multi(spec)
+    {
+        if spec.has(flags::NO_MULTI) {
+            client.multi_error = true;
+            let e = CommandError::Custom("ERR Command not allowed inside a transaction".into());
+            reject(server, out, Some(spec), &e);
+        } else {
+            queue.push(argv.to_vec());
+            out.simple("QUEUED");
+        }
         return None;
     }
     let Some(handler) = spec.handler else {
@@ -408,6 +438,15 @@ pub fn execute(
     let mut txn = Txn::new(server.effects.is_recording());
     let now_ms = server.now_ms();
     let result = {
+        // Every command runs under the shared side of the exec lock; EXEC takes the exclusive side so
+        // no other client sees its commands half-applied.
+        let _shared;
+        let _exclusive;
+        if spec.name == "exec" {
+            _exclusive = server.exec_lock.write();
+        } else {
+            _shared = server.exec_lock.read();
+        }
         let mut ctx = Ctx {
             server,
             client,
@@ -524,6 +563,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             txn.may_block = false;
             txn.waiter = true;
             let result = {
+                let _shared = server.exec_lock.read();
                 let mut ctx = Ctx {
                     server,
                     client: &mut client,

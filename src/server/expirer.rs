@@ -42,6 +42,8 @@ pub fn expire_due(server: &Server) -> usize {
     for (dbi, db) in server.keyspace.dbs().iter().enumerate() {
         for si in 0..SHARDS {
             loop {
+                // Not in the middle of an EXEC: a transaction sees one instant of time.
+                let _shared = server.exec_lock.read();
                 let mut shard = db.lock(si);
                 if shard.next_deadline().is_none_or(|d| d > now) {
                     break;

@@ -145,6 +145,8 @@ pub struct Server {
     pub stats: Stats,
     pub effects: EffectLog,
     pub blocking: blocking::Blocking,
+    /// Shared by every command, exclusive for EXEC (isolation of transactions).
+    pub exec_lock: parking_lot::RwLock<()>,
     pub started_ms: u64,
     pub started: Instant,
     pub run_id: String,
@@ -173,6 +175,7 @@ impl Server {
             stats: Stats::new(),
             effects: EffectLog::default(),
             blocking: blocking::Blocking::default(),
+            exec_lock: parking_lot::RwLock::new(()),
             started_ms: now,
             started: Instant::now(),
             run_id,

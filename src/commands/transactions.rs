@@ -1,0 +1,158 @@
+//! Transactions (Redis group `transactions`): MULTI queues, EXEC runs the queue as one isolated unit
+//! with one revision, WATCH makes EXEC fail when a watched key changed in between.
+//!
+//! Isolation: every command runs under the shared side of `Server::exec_lock` and EXEC under its
+//! exclusive side, so no client observes half of a transaction, and the expirer (which also takes the
+//! shared side) does not delete keys while one runs. All queued commands see the same `now_ms`.
+//! Revision seam: the queued commands share EXEC's `Txn`, so the whole transaction is one revision; each
+//! command that wrote is logged with that revision, in order.
+//!
+//! WATCH records a key's `mod_revision` (None if absent). Any change to the key by anyone, an expiry, a
+//! delete or a FLUSH moves the revision or removes the key, so EXEC compares the two: no per-key hooks.
+
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+use super::table::CommandSpec;
+use super::{CmdResult, CommandError, Ctx, Effect, resolve};
+
+/// Commands that run at once inside MULTI instead of being queued, as in Redis.
+pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// The key's current mod_revision, or None if absent (expired counts as absent).
+fn watched_state(ctx: &Ctx, db: usize, key: &[u8]) -> Option<u64> {
+    let (hash, shard) = ctx.server.keyspace.db(db).lock_key(key);
+    shard
+        .get_live(hash, key, ctx.now_ms)
+        .map(|e| e.mod_revision)
+}
+
+/// MULTI
+pub fn multi(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CommandError::Custom(
+            "ERR MULTI calls can not be nested".into(),
+        ));
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_error = false;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DISCARD
+pub fn discard(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.multi.take().is_none() {
+        return Err(CommandError::Custom("ERR DISCARD without MULTI".into()));
+    }
+    ctx.client.multi_error = false;
+    ctx.client.watched.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// WATCH key [key ...]
+pub fn watch(ctx: &mut Ctx) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CommandError::Custom(
+            "ERR WATCH inside MULTI is not allowed".into(),
+        ));
+    }
+    let db = ctx.client.db;
+    for key in &ctx.argv[1..] {
+        let state = watched_state(ctx, db, key);
+        ctx.client.watched.push((db, key.clone(), state));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// UNWATCH
+pub fn unwatch(ctx: &mut Ctx) -> CmdResult {
+    ctx.client.watched.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// EXEC: the queued replies as one array; a null array when a watched key changed; EXECABORT when a
+/// command was refused while queueing.
+pub fn exec(ctx: &mut Ctx) -> CmdResult {
+    let Some(queued) = ctx.client.multi.take() else {
+        return Err(CommandError::Custom("ERR EXEC without MULTI".into()));
+    };
+    let watched = std::mem::take(&mut ctx.client.watched);
+    if std::mem::take(&mut ctx.client.multi_error) {
+        return Err(CommandError::Custom(
+            "EXECABORT Transaction discarded because of previous errors.".into(),
+        ));
+    }
+    if watched
+        .iter()
+        .any(|(db, key, state)| watched_state(ctx, *db, key) != *state)
+    {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    ctx.txn.may_block = false;
+    ctx.out.array(queued.len());
+    for argv in &queued {
+        run_queued(ctx, argv);
+    }
+    // Each queued command logged itself; EXEC is not logged on top.
+    ctx.log_nothing();
+    Ok(())
+}
+
+/// Runs one queued command inside EXEC, on EXEC's unit of writes.
+fn run_queued(ctx: &mut Ctx, argv: &[Bytes]) {
+    let Ok(spec) = resolve(argv) else {
+        ctx.out.error("ERR unknown command");
+        return;
+    };
+    let Some(handler) = spec.handler else {
+        ctx.out.error("ERR syntax error");
+        return;
+    };
+    let changes_before = ctx.txn.changes;
+    ctx.txn.logged = false;
+    let result = {
+        let mut sub = Ctx {
+            server: ctx.server,
+            client: &mut *ctx.client,
+            argv,
+            out: &mut *ctx.out,
+            now_ms: ctx.now_ms,
+            txn: &mut *ctx.txn,
+            spec,
+        };
+        handler(&mut sub)
+    };
+    let stat = &ctx.server.stats.commands[spec.id];
+    stat.calls.fetch_add(1, Ordering::Relaxed);
+    if let Err(e) = result {
+        ctx.out.error(&e.message());
+        ctx.server.stats.count_error(&e.code());
+        stat.failed.fetch_add(1, Ordering::Relaxed);
+    }
+    if ctx.txn.changes > changes_before
+        && !ctx.txn.logged
+        && ctx.recording()
+        && let Some(revision) = ctx.txn.revision_taken()
+    {
+        ctx.txn.effects.push(Effect::Write {
+            db: ctx.client.db,
+            revision,
+            now_ms: ctx.now_ms,
+            argv: argv.to_vec(),
+        });
+    }
+    if ctx.txn.changes > changes_before && !ctx.server.blocking.is_empty() {
+        let db = ctx.client.db;
+        super::written_keys_ready(ctx.server, db, spec, argv, &mut ctx.txn.ready);
+    }
+}
