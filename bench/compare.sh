@@ -7,6 +7,10 @@
 #   -c N           parallel clients (default 50)
 #   --mem-keys N   keys loaded by the memory test (default 1000000)
 #   --no-mem       skip the memory test;  --no-tput  skip the throughput table
+#   --types        also the data-type tests (issue #4): LPUSH, RPOP, HSET, SADD, ZADD, ZPOPMIN, XADD,
+#                  a BLPOP consumer + RPUSH producer pair, and memory per element of a 1M-member hash,
+#                  set and sorted set
+#   --only-types   just those
 # Environment:
 #   CONCORD_BIN    binary for side A (default: target/release/concord, built with cargo first)
 #   CONCORD_ARGS   extra args for side A, word-split (e.g. "--save '' --appendonly no" when
@@ -34,6 +38,18 @@ TESTS=(
     "SET NX PX|SET key:__rand_int__ xxxxxxxxxxxxxxxx NX PX 10000"
 )
 PIPELINES=(1 16)
+# Data-type tests (--types). Order matters: RPOP and ZPOPMIN drain what LPUSH and ZADD filled.
+TYPE_TESTS=(
+    "LPUSH|-t lpush"
+    "RPOP|-t rpop"
+    "HSET|-t hset"
+    "SADD|-t sadd"
+    "ZADD|-t zadd"
+    "ZPOPMIN|-t zpopmin"
+    "XADD|-t xadd"
+    "BLPOP pair|BLPOP_PAIR"
+)
+DO_TYPES=0
 
 REQUESTS=200000
 CLIENTS=50
@@ -50,6 +66,8 @@ while (($#)); do
         --mem-keys) MEM_KEYS=$2; shift ;;
         --no-mem) DO_MEM=0 ;;
         --no-tput) DO_TPUT=0 ;;
+        --types) DO_TYPES=1 ;;
+        --only-types) DO_TYPES=1; TESTS=() ;;
         -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
@@ -148,6 +166,8 @@ echo "client:   $(redis-benchmark --version 2>/dev/null || echo redis-benchmark)
 echo "params:   -n $REQUESTS -c $CLIENTS -r $KEYSPACE -d $DATASIZE, pipelines ${PIPELINES[*]}, order ABBA, pin=${PIN:-0}"
 echo
 
+((DO_TYPES)) && TESTS+=("${TYPE_TESTS[@]}")
+
 if ((DO_TPUT)); then
     PORT_A=$(free_port); start_server concord "$PORT_A"; PID_A=$SRV_PID
     PORT_B=$(free_port); start_server redis "$PORT_B"; PID_B=$SRV_PID
@@ -156,6 +176,22 @@ if ((DO_TPUT)); then
     run_bench() {
         local side=$1 port=$2 pid=$3 pipe=$4; shift 4
         local t0 t1 csv line
+        if [[ $1 == BLPOP_PAIR ]]; then
+            # Half the clients block in BLPOP, half push with RPUSH; every pushed element wakes one
+            # consumer. rps is the consumers' rate; CPU per op counts both sides' requests.
+            t0=$(cpu_ticks "$pid")
+            "${BENCH_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c $((CLIENTS / 2)) -n "$REQUESTS" \
+                --csv BLPOP bq 0 >"$WORK/pair.csv" 2>"$WORK/bench.err" &
+            local cons=$!
+            "${BENCH_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c $((CLIENTS / 2)) -n "$REQUESTS" \
+                -P "$pipe" --csv RPUSH bq xxxxxxxxxxxxxxxx >/dev/null 2>>"$WORK/bench.err"
+            wait "$cons"
+            t1=$(cpu_ticks "$pid")
+            line=$(grep -v '^"test"' "$WORK/pair.csv" | tail -n1)
+            awk -F, -v dt=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$REQUESTS" \
+                '{for (i = 1; i <= NF; i++) gsub(/"/, "", $i); print $2, $5, $7, dt * 1e6 / hz / (2 * n)}' <<<"$line"
+            return
+        fi
         t0=$(cpu_ticks "$pid")
         csv=$("${BENCH_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$REQUESTS" \
             -r "$KEYSPACE" -d "$DATASIZE" -P "$pipe" --csv "$@" 2>"$WORK/bench.err") || {
@@ -249,4 +285,44 @@ if ((DO_MEM)); then
         }'
     done
     echo "(B/key = (RSS after - RSS before) / keys; ratio = concord/redis, lower is better)"
+
+    if ((DO_TYPES)); then
+        # One big collection each, 1M members, sent 100 per command.
+        gen_coll() { # gen_coll N kind
+            awk -v n="$1" -v kind="$2" 'BEGIN {
+                for (i = 0; i < n; i += 100) {
+                    m = (n - i < 100) ? n - i : 100
+                    if (kind == "hash")      { printf "*%d\r\n$4\r\nHSET\r\n$3\r\nbig\r\n", 2 + 2 * m }
+                    else if (kind == "set")  { printf "*%d\r\n$4\r\nSADD\r\n$3\r\nbig\r\n", 2 + m }
+                    else                     { printf "*%d\r\n$4\r\nZADD\r\n$3\r\nbig\r\n", 2 + 2 * m }
+                    for (j = i; j < i + m; j++) {
+                        f = "member:" j; v = sprintf("val:%012d", j); sc = j ""
+                        if (kind == "hash")     printf "$%d\r\n%s\r\n$16\r\n%s\r\n", length(f), f, v
+                        else if (kind == "set") printf "$%d\r\n%s\r\n", length(f), f
+                        else                    printf "$%d\r\n%s\r\n$%d\r\n%s\r\n", length(sc), sc, length(f), f
+                    }
+                }
+            }'
+        }
+        printf '\nmemory: one collection of %d members (member:<n>; hash values 16 bytes)\n' "$MEM_KEYS"
+        printf '%-10s | %12s %12s %10s | %12s %12s %10s | %6s\n' \
+            type "concord KiB" "" "B/member" "redis KiB" "" "B/member" ratio
+        printf -- '-%.0s' {1..100}; echo
+        for kind in hash set zset; do
+            gen_coll "$MEM_KEYS" "$kind" >"$WORK/$kind.resp"
+            for side in concord redis; do
+                port=$(free_port); start_server "$side" "$port"; pid=$SRV_PID
+                before=$(rss_kb "$pid")
+                redis-cli -p "$port" --pipe <"$WORK/$kind.resp" >/dev/null 2>&1 || true
+                after=$(rss_kb "$pid")
+                stop_server "$pid"
+                if [[ $side == concord ]]; then ab=$before aa=$after; else bb=$before ba=$after; fi
+            done
+            awk -v l="$kind" -v ab="$ab" -v aa="$aa" -v bb="$bb" -v ba="$ba" -v n="$MEM_KEYS" 'BEGIN {
+                ak = (aa - ab) * 1024 / n; bk = (ba - bb) * 1024 / n
+                printf "%-10s | %12s %12s %10d | %12s %12s %10d | %6s\n", l, ab "->", aa, ak, bb "->", ba, bk,
+                    (bk > 0 ? sprintf("%.2f", ak / bk) : "n/a")
+            }'
+        done
+    fi
 fi
