@@ -135,11 +135,13 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
             let _ = write!(
                 s,
                 "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\n\
-                 current_fork_perc:0.00\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n\
+                 current_fork_perc:0.00\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\n\
                  rdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n\
                  aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n\
                  aof_last_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_last_write_status:ok\r\n\
                  module_fork_in_progress:0\r\n",
+                // Nothing is saved yet, so every committed write since start is unsaved.
+                srv.keyspace.revision(),
                 srv.started_ms / 1000,
             );
         }
