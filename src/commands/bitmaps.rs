@@ -21,13 +21,6 @@ fn max_string_len(ctx: &Ctx) -> u64 {
         .load(std::sync::atomic::Ordering::Relaxed)
 }
 
-fn touches(ctx: &Ctx) -> bool {
-    !ctx.client
-        .info
-        .no_touch
-        .load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// Parses a bit offset as Redis does: a non-negative integer whose byte index is below
 /// proto-max-bulk-len. With `field_bits` (BITFIELD), `#N` means N fields of that width.
 fn parse_bit_offset(ctx: &Ctx, arg: &[u8], field_bits: Option<u32>) -> Result<u64, CommandError> {
@@ -91,7 +84,7 @@ fn read_bytes<R>(
     key: &[u8],
     f: impl FnOnce(Option<&[u8]>) -> R,
 ) -> Result<R, CommandError> {
-    let (touch, lru) = (touches(ctx), ctx.lru());
+    let (touch, lru) = (ctx.touches(), ctx.lru());
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
         drop(shard);

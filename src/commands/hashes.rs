@@ -22,21 +22,13 @@ fn limits(ctx: &Ctx) -> HashLimits {
     }
 }
 
-/// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
-fn touches(ctx: &Ctx) -> bool {
-    !ctx.client
-        .info
-        .no_touch
-        .load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// Runs `f` on the live hash at `argv[1]` (None if absent); WRONGTYPE for another type. Counts a keyspace
 /// hit or miss and refreshes the access time, as Redis's read lookup does.
 fn read_hash<R>(
     ctx: &mut Ctx,
     f: impl FnOnce(Option<&HashValue>, &mut ReplyBuf) -> R,
 ) -> Result<R, CommandError> {
-    let (touch, lru) = (touches(ctx), ctx.lru());
+    let (touch, lru) = (ctx.touches(), ctx.lru());
     let key = ctx.arg(1);
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {

@@ -19,14 +19,6 @@ use crate::keyspace::{Entry, Value};
 use crate::protocol::ReplyBuf;
 use crate::server::blocking::TimeoutReply;
 
-/// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
-fn touches(ctx: &Ctx) -> bool {
-    !ctx.client
-        .info
-        .no_touch
-        .load(std::sync::atomic::Ordering::Relaxed)
-}
-
 fn list_of(e: &Entry) -> Result<&ListValue, CommandError> {
     match &e.value {
         Value::List(l) => Ok(l),
@@ -48,7 +40,7 @@ fn read_list<R>(
     key: &[u8],
     f: impl FnOnce(Option<&ListValue>, &mut ReplyBuf) -> Result<R, CommandError>,
 ) -> Result<R, CommandError> {
-    let (touch, lru) = (touches(ctx), ctx.lru());
+    let (touch, lru) = (ctx.touches(), ctx.lru());
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
         drop(shard);

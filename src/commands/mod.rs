@@ -310,6 +310,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
+    #[inline]
+    pub fn touches(&self) -> bool {
+        !self.client.info.no_touch.load(Ordering::Relaxed)
+    }
+
     /// The LRU clock now (OBJECT IDLETIME).
     #[inline]
     pub fn lru(&self) -> u32 {

@@ -168,14 +168,6 @@ fn subcommand_syntax(ctx: &Ctx) -> CommandError {
     ))
 }
 
-/// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
-fn touches(ctx: &Ctx) -> bool {
-    !ctx.client
-        .info
-        .no_touch
-        .load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// Runs `f` on the live stream at `key` (None if absent), WRONGTYPE for another type; counts a hit or
 /// miss and refreshes the access time as Redis's read lookup does.
 fn read_stream<R>(
@@ -183,7 +175,7 @@ fn read_stream<R>(
     key: &[u8],
     f: impl FnOnce(Option<&StreamValue>, &mut ReplyBuf) -> Result<R, CommandError>,
 ) -> Result<R, CommandError> {
-    let (touch, lru, now) = (touches(ctx), ctx.lru(), ctx.now_ms);
+    let (touch, lru, now) = (ctx.touches(), ctx.lru(), ctx.now_ms);
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, now) else {
         drop(shard);

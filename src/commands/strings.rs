@@ -271,7 +271,7 @@ pub fn get(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.arg(1);
     let now = ctx.now_ms;
     let lru = ctx.lru();
-    let touch = touches(ctx);
+    let touch = ctx.touches();
     let (hash, mut shard) = ctx.db().lock_key(key);
     match shard.get_live_mut(hash, key, now) {
         None => {
@@ -299,18 +299,10 @@ pub fn get(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
-fn touches(ctx: &Ctx) -> bool {
-    !ctx.client
-        .info
-        .no_touch
-        .load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// The string value of a live key for a read command: Ok(None) if missing, WRONGTYPE if not a string. Like
 /// Redis's read lookup it counts a keyspace hit or miss and refreshes the key's access time.
 fn read_string(ctx: &Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
-    let (touch, lru) = (touches(ctx), ctx.lru());
+    let (touch, lru) = (ctx.touches(), ctx.lru());
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
         drop(shard);
@@ -433,7 +425,7 @@ pub fn mget(ctx: &mut Ctx) -> CmdResult {
     let keys = &ctx.argv[1..];
     ctx.out.array(keys.len());
     let db = ctx.db();
-    let (touch, lru) = (touches(ctx), ctx.lru());
+    let (touch, lru) = (ctx.touches(), ctx.lru());
     for key in keys {
         let (hash, mut shard) = db.lock_key(key);
         let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
@@ -541,7 +533,7 @@ pub fn append(ctx: &mut Ctx) -> CmdResult {
 /// STRLEN key
 pub fn strlen(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.arg(1);
-    let (touch, lru) = (touches(ctx), ctx.lru());
+    let (touch, lru) = (ctx.touches(), ctx.lru());
     let (hash, mut shard) = ctx.db().lock_key(key);
     let n = match shard.get_live_mut(hash, key, ctx.now_ms) {
         None => {

@@ -348,14 +348,6 @@ fn rank_span(start: i64, end: i64, len: usize) -> (usize, usize) {
 // ---------------------------------------------------------------------------------------------------
 // Keyspace access
 
-/// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
-fn touches(ctx: &Ctx) -> bool {
-    !ctx.client
-        .info
-        .no_touch
-        .load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// The `zset-max-listpack-*` limits.
 fn limits(ctx: &Ctx) -> (u64, u64) {
     let c = &ctx.server.config;
@@ -372,7 +364,7 @@ fn read<R>(
     key: &[u8],
     f: impl FnOnce(&ZSetValue, &mut ReplyBuf) -> R,
 ) -> Result<Option<R>, CommandError> {
-    let (touch, lru, now) = (touches(ctx), ctx.lru(), ctx.now_ms);
+    let (touch, lru, now) = (ctx.touches(), ctx.lru(), ctx.now_ms);
     let (hash, mut shard) = ctx.db().lock_key(key);
     let r = match shard.get_live_mut(hash, key, now) {
         None => None,
