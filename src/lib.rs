@@ -9,5 +9,6 @@ pub mod commands;
 pub mod config;
 pub mod keyspace;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod util;

@@ -15,6 +15,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod streams;
@@ -448,7 +449,10 @@ pub fn execute(
         // no other client sees its commands half-applied.
         let _shared;
         let _exclusive;
-        if spec.name == "exec" {
+        if matches!(
+            spec.name,
+            "exec" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro"
+        ) {
             _exclusive = server.exec_lock.write();
         } else {
             _shared = server.exec_lock.read();

@@ -147,6 +147,7 @@ pub struct Server {
     pub blocking: blocking::Blocking,
     /// Shared by every command, exclusive for EXEC (isolation of transactions).
     pub exec_lock: parking_lot::RwLock<()>,
+    pub scripting: crate::scripting::Scripting,
     pub started_ms: u64,
     pub started: Instant,
     pub run_id: String,
@@ -176,6 +177,7 @@ impl Server {
             effects: EffectLog::default(),
             blocking: blocking::Blocking::default(),
             exec_lock: parking_lot::RwLock::new(()),
+            scripting: crate::scripting::Scripting::new(),
             started_ms: now,
             started: Instant::now(),
             run_id,

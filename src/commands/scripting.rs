@@ -1,0 +1,351 @@
+//! Scripting commands (Redis group `scripting`): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
+//! LOAD|EXISTS|FLUSH, and the dispatcher behind `redis.call` / `redis.pcall`.
+//!
+//! Atomicity: dispatch runs these commands under the exclusive side of `Server::exec_lock` (as EXEC), so
+//! no other client observes a half-run script. Revision seam: every command a script calls shares the
+//! script's `Txn`, so the script is one revision, and each command that wrote is logged with it, in order.
+//! Not yet: SCRIPT KILL and the busy-script time limit (an endless loop holds the server), FUNCTION/FCALL.
+
+use bytes::Bytes;
+use mlua::{Function, Value};
+use std::sync::atomic::Ordering;
+
+use super::table::flags;
+use super::{CmdResult, CommandError, Ctx, Effect, resolve};
+use crate::protocol::{ReplyBuf, Resp};
+use crate::scripting::{Engine, lua_error_text, lua_to_reply, reply_to_lua, sha1_hex};
+
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// EVAL script numkeys [key ...] [arg ...]
+pub fn eval(ctx: &mut Ctx) -> CmdResult {
+    run(ctx, false, false)
+}
+
+/// EVAL_RO script numkeys [key ...] [arg ...]
+pub fn eval_ro(ctx: &mut Ctx) -> CmdResult {
+    run(ctx, false, true)
+}
+
+/// EVALSHA sha1 numkeys [key ...] [arg ...]
+pub fn evalsha(ctx: &mut Ctx) -> CmdResult {
+    run(ctx, true, false)
+}
+
+/// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
+pub fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
+    run(ctx, true, true)
+}
+
+/// SCRIPT LOAD script
+pub fn script_load(ctx: &mut Ctx) -> CmdResult {
+    let body = ctx.arg(2);
+    let mut engine = ctx.server.scripting.engine.lock();
+    let sha = cache(&mut engine, body)?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+/// SCRIPT EXISTS sha1 [sha1 ...]
+pub fn script_exists(ctx: &mut Ctx) -> CmdResult {
+    let engine = ctx.server.scripting.engine.lock();
+    ctx.out.array(ctx.argv.len() - 2);
+    for sha in &ctx.argv[2..] {
+        let key = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        ctx.out.int(engine.scripts.contains_key(&key) as i64);
+    }
+    Ok(())
+}
+
+/// SCRIPT FLUSH [ASYNC|SYNC]
+pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
+    match ctx.argv.len() {
+        2 => {}
+        3 if super::is_kw(ctx.arg(2), "async") || super::is_kw(ctx.arg(2), "sync") => {}
+        _ => {
+            return Err(CommandError::Custom(
+                "ERR SCRIPT FLUSH only support SYNC|ASYNC option".into(),
+            ));
+        }
+    }
+    let mut engine = ctx.server.scripting.engine.lock();
+    engine.scripts.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Compiles and caches `body` (a no-op when cached), returning its sha.
+fn cache(engine: &mut Engine, body: &[u8]) -> Result<String, CommandError> {
+    let sha = sha1_hex(body);
+    if !engine.scripts.contains_key(&sha) {
+        let f = engine.compile(body).map_err(CommandError::Custom)?;
+        engine.scripts.insert(sha.clone(), f);
+    }
+    Ok(sha)
+}
+
+fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
+    let numkeys = super::parse_int(ctx.arg(2))?;
+    if numkeys < 0 {
+        return Err(CommandError::Custom(
+            "ERR Number of keys can't be negative".into(),
+        ));
+    }
+    if numkeys as usize > ctx.argv.len() - 3 {
+        return Err(CommandError::Custom(
+            "ERR Number of keys can't be greater than number of args".into(),
+        ));
+    }
+    let nk = numkeys as usize;
+    let server = ctx.server;
+    let mut engine = server.scripting.engine.lock();
+    let sha = if by_sha {
+        let sha = String::from_utf8_lossy(ctx.arg(1)).to_ascii_lowercase();
+        if !engine.scripts.contains_key(&sha) {
+            return Err(CommandError::Custom(NOSCRIPT.into()));
+        }
+        sha
+    } else {
+        cache(&mut engine, ctx.arg(1))?
+    };
+    let Some(func) = engine.scripts.get(&sha).cloned() else {
+        return Err(CommandError::Custom(NOSCRIPT.into()));
+    };
+    let keys: Vec<Bytes> = ctx.argv[3..3 + nk].to_vec();
+    let args: Vec<Bytes> = ctx.argv[3 + nk..].to_vec();
+    let saved_db = ctx.client.db;
+    ctx.txn.may_block = false;
+    let outcome = execute_script(&engine, ctx, func, &keys, &args, read_only);
+    ctx.client.db = saved_db;
+    // Each called command logged itself; the script is not logged on top.
+    ctx.log_nothing();
+    drop(engine);
+    let reply = match outcome {
+        Ok(r) => r,
+        Err(e) => crate::scripting::ScriptReply::Error(format!(
+            "ERR Error running script {sha}, {}",
+            lua_error_text(&e)
+        )),
+    };
+    if let crate::scripting::ScriptReply::Error(msg) = &reply {
+        // Scripts' own error replies count in errorstats under their code, as in Redis.
+        let code = msg.split(' ').next().unwrap_or("ERR");
+        server.stats.count_error(code);
+        reply.write(ctx.out);
+        return Ok(());
+    }
+    reply.write(ctx.out);
+    let _ = sha;
+    Ok(())
+}
+
+/// Runs `func` with KEYS/ARGV and a `redis.call` bound to this command's context.
+fn execute_script(
+    engine: &Engine,
+    ctx: &mut Ctx,
+    func: Function,
+    keys: &[Bytes],
+    args: &[Bytes],
+    read_only: bool,
+) -> mlua::Result<crate::scripting::ScriptReply> {
+    let lua = &engine.lua;
+    lua.set_named_registry_value("concord_resp", 2)?;
+    let keys_t = lua.create_sequence_from(
+        keys.iter()
+            .map(|k| lua.create_string(k))
+            .collect::<mlua::Result<Vec<_>>>()?,
+    )?;
+    let args_t = lua.create_sequence_from(
+        args.iter()
+            .map(|k| lua.create_string(k))
+            .collect::<mlua::Result<Vec<_>>>()?,
+    )?;
+    let env: Value = engine.make_env.call((keys_t, args_t))?;
+    let sha = script_sha(ctx);
+    let sha_reply = lua.scope(|scope| {
+        let call =
+            scope.create_function_mut(|lua, (raise, argv): (bool, mlua::Variadic<Value>)| {
+                redis_call(lua, ctx, raise, &argv, read_only)
+            })?;
+        engine.hooks.raw_set("call", call)?;
+        let (ok, v): (bool, Value) = engine.runner.call((func, env))?;
+        engine.hooks.raw_set("call", Value::Nil)?;
+        if ok {
+            return Ok(lua_to_reply(&v));
+        }
+        Ok(script_error(&v, &sha))
+    });
+    engine.hooks.raw_set("call", Value::Nil)?;
+    // Lua 5.1 has no emergency collection: garbage left by a script that hit the memory cap would
+    // make the next script fail, so collect once the heap is past half the cap.
+    if lua.used_memory() > crate::scripting::MEMORY_LIMIT / 2 {
+        lua.gc_collect()?;
+    }
+    sha_reply
+}
+
+/// Formats a raised error as Redis: `<msg> script: <sha>, on @user_script:<line>.`
+fn script_error(v: &Value, sha: &str) -> crate::scripting::ScriptReply {
+    let Value::Table(t) = v else {
+        let msg = match v {
+            Value::String(s) => s.to_string_lossy(),
+            _ => "execution failure".into(),
+        };
+        return crate::scripting::ScriptReply::Error(format!(
+            "ERR Error running script {sha}, {msg}"
+        ));
+    };
+    let msg: String = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => s.to_string_lossy(),
+        _ => "ERR unknown error".into(),
+    };
+    let source: Option<String> = t.raw_get("source").ok();
+    let line: Option<i64> = t.raw_get("line").ok();
+    let mut text = msg;
+    if let (Some(src), Some(line)) = (source, line) {
+        text.push_str(&format!(" script: {sha}, on {src}:{line}."));
+    }
+    crate::scripting::ScriptReply::Error(text)
+}
+
+/// The running script's sha (from EVAL's body or EVALSHA's argument).
+fn script_sha(ctx: &Ctx) -> String {
+    if ctx.spec.name.starts_with("evalsha") {
+        String::from_utf8_lossy(ctx.arg(1)).to_ascii_lowercase()
+    } else {
+        sha1_hex(ctx.arg(1))
+    }
+}
+
+fn err_table(lua: &mlua::Lua, msg: &str) -> mlua::Result<(bool, Value)> {
+    let t = lua.create_table()?;
+    let msg = msg.trim_end_matches(['\r', '\n']);
+    let full =
+        if let Some(rest) = msg.strip_prefix('-') {
+            rest.to_string()
+        } else if msg.split(' ').next().is_some_and(|c| {
+            !c.is_empty() && c.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        }) {
+            msg.to_string()
+        } else {
+            format!("ERR {msg}")
+        };
+    t.raw_set("err", full)?;
+    Ok((false, Value::Table(t)))
+}
+
+/// One `redis.call`/`redis.pcall`: checks as Redis does, then runs the command on the script's `Txn`.
+/// Returns (true, value) or (false, error table); `call` raises the table, `pcall` returns it.
+fn redis_call(
+    lua: &mlua::Lua,
+    ctx: &mut Ctx,
+    _raise: bool,
+    args: &[Value],
+    read_only: bool,
+) -> mlua::Result<(bool, Value)> {
+    if args.is_empty() {
+        return err_table(
+            lua,
+            "Please specify at least one argument for this redis lib call",
+        );
+    }
+    let mut argv: Vec<Bytes> = Vec::with_capacity(args.len());
+    for a in args {
+        match a {
+            Value::String(s) => argv.push(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => argv.push(Bytes::from(i.to_string())),
+            Value::Number(n) => argv.push(Bytes::from(format_g17(*n))),
+            _ => {
+                return err_table(
+                    lua,
+                    "Lua redis lib command arguments must be strings or integers",
+                );
+            }
+        }
+    }
+    let spec = match resolve(&argv) {
+        Ok(s) => s,
+        Err(_) => return err_table(lua, "Unknown Redis command called from script"),
+    };
+    if !spec.arity_ok(argv.len()) {
+        return err_table(
+            lua,
+            "Wrong number of args calling Redis command from script",
+        );
+    }
+    if spec.has(flags::NOSCRIPT) {
+        return err_table(lua, "This Redis command is not allowed from script");
+    }
+    if read_only && spec.has(flags::WRITE) {
+        return err_table(
+            lua,
+            "Write commands are not allowed from read-only scripts.",
+        );
+    }
+    let Some(handler) = spec.handler else {
+        return err_table(lua, "Unknown Redis command called from script");
+    };
+    let resp3 = lua.named_registry_value::<i64>("concord_resp").unwrap_or(2) == 3;
+    let mut out = ReplyBuf::new(if resp3 { Resp::V3 } else { Resp::V2 });
+    let changes_before = ctx.txn.changes;
+    ctx.txn.logged = false;
+    let result = {
+        let mut sub = Ctx {
+            server: ctx.server,
+            client: &mut *ctx.client,
+            argv: &argv,
+            out: &mut out,
+            now_ms: ctx.now_ms,
+            txn: &mut *ctx.txn,
+            spec,
+        };
+        handler(&mut sub)
+    };
+    let stat = &ctx.server.stats.commands[spec.id];
+    stat.calls.fetch_add(1, Ordering::Relaxed);
+    if ctx.txn.changes > changes_before
+        && !ctx.txn.logged
+        && ctx.recording()
+        && let Some(revision) = ctx.txn.revision_taken()
+    {
+        ctx.txn.effects.push(Effect::Write {
+            db: ctx.client.db,
+            revision,
+            now_ms: ctx.now_ms,
+            argv: argv.clone(),
+        });
+    }
+    if ctx.txn.changes > changes_before && !ctx.server.blocking.is_empty() {
+        let db = ctx.client.db;
+        super::written_keys_ready(ctx.server, db, spec, &argv, &mut ctx.txn.ready);
+    }
+    if let Err(e) = result {
+        ctx.server.stats.count_error(&e.code());
+        stat.failed.fetch_add(1, Ordering::Relaxed);
+        return err_table(lua, &e.message());
+    }
+    let (v, is_err) = reply_to_lua(lua, &out.buf, resp3)?;
+    Ok((!is_err, v))
+}
+
+/// Lua numbers become arguments as Redis formats them (`%.17g`).
+fn format_g17(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e17 {
+        return format!("{}", n as i64);
+    }
+    let s = format!("{n:.16e}");
+    // Fall back to Rust's shortest round-trip form for non-integers; it parses back to the same value.
+    let _ = s;
+    format!("{n}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_numbers_format_without_fraction() {
+        assert_eq!(format_g17(10.0), "10");
+        assert_eq!(format_g17(-3.0), "-3");
+    }
+}

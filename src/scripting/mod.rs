@@ -1,0 +1,762 @@
+//! Lua scripting engine: the one sandboxed Lua 5.1 state of a server, the script cache by SHA1, and the
+//! conversions between Lua values and RESP replies as Redis 7 defines them.
+//!
+//! The state runs one script at a time (a `parking_lot::Mutex`; EVAL also holds the exclusive exec lock).
+//! Sandbox: only base, table, string and math are loaded (no os, io, package, loadfile, dofile, load of
+//! bytecode), plus `redis`, `cjson` and `bit`. Scripts run with a proxy environment, so reading an
+//! undeclared global and writing any global fail with Redis's errors, and nothing a script does to its
+//! globals survives into the next script. Dispatch of `redis.call` lives in `commands::scripting`; this
+//! module only knows Lua.
+
+use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, Table, Value};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+
+/// Upper bound of the Lua heap: a runaway allocation errors instead of taking the server down.
+pub const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
+
+/// Deepest table nesting converted to a reply; deeper (or cyclic) tables give an error reply.
+const MAX_DEPTH: usize = 1000;
+
+/// The server's scripting state.
+pub struct Scripting {
+    pub engine: Mutex<Engine>,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scripting {
+    /// A fresh sandboxed state with an empty script cache.
+    pub fn new() -> Self {
+        Scripting {
+            engine: Mutex::new(Engine::new()),
+        }
+    }
+}
+
+/// The Lua state, its helpers and the script cache.
+pub struct Engine {
+    pub lua: Lua,
+    /// sha1 hex (lower case) -> compiled script.
+    pub scripts: HashMap<String, Function>,
+    /// `run(f, env)`: runs `f` in `env` under an error handler, returns (ok, value-or-error-table).
+    pub runner: Function,
+    /// `env(keys, argv)`: a fresh read-only proxy environment for one script.
+    pub make_env: Function,
+    /// Where `redis.call`/`redis.pcall` find the dispatcher of the running script.
+    pub hooks: Table,
+}
+
+/// Lua-side plumbing (Concord's own): environments, the error handler and the call wrappers.
+const PRELUDE: &str = r#"
+local hooks, G = ...
+local err_where = hooks.err_where
+local gsub = string.gsub
+local rawget, rawset, setmetatable, tostring, type, error, xpcall, setfenv, select =
+      rawget, rawset, setmetatable, tostring, type, error, xpcall, setfenv, select
+local function handler(e)
+  if type(e) ~= 'table' then
+    -- Errors raised by Concord's Rust helpers arrive wrapped: keep only the message, as Redis shows it.
+    local msg = gsub(gsub(tostring(e), '^runtime error: ', ''), '\nstack traceback:.*$', '')
+    e = {err = 'ERR ' .. msg}
+  end
+  local line = err_where()
+  if line then e.source = '@user_script'; e.line = line end
+  return e
+end
+local function readonly(t)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+end
+local redis = G.redis
+local wrap, yield = coroutine.wrap, coroutine.yield
+-- redis.call is handed out as a C function (a wrapped coroutine), so `return redis.call(...)` is not a
+-- Lua tail call that would erase the script's frame, and the error handler still finds its line.
+local function call_loop(...)
+  local ok, r = hooks.call(true, ...)
+  if not ok then error(r, 0) end
+  return call_loop(yield(r))
+end
+redis.pcall = function(...)
+  local _, r = hooks.call(false, ...)
+  return r
+end
+local frozen = {}
+for _, name in ipairs({'cjson', 'bit', 'string', 'table', 'math'}) do
+  if G[name] then frozen[name] = readonly(G[name]) end
+end
+frozen.redis = setmetatable({}, {
+  __index = function(_, n)
+    if n == 'call' then return wrap(call_loop) end
+    return redis[n]
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+local function make_env(keys, argv)
+  local env = {}
+  local view = setmetatable({}, {
+    __index = function(_, n)
+      if n == '_G' then return env end
+      local v = frozen[n]
+      if v == nil then v = rawget(G, n) end
+      if v == nil and n == 'KEYS' then return keys end
+      if v == nil and n == 'ARGV' then return argv end
+      if v == nil and n == '_G' then return env end
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 0)
+      end
+      return v
+    end,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+  env = view
+  return view
+end
+local function run(f, env)
+  setfenv(f, env)
+  return xpcall(f, handler)
+end
+return run, make_env
+"#;
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    /// Builds the sandboxed state. Failing here is a build defect (fixed Lua text), so it panics with
+    /// a message rather than serving without scripting.
+    pub fn new() -> Self {
+        match Self::try_new() {
+            Ok(e) => e,
+            Err(e) => panic!("Lua scripting state failed to initialise: {e}"),
+        }
+    }
+
+    fn try_new() -> mlua::Result<Self> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        lua.set_memory_limit(MEMORY_LIMIT)?;
+        let g = lua.globals();
+        for name in [
+            "dofile",
+            "loadfile",
+            "load",
+            "loadstring",
+            "print",
+            "require",
+            "module",
+            "collectgarbage",
+            "gcinfo",
+            "newproxy",
+            "getfenv",
+            "setfenv",
+        ] {
+            if name == "setfenv" || name == "getfenv" {
+                continue;
+            }
+            g.raw_set(name, Value::Nil)?;
+        }
+        // loadstring is kept by Redis but refuses bytecode; give a text-only version.
+        let loadstring =
+            lua.create_function(|lua, (code, name): (mlua::LuaString, Option<String>)| {
+                let bytes = code.as_bytes().to_vec();
+                if bytes.first() == Some(&0x1b) {
+                    return Ok((
+                        Value::Nil,
+                        Some("bytecode loading is not allowed".to_string()),
+                    ));
+                }
+                match lua
+                    .load(&bytes[..])
+                    .set_name(name.unwrap_or_else(|| "=(loadstring)".into()))
+                    .set_mode(mlua::chunk::ChunkMode::Text)
+                    .into_function()
+                {
+                    Ok(f) => Ok((Value::Function(f), None)),
+                    Err(e) => Ok((Value::Nil, Some(lua_error_text(&e)))),
+                }
+            })?;
+        g.raw_set("loadstring", loadstring)?;
+
+        let redis = lua.create_table()?;
+        install_redis_lib(&lua, &redis)?;
+        g.raw_set("redis", redis)?;
+        g.raw_set("cjson", cjson_lib(&lua)?)?;
+        g.raw_set("bit", bit_lib(&lua)?)?;
+
+        let hooks = lua.create_table()?;
+        hooks.raw_set(
+            "err_where",
+            lua.create_function(|lua, ()| Ok(script_line(lua)))?,
+        )?;
+        let (runner, make_env): (Function, Function) = lua
+            .load(PRELUDE)
+            .set_name("=concord")
+            .call((hooks.clone(), g.clone()))?;
+        // setfenv stays reachable only through the prelude's upvalues.
+        g.raw_set("setfenv", Value::Nil)?;
+        g.raw_set("getfenv", Value::Nil)?;
+        Ok(Engine {
+            lua,
+            scripts: HashMap::new(),
+            runner,
+            make_env,
+            hooks,
+        })
+    }
+
+    /// Compiles `body` under Redis's chunk name, or returns Redis's compile error text.
+    pub fn compile(&self, body: &[u8]) -> Result<Function, String> {
+        if body.first() == Some(&0x1b) {
+            return Err(
+                "ERR Error compiling script (new function): user_script: bytecode loading is not allowed"
+                    .into(),
+            );
+        }
+        self.lua
+            .load(body)
+            .set_name("@user_script")
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                format!(
+                    "ERR Error compiling script (new function): {}",
+                    lua_error_text(&e)
+                )
+            })
+    }
+}
+
+/// The current line of the innermost `@user_script` frame on the stack.
+fn script_line(lua: &Lua) -> Option<usize> {
+    for level in 1..200 {
+        let found = lua.inspect_stack(level, |d| {
+            let src = d.source();
+            if src.source.as_deref() == Some("@user_script") {
+                Some(d.current_line())
+            } else {
+                None
+            }
+        });
+        match found {
+            None => return None,
+            Some(Some(line)) => return line,
+            Some(None) => {}
+        }
+    }
+    None
+}
+
+/// The bare message of a Lua error (no "syntax error:" / "runtime error:" prefix, no traceback).
+pub fn lua_error_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) | mlua::Error::MemoryError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_error_text(cause),
+        other => other.to_string(),
+    }
+}
+
+/// `redis.*` helpers that need no dispatcher (call/pcall are added by the prelude).
+fn install_redis_lib(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+    redis.raw_set(
+        "error_reply",
+        lua.create_function(|lua, msg: mlua::LuaString| {
+            let t = lua.create_table()?;
+            let s = msg.to_string_lossy();
+            let s = if let Some(rest) = s.strip_prefix('-') {
+                rest.to_string()
+            } else {
+                s
+            };
+            t.raw_set("err", s)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.raw_set(
+        "status_reply",
+        lua.create_function(|lua, msg: mlua::LuaString| {
+            let t = lua.create_table()?;
+            t.raw_set("ok", msg)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.raw_set(
+        "sha1hex",
+        lua.create_function(|_, s: mlua::LuaString| Ok(sha1_hex(&s.as_bytes())))?,
+    )?;
+    redis.raw_set(
+        "log",
+        lua.create_function(|_, (level, msg): (i64, mlua::Variadic<Value>)| {
+            let text: Vec<String> = msg
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.to_string_lossy(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            tracing::info!(level, "script: {}", text.join(" "));
+            Ok(())
+        })?,
+    )?;
+    for (name, v) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+    ] {
+        redis.raw_set(name, v)?;
+    }
+    redis.raw_set(
+        "setresp",
+        lua.create_function(|lua, v: i64| {
+            if v != 2 && v != 3 {
+                return Err(mlua::Error::RuntimeError(
+                    "RESP version must be 2 or 3.".into(),
+                ));
+            }
+            lua.set_named_registry_value("concord_resp", v)
+        })?,
+    )?;
+    let breakpoint = lua.create_function(|_, ()| Ok(false))?;
+    redis.raw_set("breakpoint", breakpoint)?;
+    redis.raw_set("debug", lua.create_function(|_, ()| Ok(()))?)?;
+    redis.raw_set("REDIS_VERSION", "7.0.15")?;
+    redis.raw_set("REDIS_VERSION_NUM", 0x07000f)?;
+    Ok(())
+}
+
+/// Lower-case hex SHA1 of `data` (script ids, `redis.sha1hex`).
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+/// `cjson.null`: a NULL light userdata, as lua-cjson uses.
+fn json_null() -> Value {
+    Value::LightUserData(LightUserData(std::ptr::null_mut()))
+}
+
+fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set("null", json_null())?;
+    t.raw_set(
+        "encode",
+        lua.create_function(|_, v: Value| {
+            let j = lua_to_json(&v, 0).map_err(mlua::Error::RuntimeError)?;
+            Ok(j.to_string())
+        })?,
+    )?;
+    t.raw_set(
+        "decode",
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let j: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
+                mlua::Error::RuntimeError(format!("Expected value but found invalid token: {e}"))
+            })?;
+            json_to_lua(lua, &j)
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn lua_to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
+    if depth > 1000 {
+        return Err("Cannot serialise, excessive nesting (1001)".into());
+    }
+    Ok(match v {
+        Value::Nil => serde_json::Value::Null,
+        Value::LightUserData(u) if u.0.is_null() => serde_json::Value::Null,
+        Value::Boolean(b) => serde_json::Value::Bool(*b),
+        Value::Integer(i) => serde_json::Value::from(*i),
+        Value::Number(n) => {
+            if n.fract() == 0.0 && n.abs() < 1e15 {
+                serde_json::Value::from(*n as i64)
+            } else {
+                serde_json::Number::from_f64(*n)
+                    .map(serde_json::Value::Number)
+                    .ok_or("Cannot serialise number: must not be NaN or Inf")?
+            }
+        }
+        Value::String(s) => serde_json::Value::String(s.to_string_lossy()),
+        Value::Table(t) => {
+            let len = t.raw_len();
+            let mut count = 0usize;
+            let mut all_int = true;
+            for pair in t.clone().pairs::<Value, Value>() {
+                let (k, _) = pair.map_err(|e| e.to_string())?;
+                count += 1;
+                match k {
+                    Value::Integer(i) if i >= 1 => {}
+                    Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => {}
+                    _ => all_int = false,
+                }
+            }
+            if count > 0 && all_int && count == len {
+                let mut arr = Vec::with_capacity(len);
+                for i in 1..=len {
+                    let e: Value = t.raw_get(i).map_err(|e| e.to_string())?;
+                    arr.push(lua_to_json(&e, depth + 1)?);
+                }
+                serde_json::Value::Array(arr)
+            } else {
+                let mut map = serde_json::Map::new();
+                for pair in t.clone().pairs::<Value, Value>() {
+                    let (k, val) = pair.map_err(|e| e.to_string())?;
+                    let key = match k {
+                        Value::String(s) => s.to_string_lossy(),
+                        Value::Integer(i) => i.to_string(),
+                        Value::Number(n) => format!("{n}"),
+                        _ => {
+                            return Err(
+                                "Cannot serialise table: table key must be a number or string"
+                                    .into(),
+                            );
+                        }
+                    };
+                    map.insert(key, lua_to_json(&val, depth + 1)?);
+                }
+                serde_json::Value::Object(map)
+            }
+        }
+        other => {
+            return Err(format!(
+                "Cannot serialise {}: type not supported",
+                other.type_name()
+            ));
+        }
+    })
+}
+
+fn json_to_lua(lua: &Lua, j: &serde_json::Value) -> mlua::Result<Value> {
+    Ok(match j {
+        serde_json::Value::Null => json_null(),
+        serde_json::Value::Bool(b) => Value::Boolean(*b),
+        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        serde_json::Value::String(s) => Value::String(lua.create_string(s)?),
+        serde_json::Value::Array(a) => {
+            let t = lua.create_table()?;
+            for (i, e) in a.iter().enumerate() {
+                t.raw_set(i + 1, json_to_lua(lua, e)?)?;
+            }
+            Value::Table(t)
+        }
+        serde_json::Value::Object(m) => {
+            let t = lua.create_table()?;
+            for (k, e) in m {
+                t.raw_set(k.as_str(), json_to_lua(lua, e)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
+/// The `bit` library (LuaBitOp semantics: 32-bit signed results).
+fn bit_lib(lua: &Lua) -> mlua::Result<Table> {
+    fn tobit(n: f64) -> i32 {
+        // LuaBitOp normalises through 2^52+2^51 rounding; wrapping the integer part is equivalent
+        // for the integral inputs scripts use.
+        (n as i64) as i32
+    }
+    let t = lua.create_table()?;
+    t.raw_set("tobit", lua.create_function(|_, n: f64| Ok(tobit(n)))?)?;
+    t.raw_set("bnot", lua.create_function(|_, n: f64| Ok(!tobit(n)))?)?;
+    t.raw_set(
+        "band",
+        lua.create_function(|_, v: mlua::Variadic<f64>| {
+            Ok(v.iter().fold(-1i32, |a, &b| a & tobit(b)))
+        })?,
+    )?;
+    t.raw_set(
+        "bor",
+        lua.create_function(|_, v: mlua::Variadic<f64>| {
+            Ok(v.iter().fold(0i32, |a, &b| a | tobit(b)))
+        })?,
+    )?;
+    t.raw_set(
+        "bxor",
+        lua.create_function(|_, v: mlua::Variadic<f64>| {
+            Ok(v.iter().fold(0i32, |a, &b| a ^ tobit(b)))
+        })?,
+    )?;
+    t.raw_set(
+        "lshift",
+        lua.create_function(|_, (a, n): (f64, f64)| {
+            Ok(tobit(a).wrapping_shl((tobit(n) & 31) as u32))
+        })?,
+    )?;
+    t.raw_set(
+        "rshift",
+        lua.create_function(|_, (a, n): (f64, f64)| {
+            Ok(((tobit(a) as u32) >> ((tobit(n) & 31) as u32)) as i32)
+        })?,
+    )?;
+    t.raw_set(
+        "arshift",
+        lua.create_function(|_, (a, n): (f64, f64)| Ok(tobit(a) >> ((tobit(n) & 31) as u32)))?,
+    )?;
+    t.raw_set(
+        "tohex",
+        lua.create_function(|_, (a, n): (f64, Option<f64>)| {
+            let n = n.map(tobit).unwrap_or(8);
+            let upper = n < 0;
+            let width = n.unsigned_abs().clamp(1, 8) as usize;
+            let v = tobit(a) as u32;
+            let s = if upper {
+                format!("{v:08X}")
+            } else {
+                format!("{v:08x}")
+            };
+            Ok(s[8 - width..].to_string())
+        })?,
+    )?;
+    Ok(t)
+}
+
+/// A script's result, converted from Lua before anything is written (so an unconvertible table
+/// cannot leave half a reply behind).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScriptReply {
+    Bulk(Vec<u8>),
+    Int(i64),
+    Null,
+    Bool(bool),
+    Status(String),
+    Error(String),
+    Double(f64),
+    Array(Vec<ScriptReply>),
+}
+
+/// Converts a script's return value with Redis's Lua -> RESP rules.
+pub fn lua_to_reply(v: &Value) -> ScriptReply {
+    to_reply(v, 0)
+}
+
+fn to_reply(v: &Value, depth: usize) -> ScriptReply {
+    if depth > MAX_DEPTH {
+        return ScriptReply::Error("ERR reached lua stack limit".into());
+    }
+    match v {
+        Value::String(s) => ScriptReply::Bulk(s.as_bytes().to_vec()),
+        Value::Boolean(true) => ScriptReply::Bool(true),
+        Value::Boolean(false) => ScriptReply::Bool(false),
+        Value::Integer(i) => ScriptReply::Int(*i),
+        Value::Number(n) => ScriptReply::Int(*n as i64),
+        Value::Table(t) => {
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                let msg = e.to_string_lossy().replace(['\r', '\n'], " ");
+                return ScriptReply::Error(msg);
+            }
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+                return ScriptReply::Status(s.to_string_lossy().replace(['\r', '\n'], " "));
+            }
+            match t.raw_get::<Value>("double") {
+                Ok(Value::Number(n)) => return ScriptReply::Double(n),
+                Ok(Value::Integer(n)) => return ScriptReply::Double(n as f64),
+                _ => {}
+            }
+            let mut items = Vec::new();
+            let mut i = 1usize;
+            loop {
+                match t.raw_get::<Value>(i) {
+                    Ok(Value::Nil) | Err(_) => break,
+                    Ok(e) => {
+                        let r = to_reply(&e, depth + 1);
+                        if matches!(&r, ScriptReply::Error(m) if m == "ERR reached lua stack limit")
+                        {
+                            return r;
+                        }
+                        items.push(r);
+                    }
+                }
+                i += 1;
+            }
+            ScriptReply::Array(items)
+        }
+        _ => ScriptReply::Null,
+    }
+}
+
+impl ScriptReply {
+    /// Writes the reply in the client's protocol (booleans are 1/nil in RESP2, as Redis does).
+    pub fn write(&self, out: &mut crate::protocol::ReplyBuf) {
+        match self {
+            ScriptReply::Bulk(b) => out.bulk(b),
+            ScriptReply::Int(i) => out.int(*i),
+            ScriptReply::Null => out.null(),
+            ScriptReply::Bool(b) => {
+                if out.is_resp3() {
+                    out.boolean(*b);
+                } else if *b {
+                    out.int(1);
+                } else {
+                    out.null();
+                }
+            }
+            ScriptReply::Status(s) => out.simple(s),
+            ScriptReply::Error(e) => out.error(e),
+            ScriptReply::Double(d) => out.double(*d),
+            ScriptReply::Array(items) => {
+                out.array(items.len());
+                for i in items {
+                    i.write(out);
+                }
+            }
+        }
+    }
+}
+
+/// Parses one RESP2/RESP3 reply (as a handler wrote it) into a Lua value with Redis's RESP -> Lua rules.
+/// Returns the value and whether it was an error reply.
+pub fn reply_to_lua(lua: &Lua, buf: &[u8], resp3: bool) -> mlua::Result<(Value, bool)> {
+    let mut pos = 0;
+    let v = parse(lua, buf, &mut pos, resp3, 0)?;
+    let is_err = buf.first() == Some(&b'-');
+    Ok((v, is_err))
+}
+
+fn line<'a>(buf: &'a [u8], pos: &mut usize) -> mlua::Result<&'a [u8]> {
+    let rest = buf.get(*pos..).unwrap_or_default();
+    let end = rest
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .ok_or_else(|| mlua::Error::RuntimeError("malformed reply".into()))?;
+    *pos += end + 2;
+    Ok(&rest[..end])
+}
+
+fn num(b: &[u8]) -> mlua::Result<i64> {
+    crate::util::numbers::parse_i64(b)
+        .ok_or_else(|| mlua::Error::RuntimeError("malformed reply".into()))
+}
+
+fn parse(lua: &Lua, buf: &[u8], pos: &mut usize, resp3: bool, depth: usize) -> mlua::Result<Value> {
+    if depth > MAX_DEPTH {
+        return Err(mlua::Error::RuntimeError("reply too deep".into()));
+    }
+    let Some(&kind) = buf.get(*pos) else {
+        return Err(mlua::Error::RuntimeError("empty reply".into()));
+    };
+    *pos += 1;
+    let l = line(buf, pos)?;
+    let single = |field: &str, v: Value| -> mlua::Result<Value> {
+        let t = lua.create_table()?;
+        t.raw_set(field, v)?;
+        Ok(Value::Table(t))
+    };
+    match kind {
+        b'+' => single("ok", Value::String(lua.create_string(l)?)),
+        b'-' => single("err", Value::String(lua.create_string(l)?)),
+        b':' => Ok(Value::Number(num(l)? as f64)),
+        b'$' | b'=' => {
+            let n = num(l)?;
+            if n < 0 {
+                return Ok(if resp3 {
+                    Value::Nil
+                } else {
+                    Value::Boolean(false)
+                });
+            }
+            let n = n as usize;
+            let data = buf
+                .get(*pos..*pos + n)
+                .ok_or_else(|| mlua::Error::RuntimeError("malformed reply".into()))?;
+            *pos += n + 2;
+            if kind == b'=' {
+                let t = lua.create_table()?;
+                t.raw_set(
+                    "format",
+                    lua.create_string(data.get(..3).unwrap_or_default())?,
+                )?;
+                t.raw_set(
+                    "string",
+                    lua.create_string(data.get(4..).unwrap_or_default())?,
+                )?;
+                return single("verbatim_string", Value::Table(t));
+            }
+            Ok(Value::String(lua.create_string(data)?))
+        }
+        b'*' | b'>' => {
+            let n = num(l)?;
+            if n < 0 {
+                return Ok(if resp3 {
+                    Value::Nil
+                } else {
+                    Value::Boolean(false)
+                });
+            }
+            let t = lua.create_table()?;
+            for i in 0..n as usize {
+                let v = parse(lua, buf, pos, resp3, depth + 1)?;
+                t.raw_set(i + 1, v)?;
+            }
+            Ok(Value::Table(t))
+        }
+        b'%' | b'~' => {
+            let n = num(l)?.max(0) as usize;
+            let t = lua.create_table()?;
+            for _ in 0..n {
+                let k = parse(lua, buf, pos, resp3, depth + 1)?;
+                if kind == b'%' {
+                    let v = parse(lua, buf, pos, resp3, depth + 1)?;
+                    t.raw_set(k, v)?;
+                } else {
+                    t.raw_set(k, true)?;
+                }
+            }
+            single(if kind == b'%' { "map" } else { "set" }, Value::Table(t))
+        }
+        b'_' => Ok(Value::Nil),
+        b'#' => Ok(Value::Boolean(l == b"t")),
+        b',' => {
+            let d = crate::util::numbers::parse_f64(l).unwrap_or(0.0);
+            single("double", Value::Number(d))
+        }
+        b'(' => single("big_number", Value::String(lua.create_string(l)?)),
+        _ => Err(mlua::Error::RuntimeError("unknown reply type".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha1_of_empty_script_matches_redis() {
+        assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+
+    #[test]
+    fn numbers_truncate_and_tables_stop_at_first_nil() {
+        let e = Engine::new();
+        let v: Value = e
+            .lua
+            .load("return {1.9, 2, nil, 4}")
+            .eval()
+            .unwrap_or(Value::Nil);
+        assert_eq!(
+            lua_to_reply(&v),
+            ScriptReply::Array(vec![ScriptReply::Int(1), ScriptReply::Int(2)])
+        );
+    }
+
+    #[test]
+    fn null_bulk_becomes_false_in_resp2() {
+        let e = Engine::new();
+        let (v, err) = reply_to_lua(&e.lua, b"$-1\r\n", false).unwrap_or((Value::Nil, true));
+        assert!(!err);
+        assert_eq!(v, Value::Boolean(false));
+    }
+}
