@@ -297,7 +297,7 @@ fn the_sandbox_hides_os_io_and_protects_globals() {
 }
 
 #[test]
-fn libraries_cjson_bit_and_sha1hex_work() {
+fn libraries_cjson_cmsgpack_bit_and_sha1hex_work() {
     let s = TestServer::start();
     let mut c = s.conn();
     assert_eq!(
@@ -314,6 +314,31 @@ fn libraries_cjson_bit_and_sha1hex_work() {
             Value::Int(1),
             Value::BulkString(b"x".to_vec()),
             Value::BulkString(b"true".to_vec())
+        ])
+    );
+    // cmsgpack: byte-exact packing of small values, and a round trip through unpack.
+    assert_eq!(
+        eval(&mut c, "return cmsgpack.pack({1, 2, 'ab'})", &[], &[]).unwrap(),
+        Value::BulkString(vec![0x93, 0x01, 0x02, 0xa2, b'a', b'b'])
+    );
+    assert_eq!(
+        eval(&mut c, "return cmsgpack.pack({a = -1})", &[], &[]).unwrap(),
+        Value::BulkString(vec![0x81, 0xa1, b'a', 0xff])
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "local t = cmsgpack.unpack(cmsgpack.pack({x = {10, 300, 'y'}, n = 2.5})) \
+             return {t.x[1], t.x[2], t.x[3], tostring(t.n)}",
+            &[],
+            &[]
+        )
+        .unwrap(),
+        Value::Array(vec![
+            Value::Int(10),
+            Value::Int(300),
+            Value::BulkString(b"y".to_vec()),
+            Value::BulkString(b"2.5".to_vec())
         ])
     );
     assert_eq!(
