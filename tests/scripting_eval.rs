@@ -543,3 +543,46 @@ fn owner_checked_release_never_lets_two_clients_hold_the_lock() {
     let exists: i64 = redis::cmd("EXISTS").arg("lock").query(&mut c).unwrap();
     assert_eq!(exists, 0);
 }
+
+fn resp(args: &[&str]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
+    }
+    v
+}
+
+#[test]
+fn resp3_clients_get_booleans_doubles_maps_and_sets() {
+    let s = TestServer::start();
+    let mut r = s.raw();
+    let hello = support::roundtrip(&mut r, &resp(&["HELLO", "3"]), 1);
+    assert!(hello.starts_with(b"%"));
+    // Drain the rest of HELLO's map before the next command.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut sink = [0u8; 4096];
+    r.set_nonblocking(true).unwrap();
+    let _ = std::io::Read::read(&mut r, &mut sink);
+    r.set_nonblocking(false).unwrap();
+    let cases: [(&str, &[u8]); 5] = [
+        ("return true", b"#t\r\n"),
+        ("return false", b"#f\r\n"),
+        ("return {double=1.5}", b",1.5\r\n"),
+        ("return {map={a=1}}", b"%1\r\n$1\r\na\r\n:1\r\n"),
+        ("return {set={x=true}}", b"~1\r\n$1\r\nx\r\n"),
+    ];
+    for (body, want) in cases {
+        let got = support::roundtrip(&mut r, &resp(&["EVAL", body, "0"]), want.len());
+        assert_eq!(got, want, "{body}");
+    }
+    // A RESP2 client sees the same values in RESP2 form.
+    let mut c = s.conn();
+    assert_eq!(
+        eval(&mut c, "return {map={a=1}}", &[], &[]).unwrap(),
+        Value::Array(vec![Value::BulkString(b"a".to_vec()), Value::Int(1)])
+    );
+    assert_eq!(
+        eval(&mut c, "return {double=2.5}", &[], &[]).unwrap(),
+        Value::BulkString(b"2.5".to_vec())
+    );
+}

@@ -540,6 +540,10 @@ pub enum ScriptReply {
     Error(String),
     Double(f64),
     Array(Vec<ScriptReply>),
+    /// `{map={...}}` (RESP2: a flat array).
+    Map(Vec<(ScriptReply, ScriptReply)>),
+    /// `{set={...}}`, members whose value is true (RESP2: an array).
+    Set(Vec<ScriptReply>),
 }
 
 /// Converts a script's return value with Redis's Lua -> RESP rules.
@@ -569,6 +573,22 @@ fn to_reply(v: &Value, depth: usize) -> ScriptReply {
                 Ok(Value::Number(n)) => return ScriptReply::Double(n),
                 Ok(Value::Integer(n)) => return ScriptReply::Double(n as f64),
                 _ => {}
+            }
+            if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+                let mut pairs = Vec::new();
+                for (k, v) in m.pairs::<Value, Value>().flatten() {
+                    pairs.push((to_reply(&k, depth + 1), to_reply(&v, depth + 1)));
+                }
+                return ScriptReply::Map(pairs);
+            }
+            if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
+                let mut members = Vec::new();
+                for (k, v) in m.pairs::<Value, Value>().flatten() {
+                    if matches!(v, Value::Boolean(true)) {
+                        members.push(to_reply(&k, depth + 1));
+                    }
+                }
+                return ScriptReply::Set(members);
             }
             let mut items = Vec::new();
             let mut i = 1usize;
@@ -613,6 +633,19 @@ impl ScriptReply {
             ScriptReply::Double(d) => out.double(*d),
             ScriptReply::Array(items) => {
                 out.array(items.len());
+                for i in items {
+                    i.write(out);
+                }
+            }
+            ScriptReply::Map(pairs) => {
+                out.map(pairs.len());
+                for (k, v) in pairs {
+                    k.write(out);
+                    v.write(out);
+                }
+            }
+            ScriptReply::Set(items) => {
+                out.set(items.len());
                 for i in items {
                     i.write(out);
                 }
