@@ -298,6 +298,8 @@ fn sscan_options_and_errors() {
     }
 }
 
+/// Sets of strings default to `hashtable`, as in Redis 7.0; Redis 7.2's listpack stage is there when
+/// `set-max-listpack-entries` is raised.
 #[test]
 fn encodings_intset_listpack_hashtable() {
     let Some(t) = Target::concord_only() else {
@@ -307,6 +309,10 @@ fn encodings_intset_listpack_hashtable() {
     script(
         &mut c,
         r#"
+        CONFIG GET set-max-listpack-entries => [set-max-listpack-entries, 0]
+        SADD s a => :1
+        OBJECT ENCODING s => hashtable
+        CONFIG SET set-max-listpack-entries 128 => +OK
         SADD i 5 -1 3 => :3
         OBJECT ENCODING i => intset
         SMEMBERS i => [-1, 3, 5]

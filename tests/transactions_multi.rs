@@ -202,3 +202,36 @@ fn concurrent_transactions_are_isolated() {
         Value::BulkString(b"1600".to_vec())
     );
 }
+
+#[test]
+fn a_list_created_and_replaced_inside_exec_does_not_wake_a_blpop() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let mut w = s.conn();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let r: (String, String) = redis::cmd("BLPOP").arg("bl").arg(0).query(&mut w).unwrap();
+        tx.send(r).unwrap();
+    });
+    for _ in 0..500 {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+        if info.contains("blocked_clients:1") {
+            break;
+        }
+        thread::sleep(std::time::Duration::from_millis(5));
+    }
+    raw(&mut c, &["MULTI"]);
+    raw(&mut c, &["LPUSH", "bl", "a"]);
+    raw(&mut c, &["DEL", "bl"]);
+    raw(&mut c, &["SET", "bl", "foo"]);
+    raw(&mut c, &["EXEC"]);
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(100))
+            .is_err(),
+        "woken by a string"
+    );
+    raw(&mut c, &["DEL", "bl"]);
+    raw(&mut c, &["LPUSH", "bl", "b"]);
+    let got = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(got, ("bl".to_string(), "b".to_string()));
+}

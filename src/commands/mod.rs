@@ -585,6 +585,14 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 };
                 handler(&mut ctx)
             };
+            // A list or sorted-set waiter whose key now holds another type keeps waiting, as in Redis
+            // (say LPUSH, DEL, SET inside one EXEC); only XREADGROUP is unblocked by errors.
+            if matches!(result, Err(CommandError::WrongType))
+                && !w.argv[0].eq_ignore_ascii_case(b"xreadgroup")
+            {
+                server.blocking.unclaim(w);
+                break;
+            }
             if let Err(e) = &result {
                 // An error ends the wait (XREADGROUP's UNBLOCKED/NOGROUP): counted as Redis counts a
                 // failed blocked command.
