@@ -335,6 +335,19 @@ fn install_redis_lib(lua: &Lua, redis: &Table) -> mlua::Result<()> {
             lua.set_named_registry_value("concord_resp", v)
         })?,
     )?;
+    // Effects replication is the only mode since Redis 7: replicate_commands answers true, set_repl
+    // is accepted and changes nothing (each write is logged with the script's revision anyway).
+    redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    redis.raw_set("set_repl", lua.create_function(|_, _: i64| Ok(()))?)?;
+    for (name, v) in [
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        redis.raw_set(name, v)?;
+    }
     let breakpoint = lua.create_function(|_, ()| Ok(false))?;
     redis.raw_set("breakpoint", breakpoint)?;
     redis.raw_set("debug", lua.create_function(|_, ()| Ok(()))?)?;
