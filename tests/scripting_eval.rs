@@ -297,7 +297,7 @@ fn the_sandbox_hides_os_io_and_protects_globals() {
 }
 
 #[test]
-fn libraries_cjson_cmsgpack_bit_and_sha1hex_work() {
+fn libraries_cjson_cmsgpack_struct_bit_and_sha1hex_work() {
     let s = TestServer::start();
     let mut c = s.conn();
     assert_eq!(
@@ -315,6 +315,31 @@ fn libraries_cjson_cmsgpack_bit_and_sha1hex_work() {
             Value::BulkString(b"x".to_vec()),
             Value::BulkString(b"true".to_vec())
         ])
+    );
+    // struct: big-endian integers, c0 strings sized by the preceding number, the next position last.
+    assert_eq!(
+        eval(&mut c, "return struct.pack('>HB', 258, 7)", &[], &[]).unwrap(),
+        Value::BulkString(vec![1, 2, 7])
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "return {struct.unpack('>I2c0', struct.pack('>I2c0', 3, 'abc'))}",
+            &[],
+            &[]
+        )
+        .unwrap(),
+        Value::Array(vec![Value::BulkString(b"abc".to_vec()), Value::Int(6)])
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "return {struct.unpack('<h', struct.pack('<h', -2)), struct.size('>i4h')}",
+            &[],
+            &[]
+        )
+        .unwrap(),
+        Value::Array(vec![Value::Int(-2), Value::Int(6)])
     );
     // cmsgpack: byte-exact packing of small values, and a round trip through unpack.
     assert_eq!(

@@ -3,12 +3,13 @@
 //!
 //! The state runs one script at a time (a `parking_lot::Mutex`; EVAL also holds the exclusive exec lock).
 //! Sandbox: only base, table, string and math are loaded (no os, io, package, loadfile, dofile, load of
-//! bytecode), plus `redis`, `cjson`, `cmsgpack` and `bit`. Scripts run with a proxy environment, so reading an
+//! bytecode), plus `redis`, `cjson`, `cmsgpack`, `struct` and `bit`. Scripts run with a proxy environment, so reading an
 //! undeclared global and writing any global fail with Redis's errors, and nothing a script does to its
 //! globals survives into the next script. Dispatch of `redis.call` lives in `commands::scripting`; this
 //! module only knows Lua.
 
 mod msgpack;
+mod structlib;
 
 use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, Table, Value};
 use parking_lot::Mutex;
@@ -91,7 +92,7 @@ redis.pcall = function(...)
   return r
 end
 local frozen = {}
-for _, name in ipairs({'cjson', 'cmsgpack', 'bit', 'string', 'table', 'math'}) do
+for _, name in ipairs({'cjson', 'cmsgpack', 'struct', 'bit', 'string', 'table', 'math'}) do
   if G[name] then frozen[name] = readonly(G[name]) end
 end
 frozen.redis = setmetatable({}, {
@@ -200,6 +201,7 @@ impl Engine {
         g.raw_set("cjson", cjson_lib(&lua)?)?;
         g.raw_set("bit", bit_lib(&lua)?)?;
         g.raw_set("cmsgpack", msgpack::library(&lua)?)?;
+        g.raw_set("struct", structlib::library(&lua)?)?;
 
         let hooks = lua.create_table()?;
         hooks.raw_set(
