@@ -611,3 +611,30 @@ fn resp3_clients_get_booleans_doubles_maps_and_sets() {
         Value::BulkString(b"2.5".to_vec())
     );
 }
+
+#[test]
+fn deep_and_cyclic_tables_get_errors_and_the_server_survives() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    assert!(
+        err_text(eval(
+            &mut c,
+            "local a = {}; local b = {a}; a[1] = b; return a",
+            &[],
+            &[]
+        ))
+        .starts_with("ERR reached lua stack limit")
+    );
+    let deep = "local a = {} local t = a for i = 1, 5000 do t[1] = {} t = t[1] end return X(a)";
+    for f in ["cjson.encode", "cmsgpack.pack"] {
+        let _ = eval(&mut c, &deep.replace('X', f), &[], &[]);
+    }
+    for body in [
+        "return cjson.decode(string.rep('[', 100000))",
+        "return cmsgpack.unpack(string.rep(string.char(0x91), 100000))",
+    ] {
+        assert!(eval(&mut c, body, &[], &[]).is_err());
+    }
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+}

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 pub const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
 
 /// Deepest table nesting converted to a reply; deeper (or cyclic) tables give an error reply.
-const MAX_DEPTH: usize = 1000;
+const MAX_DEPTH: usize = 128;
 
 /// The server's scripting state.
 pub struct Scripting {
@@ -391,8 +391,13 @@ fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
 }
 
 fn lua_to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
-    if depth > 1000 {
-        return Err("Cannot serialise, excessive nesting (1001)".into());
+    // lua-cjson allows 1000 levels; the recursion here (and serde_json's own) stays well inside a
+    // worker thread's stack only up to a smaller depth, so the limit is MAX_DEPTH.
+    if depth > MAX_DEPTH {
+        return Err(format!(
+            "Cannot serialise, excessive nesting ({})",
+            MAX_DEPTH + 1
+        ));
     }
     Ok(match v {
         Value::Nil => serde_json::Value::Null,

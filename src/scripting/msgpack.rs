@@ -162,7 +162,7 @@ fn be(b: &[u8]) -> u64 {
 }
 
 fn unpack(lua: &Lua, b: &[u8], pos: &mut usize, depth: usize) -> mlua::Result<Value> {
-    if depth > 1000 {
+    if depth > 128 {
         return Err(mlua::Error::RuntimeError(
             "MessagePack input too deep.".into(),
         ));
