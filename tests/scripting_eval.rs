@@ -638,3 +638,34 @@ fn deep_and_cyclic_tables_get_errors_and_the_server_survives() {
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+#[test]
+fn xread_block_sha1hex_arity_and_cjson_switches_behave_as_in_redis() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    assert_eq!(
+        err_text(eval(
+            &mut c,
+            "return redis.pcall('xread', 'BLOCK', 0, 'STREAMS', 's', '$')",
+            &[],
+            &[]
+        )),
+        "ERR xread command is not allowed with BLOCK option from scripts"
+    );
+    let body = "return redis.sha1hex()";
+    assert_eq!(
+        err_text(eval(&mut c, body, &[], &[])),
+        format!(
+            "ERR wrong number of arguments script: {}, on @user_script:1.",
+            sha1(body)
+        )
+    );
+    assert_eq!(
+        eval(&mut c, "cjson.encode_keep_buffer(false) return 1", &[], &[]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        eval(&mut c, "return redis.replicate_commands()", &[], &[]).unwrap(),
+        Value::Int(1)
+    );
+}

@@ -285,6 +285,18 @@ fn redis_call(
     let Some(handler) = spec.handler else {
         return err_table(lua, "Unknown Redis command called from script");
     };
+    if matches!(spec.name, "xread" | "xreadgroup")
+        && argv
+            .iter()
+            .take_while(|a| !super::is_kw(a, "streams"))
+            .any(|a| super::is_kw(a, "block"))
+    {
+        let msg = format!(
+            "{} command is not allowed with BLOCK option from scripts",
+            String::from_utf8_lossy(&argv[0])
+        );
+        return err_table(lua, &msg);
+    }
     let resp3 = lua.named_registry_value::<i64>("concord_resp").unwrap_or(2) == 3;
     let mut out = ReplyBuf::new(if resp3 { Resp::V3 } else { Resp::V2 });
     let changes_before = ctx.txn.changes;

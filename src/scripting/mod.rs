@@ -302,7 +302,14 @@ fn install_redis_lib(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     )?;
     redis.raw_set(
         "sha1hex",
-        lua.create_function(|_, s: mlua::LuaString| Ok(sha1_hex(&s.as_bytes())))?,
+        lua.create_function(|_, args: mlua::Variadic<Value>| match args.first() {
+            Some(Value::String(s)) if args.len() == 1 => Ok(sha1_hex(&s.as_bytes())),
+            Some(Value::Integer(i)) if args.len() == 1 => Ok(sha1_hex(i.to_string().as_bytes())),
+            Some(Value::Number(n)) if args.len() == 1 => Ok(sha1_hex(n.to_string().as_bytes())),
+            _ => Err(mlua::Error::RuntimeError(
+                "wrong number of arguments".into(),
+            )),
+        })?,
     )?;
     redis.raw_set(
         "log",
@@ -371,6 +378,21 @@ fn json_null() -> Value {
 fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set("null", json_null())?;
+    // lua-cjson's tuning switches: accepted for compatibility, encoding stays as documented above.
+    for name in [
+        "encode_keep_buffer",
+        "encode_max_depth",
+        "decode_max_depth",
+        "encode_number_precision",
+        "encode_sparse_array",
+        "encode_invalid_numbers",
+        "decode_invalid_numbers",
+    ] {
+        t.raw_set(
+            name,
+            lua.create_function(|_, _: mlua::Variadic<Value>| Ok(()))?,
+        )?;
+    }
     t.raw_set(
         "encode",
         lua.create_function(|_, v: Value| {
