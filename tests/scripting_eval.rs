@@ -271,14 +271,35 @@ fn the_sandbox_hides_os_io_and_protects_globals() {
             sha1(body)
         )
     );
-    // _G is the script's own view: rawset on it does not leak into the next script.
-    assert_eq!(
-        eval(&mut c, "rawset(_G, 'leak', 1) return leak", &[], &[]).unwrap(),
-        Value::Int(1)
-    );
+    // The usual tricks against the protection fail with Redis's error.
+    for body in [
+        "rawset(_G, 'leak', 1)",
+        "setmetatable(_G, {})",
+        "local g = getmetatable(_G) g.__index = {}",
+        "redis = function() return 1 end",
+        "_G = {}",
+        "cmsgpack.pack = nil",
+        "bit.band = nil",
+    ] {
+        assert!(
+            err_text(eval(&mut c, body, &[], &[])).contains("Attempt to modify a readonly table"),
+            "{body}"
+        );
+    }
     assert!(
         err_text(eval(&mut c, "return leak", &[], &[]))
             .contains("nonexistent global variable 'leak'")
+    );
+    // Ordinary metatables on the script's own tables still work.
+    assert_eq!(
+        eval(
+            &mut c,
+            "local t = setmetatable({}, {__index = function() return 5 end}) return t.x",
+            &[],
+            &[]
+        )
+        .unwrap(),
+        Value::Int(5)
     );
     // Locals are fine, and nothing leaks from one script to the next.
     assert_eq!(

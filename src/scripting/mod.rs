@@ -59,8 +59,8 @@ const PRELUDE: &str = r#"
 local hooks, G = ...
 local err_where = hooks.err_where
 local gsub = string.gsub
-local rawget, rawset, setmetatable, tostring, type, error, xpcall, setfenv, select =
-      rawget, rawset, setmetatable, tostring, type, error, xpcall, setfenv, select
+local rawget, rawset, setmetatable, getmetatable, tostring, type, error, xpcall, setfenv, pairs =
+      rawget, rawset, setmetatable, getmetatable, tostring, type, error, xpcall, setfenv, pairs
 local function handler(e)
   if type(e) ~= 'table' then
     -- Errors raised by Concord's Rust helpers arrive wrapped: keep only the message, as Redis shows it.
@@ -71,13 +71,32 @@ local function handler(e)
   if line then e.source = '@user_script'; e.line = line end
   return e
 end
+-- Every read-only view a script can reach, so the metatable and raw-access functions refuse them.
+local protected = setmetatable({}, {__mode = 'k'})
 local function readonly(t)
-  return setmetatable({}, {
+  local view = setmetatable({}, {
     __index = t,
     __newindex = function() error('Attempt to modify a readonly table', 2) end,
     __metatable = false,
   })
+  protected[view] = true
+  return view
 end
+local locked_mt = readonly({})
+local guarded = {
+  setmetatable = function(t, mt)
+    if protected[t] then error('Attempt to modify a readonly table', 2) end
+    return setmetatable(t, mt)
+  end,
+  getmetatable = function(t)
+    if protected[t] then return locked_mt end
+    return getmetatable(t)
+  end,
+  rawset = function(t, k, v)
+    if protected[t] then error('Attempt to modify a readonly table', 2) end
+    return rawset(t, k, v)
+  end,
+}
 local redis = G.redis
 local wrap, yield = coroutine.wrap, coroutine.yield
 -- redis.call is handed out as a C function (a wrapped coroutine), so `return redis.call(...)` is not a
@@ -95,6 +114,7 @@ local frozen = {}
 for _, name in ipairs({'cjson', 'cmsgpack', 'struct', 'bit', 'string', 'table', 'math'}) do
   if G[name] then frozen[name] = readonly(G[name]) end
 end
+for name, f in pairs(guarded) do frozen[name] = f end
 frozen.redis = setmetatable({}, {
   __index = function(_, n)
     if n == 'call' then return wrap(call_loop) end
@@ -103,6 +123,7 @@ frozen.redis = setmetatable({}, {
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
   __metatable = false,
 })
+protected[frozen.redis] = true
 local function make_env(keys, argv)
   local env = {}
   local view = setmetatable({}, {
@@ -122,6 +143,7 @@ local function make_env(keys, argv)
     __metatable = false,
   })
   env = view
+  protected[view] = true
   return view
 end
 local function run(f, env)
