@@ -70,6 +70,8 @@ fn main() {
 
 async fn run(config: Config) -> i32 {
     let server = Server::new(config, Arc::new(ServerClock::new()));
+    // Subscribed before anyone can connect: a SHUTDOWN that arrives first must still be seen.
+    let mut shutdown = server.shutdown.subscribe();
     let listeners = match listener::bind(&server).await {
         Ok(l) if !l.is_empty() => l,
         Ok(_) => {
@@ -87,7 +89,6 @@ async fn run(config: Config) -> i32 {
     tokio::spawn(expirer::run(server.clone()));
     listener::announce(&server);
 
-    let mut shutdown = server.shutdown.subscribe();
     let sigterm = async {
         #[cfg(unix)]
         {
@@ -103,7 +104,7 @@ async fn run(config: Config) -> i32 {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => info!("received SIGINT, shutting down"),
         _ = sigterm => info!("received SIGTERM, shutting down"),
-        _ = shutdown.changed() => info!("shutdown requested"),
+        _ = shutdown.wait_for(|stop| *stop) => info!("shutdown requested"),
     }
     server.request_shutdown();
     server.clients.kill_all();
