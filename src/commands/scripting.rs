@@ -8,7 +8,9 @@
 
 use bytes::Bytes;
 use mlua::{Function, Value};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use super::table::flags;
 use super::{CmdResult, CommandError, Ctx, Effect, resolve};
@@ -162,10 +164,38 @@ fn execute_script(
     )?;
     let env: Value = engine.make_env.call((keys_t, args_t))?;
     let sha = script_sha(ctx);
+    // Until SCRIPT KILL exists (a later step), a script that runs past busy-reply-threshold without
+    // having written is stopped with an error, so an endless loop cannot hang the server. One that
+    // already wrote runs on, as Redis refuses to kill it (its writes cannot be undone).
+    let wrote = Arc::new(AtomicBool::new(false));
+    let limit_ms = ctx
+        .server
+        .config
+        .busy_reply_threshold_ms
+        .load(Ordering::Relaxed);
+    if limit_ms > 0 {
+        let wrote = wrote.clone();
+        let started = Instant::now();
+        lua.set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(10_000),
+            move |_, _| {
+                if !wrote.load(Ordering::Relaxed) && started.elapsed().as_millis() as u64 > limit_ms {
+                    return Err(mlua::Error::RuntimeError(format!(
+                        "Script stopped: it ran longer than busy-reply-threshold ({limit_ms} ms) without writing"
+                    )));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        )?;
+    }
     let sha_reply = lua.scope(|scope| {
         let call =
             scope.create_function_mut(|lua, (raise, argv): (bool, mlua::Variadic<Value>)| {
-                redis_call(lua, ctx, raise, &argv, read_only)
+                let r = redis_call(lua, ctx, raise, &argv, read_only);
+                if ctx.txn.changes > 0 {
+                    wrote.store(true, Ordering::Relaxed);
+                }
+                r
             })?;
         engine.hooks.raw_set("call", call)?;
         let (ok, v): (bool, Value) = engine.runner.call((func, env))?;
@@ -176,6 +206,7 @@ fn execute_script(
         Ok(script_error(&v, &sha))
     });
     engine.hooks.raw_set("call", Value::Nil)?;
+    lua.remove_hook();
     // Lua 5.1 has no emergency collection: garbage left by a script that hit the memory cap would
     // make the next script fail, so collect once the heap is past half the cap.
     if lua.used_memory() > crate::scripting::MEMORY_LIMIT / 2 {
