@@ -53,7 +53,10 @@ fn main() {
         .init();
 
     let threads = match config.get_u64("worker-threads") {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        // Half the cores by default: the kernel's network stack and, often, the clients on the same
+        // host need the rest. Measured on 2 cores against redis-benchmark: one worker cut P1 p99 from
+        // ~3 ms to ~1.5 ms and CPU per op from 1.1-1.2x to ~1.0x Redis, with P16 throughput still >1.1x.
+        0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
         n => n as usize,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
