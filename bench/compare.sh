@@ -46,7 +46,7 @@ TYPE_TESTS=(
     "SADD|-t sadd"
     "ZADD|-t zadd"
     "ZPOPMIN|-t zpopmin"
-    "XADD|-t xadd"
+    "XADD|XADD bstream * f xxxxxxxxxxxxxxxx"
     "BLPOP pair|BLPOP_PAIR"
 )
 DO_TYPES=0
