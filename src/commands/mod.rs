@@ -552,10 +552,14 @@ fn written_keys_ready(
 
 /// Serves blocked clients waiting on keys that just became ready, oldest first: each waiter's command is
 /// run again on its behalf (it cannot block now); if it took something, its reply is delivered and the
-/// keys its own write made ready are served in turn; if not, it goes back to its place and the key is done.
+/// keys its own write made ready are served in turn; if not, it goes back to its place once every waiter
+/// on the key had its turn.
 pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
     let mut work: std::collections::VecDeque<(usize, Bytes)> = ready.into();
     while let Some((db, key)) = work.pop_front() {
+        // Waiters that stay blocked on this key go back in line once the key is done, so the ones
+        // behind them are still served.
+        let mut stay = Vec::new();
         while let Some(w) = server.blocking.claim_first(db, &key) {
             let info = Arc::new(ClientInfo::new(
                 w.client_id,
@@ -590,8 +594,8 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             if matches!(result, Err(CommandError::WrongType))
                 && !w.argv[0].eq_ignore_ascii_case(b"xreadgroup")
             {
-                server.blocking.unclaim(w);
-                break;
+                stay.push(w);
+                continue;
             }
             if let Err(e) = &result {
                 // An error ends the wait (XREADGROUP's UNBLOCKED/NOGROUP): counted as Redis counts a
@@ -603,13 +607,19 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                     .fetch_add(1, Ordering::Relaxed);
             }
             // Found nothing after all: another waiter took it. Back in line; this key is drained.
+            // Nothing for this one (another waiter took it, or its command waits for something else,
+            // as XREAD does on a deleted stream while XREADGROUP is answered): the others still get
+            // their turn.
             if txn.would_block {
-                server.blocking.unclaim(w);
-                break;
+                stay.push(w);
+                continue;
             }
             finish_txn(server, w.db, now_ms, &w.argv, &mut txn);
             work.extend(std::mem::take(&mut txn.ready));
             server.blocking.deliver(&w, WaitResult::Served(out.buf));
+        }
+        for w in stay {
+            server.blocking.unclaim(w);
         }
     }
 }
