@@ -385,6 +385,57 @@ pub fn resolve(argv: &[Bytes]) -> Result<&'static CommandSpec, CommandError> {
         })
 }
 
+/// Runs one command inside an enclosing unit of writes (a queued command in EXEC, a `redis.call` in a
+/// script): it shares the unit's `Txn`, so its changes take the unit's revision; a command that wrote is
+/// logged with it and the keys it wrote are checked for blocked clients. Counts the call; the caller
+/// reports an error its own way.
+pub(crate) fn run_in_unit(
+    ctx: &mut Ctx,
+    spec: &'static CommandSpec,
+    handler: Handler,
+    argv: &[Bytes],
+    out: Option<&mut ReplyBuf>,
+) -> CmdResult {
+    let changes_before = ctx.txn.changes;
+    ctx.txn.logged = false;
+    let result = {
+        let mut sub = Ctx {
+            server: ctx.server,
+            client: &mut *ctx.client,
+            argv,
+            out: match out {
+                Some(o) => o,
+                None => &mut *ctx.out,
+            },
+            now_ms: ctx.now_ms,
+            txn: &mut *ctx.txn,
+            spec,
+        };
+        handler(&mut sub)
+    };
+    ctx.server.stats.commands[spec.id]
+        .calls
+        .fetch_add(1, Ordering::Relaxed);
+    if ctx.txn.changes > changes_before {
+        if !ctx.txn.logged
+            && ctx.recording()
+            && let Some(revision) = ctx.txn.revision_taken()
+        {
+            ctx.txn.effects.push(Effect::Write {
+                db: ctx.client.db,
+                revision,
+                now_ms: ctx.now_ms,
+                argv: argv.to_vec(),
+            });
+        }
+        if !ctx.server.blocking.is_empty() {
+            let db = ctx.client.db;
+            written_keys_ready(ctx.server, db, spec, argv, &mut ctx.txn.ready);
+        }
+    }
+    result
+}
+
 /// Writes what a blocking command replies when its wait ends without data.
 pub fn write_timeout_reply(out: &mut ReplyBuf, r: TimeoutReply) {
     match r {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::table::flags;
-use super::{CmdResult, CommandError, Ctx, Effect, resolve};
+use super::{CmdResult, CommandError, Ctx, resolve};
 use crate::protocol::{ReplyBuf, Resp};
 use crate::scripting::{Engine, lua_error_text, lua_to_reply, reply_to_lua, sha1_hex};
 
@@ -330,38 +330,8 @@ fn redis_call(
     }
     let resp3 = lua.named_registry_value::<i64>("concord_resp").unwrap_or(2) == 3;
     let mut out = ReplyBuf::new(if resp3 { Resp::V3 } else { Resp::V2 });
-    let changes_before = ctx.txn.changes;
-    ctx.txn.logged = false;
-    let result = {
-        let mut sub = Ctx {
-            server: ctx.server,
-            client: &mut *ctx.client,
-            argv: &argv,
-            out: &mut out,
-            now_ms: ctx.now_ms,
-            txn: &mut *ctx.txn,
-            spec,
-        };
-        handler(&mut sub)
-    };
+    let result = super::run_in_unit(ctx, spec, handler, &argv, Some(&mut out));
     let stat = &ctx.server.stats.commands[spec.id];
-    stat.calls.fetch_add(1, Ordering::Relaxed);
-    if ctx.txn.changes > changes_before
-        && !ctx.txn.logged
-        && ctx.recording()
-        && let Some(revision) = ctx.txn.revision_taken()
-    {
-        ctx.txn.effects.push(Effect::Write {
-            db: ctx.client.db,
-            revision,
-            now_ms: ctx.now_ms,
-            argv: argv.clone(),
-        });
-    }
-    if ctx.txn.changes > changes_before && !ctx.server.blocking.is_empty() {
-        let db = ctx.client.db;
-        super::written_keys_ready(ctx.server, db, spec, &argv, &mut ctx.txn.ready);
-    }
     if let Err(e) = result {
         ctx.server.stats.count_error(&e.code());
         stat.failed.fetch_add(1, Ordering::Relaxed);

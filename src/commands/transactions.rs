@@ -14,7 +14,7 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
 use super::table::CommandSpec;
-use super::{CmdResult, CommandError, Ctx, Effect, resolve};
+use super::{CmdResult, CommandError, Ctx, resolve};
 
 /// Commands that run at once inside MULTI instead of being queued, as in Redis.
 pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
@@ -118,41 +118,12 @@ fn run_queued(ctx: &mut Ctx, argv: &[Bytes]) {
         ctx.out.error("ERR syntax error");
         return;
     };
-    let changes_before = ctx.txn.changes;
-    ctx.txn.logged = false;
-    let result = {
-        let mut sub = Ctx {
-            server: ctx.server,
-            client: &mut *ctx.client,
-            argv,
-            out: &mut *ctx.out,
-            now_ms: ctx.now_ms,
-            txn: &mut *ctx.txn,
-            spec,
-        };
-        handler(&mut sub)
-    };
-    let stat = &ctx.server.stats.commands[spec.id];
-    stat.calls.fetch_add(1, Ordering::Relaxed);
+    let result = super::run_in_unit(ctx, spec, handler, argv, None);
     if let Err(e) = result {
         ctx.out.error(&e.message());
         ctx.server.stats.count_error(&e.code());
-        stat.failed.fetch_add(1, Ordering::Relaxed);
-    }
-    if ctx.txn.changes > changes_before
-        && !ctx.txn.logged
-        && ctx.recording()
-        && let Some(revision) = ctx.txn.revision_taken()
-    {
-        ctx.txn.effects.push(Effect::Write {
-            db: ctx.client.db,
-            revision,
-            now_ms: ctx.now_ms,
-            argv: argv.to_vec(),
-        });
-    }
-    if ctx.txn.changes > changes_before && !ctx.server.blocking.is_empty() {
-        let db = ctx.client.db;
-        super::written_keys_ready(ctx.server, db, spec, argv, &mut ctx.txn.ready);
+        ctx.server.stats.commands[spec.id]
+            .failed
+            .fetch_add(1, Ordering::Relaxed);
     }
 }
