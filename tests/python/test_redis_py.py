@@ -1,54 +1,11 @@
 """redis-py against Concord: RESP2 and RESP3 handshakes, everyday commands, pipelines, and the Lock
-recipe under contention. The server binary comes from CONCORD_BIN, else target/debug/concord."""
+recipe under contention. The server comes from conftest.py (CONCORD_BIN, else target/debug/concord)."""
 
-import os
-import re
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import redis
-
-ROOT = Path(__file__).resolve().parents[2]
-READY = re.compile(r"Ready to accept connections.*port=(\d+)")
-
-
-def _binary():
-    return os.environ.get("CONCORD_BIN") or str(ROOT / "target/debug/concord")
-
-
-@pytest.fixture(scope="module")
-def server():
-    proc = subprocess.Popen(
-        [_binary(), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "NO_COLOR": "1"},
-        text=True,
-    )
-    port = None
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        m = READY.search(line)
-        if m:
-            port = int(m.group(1))
-            break
-    if port is None:
-        proc.kill()
-        pytest.fail("concord did not report its port")
-    # Keep draining the log so the server never blocks on a full pipe.
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(params=[2, 3])
@@ -178,3 +135,209 @@ def test_lock_has_at_most_one_holder_under_contention(server):
     c = redis.Redis(port=server)
     assert c.exists("resource") == 0
     c.close()
+
+
+# ------------------------------------------------------------------------------------------------------
+# Lock lifecycle, transactions with WATCH, and scripts (issue 5). Fixtures `srv` and `r` are in conftest.py.
+
+from conftest import Critical, run_threads  # noqa: E402
+from redis.exceptions import LockError, LockNotOwnedError, NoScriptError, WatchError  # noqa: E402
+
+
+def test_lock_lifecycle_acquire_extend_reacquire_release(srv, r):
+    a = r.lock("res", timeout=10)
+    b = srv.client().lock("res", timeout=10)
+    assert a.acquire(blocking=False) is True
+    assert a.owned() and a.locked()
+    assert 9_000 < r.pttl("res") <= 10_000
+    assert b.acquire(blocking=False) is False
+    assert b.locked() and not b.owned()
+    # extend adds to the remaining TTL; replace_ttl sets it.
+    assert a.extend(20) is True
+    assert 29_000 < r.pttl("res") <= 30_000
+    assert a.extend(5, replace_ttl=True) is True
+    assert 4_000 < r.pttl("res") <= 5_000
+    assert a.reacquire() is True
+    assert 9_000 < r.pttl("res") <= 10_000
+    # Owner-checked: another token can neither release nor extend it.
+    b.local.token = b"not-the-owner"
+    with pytest.raises(LockNotOwnedError):
+        b.release()
+    b.local.token = b"not-the-owner"  # release() forgets the token even when the server refused
+    with pytest.raises(LockNotOwnedError):
+        b.extend(1)
+    assert r.exists("res") == 1
+    a.release()
+    assert r.exists("res") == 0
+    with pytest.raises(LockError):
+        a.release()  # unlocked lock: redis-py refuses locally
+    assert b.acquire(blocking=False) is True
+    b.release()
+
+
+def test_lock_expiry_hands_over_and_the_stale_owner_cannot_release(srv, r):
+    a = r.lock("res", timeout=0.5)
+    assert a.acquire(blocking=False)
+    assert 0 < r.pttl("res") <= 500
+    srv.advance(600)
+    assert r.exists("res") == 0
+    b = srv.client().lock("res", timeout=10)
+    assert b.acquire(blocking=False) is True
+    token = a.local.token
+    with pytest.raises(LockNotOwnedError):
+        a.extend(1)
+    with pytest.raises(LockNotOwnedError):
+        a.reacquire()
+    with pytest.raises(LockNotOwnedError):
+        a.release()
+    assert token != b.local.token
+    assert b.owned()
+    b.release()
+
+
+def test_lock_blocking_timeout_gives_up_and_blocking_acquire_waits_for_release(srv, r):
+    a = r.lock("res", timeout=10, thread_local=False)  # released from a timer thread below
+    assert a.acquire()
+    b = srv.client().lock("res", timeout=10, sleep=0.01)
+    t0 = time.monotonic()
+    assert b.acquire(blocking_timeout=0.2) is False
+    assert 0.15 < time.monotonic() - t0 < 2
+    with pytest.raises(LockError):
+        with srv.client().lock("res", timeout=10, blocking_timeout=0.05):
+            pass
+    threading.Timer(0.2, a.release).start()
+    t0 = time.monotonic()
+    assert b.acquire(blocking_timeout=5) is True
+    assert time.monotonic() - t0 < 2
+    assert r.get("res") == b.local.token.decode()
+    b.release()
+
+
+def test_lock_mutual_exclusion_with_a_non_atomic_counter(srv, r):
+    crit = Critical(r)
+    clients, iters = 20, 50
+
+    def worker(i):
+        c = srv.client(protocol=2 + i % 2)
+        for _ in range(iters):
+            with c.lock("counter-lock", timeout=5, sleep=0.001, blocking_timeout=30):
+                crit.body(i, c)
+        c.close()
+
+    run_threads(clients, worker)
+    crit.check(clients * iters)
+    assert r.exists("counter-lock") == 0
+
+
+def test_transaction_pipeline_results_errors_and_execabort(r):
+    pipe = r.pipeline()  # transaction=True: MULTI ... EXEC
+    pipe.set("a", "1").incr("a").get("a").lpush("l", "x").incr("l")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        pipe.execute()
+    # The run-time error is per command: the others were applied.
+    assert r.get("a") == "2" and r.lrange("l", 0, -1) == ["x"]
+    pipe = r.pipeline()
+    pipe.incr("a").incr("l").incr("a")
+    res = pipe.execute(raise_on_error=False)
+    assert res[0] == 3 and isinstance(res[1], redis.ResponseError) and res[2] == 4
+    # A queue-time error (wrong arity) aborts the whole transaction with EXECABORT.
+    pipe = r.pipeline()
+    pipe.set("a", "100").execute_command("GET")
+    with pytest.raises(redis.ResponseError) as e:
+        pipe.execute()
+    assert "EXECABORT" in str(e.value) or "wrong number of arguments" in str(e.value)
+    assert r.get("a") == "4"
+
+
+def test_watch_detects_a_concurrent_write_and_unwatched_exec_succeeds(srv, r):
+    other = srv.client()
+    r.set("k", "1")
+    with r.pipeline() as pipe:
+        pipe.watch("k")
+        assert pipe.get("k") == "1"  # immediate mode after WATCH
+        other.set("k", "changed")
+        pipe.multi()
+        pipe.set("k", "mine")
+        with pytest.raises(WatchError):
+            pipe.execute()
+    assert r.get("k") == "changed"
+    # Writing the same value still counts as a change; touching another key does not.
+    with r.pipeline() as pipe:
+        pipe.watch("k")
+        other.set("unrelated", "x")
+        pipe.multi()
+        pipe.set("k", "mine")
+        assert pipe.execute() == [True]
+    assert r.get("k") == "mine"
+    with r.pipeline() as pipe:
+        pipe.watch("k")
+        other.set("k", "mine")
+        pipe.multi()
+        pipe.set("k", "again")
+        with pytest.raises(WatchError):
+            pipe.execute()
+    other.close()
+
+
+def test_watch_retry_loop_makes_concurrent_increments_exact(srv, r):
+    clients, iters = 20, 50
+    retries = [0]
+    guard = threading.Lock()
+
+    def worker(i):
+        c = srv.client(protocol=2 + i % 2)
+
+        def incr(pipe):
+            v = int(pipe.get("n") or 0)
+            pipe.multi()
+            pipe.set("n", v + 1)
+            pipe.rpush("log", i)
+
+        for _ in range(iters):
+            while True:
+                try:
+                    with c.pipeline() as pipe:
+                        pipe.watch("n")
+                        incr(pipe)
+                        pipe.execute()
+                    break
+                except WatchError:
+                    with guard:
+                        retries[0] += 1
+        # redis-py's own retry helper does the same loop.
+        c.transaction(incr, "n")
+        c.close()
+
+    run_threads(clients, worker)
+    assert int(r.get("n")) == clients * (iters + 1)
+    assert r.llen("log") == clients * (iters + 1)
+    assert retries[0] > 0, "no contention was exercised"
+
+
+def test_register_script_evalsha_with_noscript_fallback(r):
+    incr_by = r.register_script(
+        "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) "
+        "if v > tonumber(ARGV[2]) then return redis.error_reply('MYERR too big') end return v"
+    )
+    assert incr_by(keys=["c"], args=[5, 100]) == 5
+    assert r.script_exists(incr_by.sha) == [True]
+    with pytest.raises(NoScriptError, match="No matching script"):
+        r.evalsha("f" * 40, 0)
+    r.script_flush()
+    assert r.script_exists(incr_by.sha) == [False]
+    # EVALSHA now gets NOSCRIPT; the Script object reloads it and retries transparently.
+    assert incr_by(keys=["c"], args=[5, 100]) == 10
+    assert r.script_exists(incr_by.sha) == [True]
+    with pytest.raises(redis.ResponseError, match="MYERR too big"):
+        incr_by(keys=["c"], args=[1000, 100])
+    assert r.get("c") == "1010"  # the INCRBY before the error_reply stood
+    # In a pipeline, scripts are checked with SCRIPT EXISTS and loaded before EVALSHA.
+    r.script_flush()
+    pipe = r.pipeline()
+    incr_by(keys=["p"], args=[1, 100], client=pipe)
+    incr_by(keys=["p"], args=[2, 100], client=pipe)
+    pipe.get("p")
+    assert pipe.execute() == [1, 3, "3"]
+    # Plain EVAL with a status reply and a table.
+    assert r.eval("return redis.status_reply('FINE')", 0) == "FINE"
+    assert r.eval("return {1, 'two', {3}}", 0) == [1, "two", [3]]
