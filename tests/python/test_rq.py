@@ -1,0 +1,139 @@
+"""rq against the server: a worker runs jobs and stores results, failures land in the failed registry,
+Retry re-runs a job exactly max times, depends_on orders jobs, enqueue_in/enqueue_at run through the
+scheduler, and concurrent worker processes never run one job twice."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from rq import Queue, Retry, SimpleWorker
+from rq.job import Job, JobStatus
+from rq.registry import DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
+
+import rq_jobs
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def conn(srv):
+    c = srv.client(decode_responses=False)  # rq stores pickled bytes
+    c.flushall()
+    yield c
+    c.close()
+
+
+def burst(queue, **kw):
+    w = SimpleWorker([queue], connection=queue.connection)
+    w.work(burst=True, logging_level="WARNING", **kw)
+    return w
+
+
+def test_worker_runs_jobs_and_keeps_results(conn):
+    q = Queue("default", connection=conn)
+    jobs = [q.enqueue(rq_jobs.add, i, 10 * i) for i in range(20)]
+    assert q.count == 20
+    assert jobs[3].get_status() == JobStatus.QUEUED
+    burst(q)
+    assert q.count == 0
+    for i, job in enumerate(jobs):
+        job.refresh()
+        assert job.get_status() == JobStatus.FINISHED
+        assert job.return_value() == 11 * i
+    assert len(FinishedJobRegistry(queue=q)) == 20
+    fetched = Job.fetch(jobs[5].id, connection=conn)
+    assert fetched.func_name == "rq_jobs.add" and fetched.args == (5, 50)
+
+
+def test_failure_goes_to_the_failed_registry_with_its_traceback(conn):
+    q = Queue("default", connection=conn)
+    job = q.enqueue(rq_jobs.boom, "calls")
+    ok = q.enqueue(rq_jobs.add, 1, 2)
+    burst(q)
+    job.refresh()
+    assert job.get_status() == JobStatus.FAILED
+    assert "ValueError: boom" in job.latest_result().exc_string
+    failed = FailedJobRegistry(queue=q)
+    assert failed.get_job_ids() == [job.id]
+    assert ok.get_status() == JobStatus.FINISHED
+    assert int(conn.get("calls")) == 1
+    # Requeue from the failed registry: it runs (and fails) once more.
+    failed.requeue(job.id)
+    assert job.get_status() == JobStatus.QUEUED and len(failed) == 0
+    burst(q)
+    assert int(conn.get("calls")) == 2 and failed.get_job_ids() == [job.id]
+
+
+def test_retry_runs_a_failing_job_exactly_max_more_times(conn):
+    q = Queue("default", connection=conn)
+    doomed = q.enqueue(rq_jobs.boom, "doomed", retry=Retry(max=2))
+    flaky = q.enqueue(rq_jobs.flaky, "flaky", 3, retry=Retry(max=5))
+    burst(q)
+    doomed.refresh()
+    flaky.refresh()
+    assert int(conn.get("doomed")) == 3  # first run + 2 retries
+    assert doomed.get_status() == JobStatus.FAILED and doomed.retries_left == 0
+    assert FailedJobRegistry(queue=q).get_job_ids() == [doomed.id]
+    assert int(conn.get("flaky")) == 3
+    assert flaky.get_status() == JobStatus.FINISHED and flaky.return_value() == 3
+    assert flaky.retries_left == 3
+
+
+def test_dependencies_wait_for_their_parents(conn):
+    q = Queue("default", connection=conn)
+    a = q.enqueue(rq_jobs.record, "a")
+    b = q.enqueue(rq_jobs.record, "b", depends_on=a)
+    c = q.enqueue(rq_jobs.record, "c", depends_on=[a, b])
+    bad = q.enqueue(rq_jobs.boom, "bad")
+    orphan = q.enqueue(rq_jobs.record, "orphan", depends_on=bad)
+    assert b.get_status() == JobStatus.DEFERRED and c.get_status() == JobStatus.DEFERRED
+    assert q.count == 2  # a and bad; the others wait in the deferred registry
+    assert set(DeferredJobRegistry(queue=q).get_job_ids()) == {b.id, c.id, orphan.id}
+    burst(q)
+    assert conn.lrange("order", 0, -1) == [b"a", b"b", b"c"]
+    assert c.get_status() == JobStatus.FINISHED
+    # A job whose parent failed is never run.
+    assert orphan.get_status() == JobStatus.DEFERRED
+    assert DeferredJobRegistry(queue=q).get_job_ids() == [orphan.id]
+
+
+def test_scheduled_jobs_run_only_once_due(conn):
+    q = Queue("default", connection=conn)
+    soon = q.enqueue_in(timedelta(seconds=1), rq_jobs.record, "in")
+    past = q.enqueue_at(datetime.now(timezone.utc) - timedelta(seconds=5), rq_jobs.record, "at")
+    later = q.enqueue_at(datetime.now(timezone.utc) + timedelta(hours=1), rq_jobs.record, "later")
+    sched = ScheduledJobRegistry(queue=q)
+    assert set(sched.get_job_ids()) == {soon.id, past.id, later.id}
+    assert soon.get_status() == JobStatus.SCHEDULED and q.count == 0
+    t0 = time.time()
+    burst(q, with_scheduler=True)
+    assert conn.lrange("order", 0, -1) == [b"at"]  # only the one already due
+    assert set(sched.get_job_ids()) == {soon.id, later.id}
+    time.sleep(max(0.0, 1.1 - (time.time() - t0)))
+    burst(q, with_scheduler=True)
+    assert conn.lrange("order", 0, -1) == [b"at", b"in"]
+    assert soon.get_status() == JobStatus.FINISHED
+    assert sched.get_job_ids() == [later.id]
+    # The scheduler released its lock when the burst ended.
+    assert conn.keys("rq:scheduler-lock:*") == []
+
+
+def test_concurrent_worker_processes_run_each_job_exactly_once(srv, conn):
+    q = Queue("default", connection=conn)
+    n = 200
+    for i in range(n):
+        q.enqueue(rq_jobs.claim, i)
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    cmd = [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", srv.url,
+           "--worker-class", "rq.worker.SimpleWorker", "--quiet", "default"]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)]
+    outs = [p.communicate(timeout=60)[0].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outs
+    runs = [int(x) for x in conn.lrange("runs", 0, -1)]
+    assert sorted(runs) == list(range(n)), "a job was lost or run twice"
+    assert len(FinishedJobRegistry(queue=q)) == n and q.count == 0
+    assert conn.scard("pids") >= 2, "the workers did not actually share the queue"
