@@ -28,7 +28,7 @@ fn hasher() -> &'static DefaultHashBuilder {
 }
 
 #[inline]
-fn hash_of(b: &[u8]) -> u64 {
+pub(crate) fn hash_of(b: &[u8]) -> u64 {
     hasher().hash_one(b)
 }
 
