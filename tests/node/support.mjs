@@ -28,7 +28,12 @@ export function startServer(args = []) {
       if (m) {
         resolve({
           port: Number(m[1]),
-          stop: () => new Promise((r) => { child.once('exit', r); child.kill(); }),
+          // Idempotent: a server that already exited resolves at once.
+          stop: () => new Promise((r) => {
+            if (child.exitCode !== null || child.signalCode !== null) return r();
+            child.once('exit', r);
+            child.kill();
+          }),
         });
       }
     });
