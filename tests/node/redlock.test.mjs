@@ -120,19 +120,27 @@ test('redlock: using() auto-extends and the quorum over three servers survives l
     const clients = ports.map((p) => client(p, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null }));
     for (const c of clients) { c.on('error', () => {}); await c.connect(); }
     const redlock = new Redlock(clients, { retryCount: 0, automaticExtensionThreshold: 200 });
+    // redlock settles as soon as a quorum voted; its attempt stats settle once every server replied.
+    const settled = async ({ attempts }) => attempts[attempts.length - 1];
     const lock = await redlock.acquire(['rl:q'], 3000);
+    assert.equal((await settled(lock)).votesFor.size, 3);
     for (const c of clients) assert.equal(await c.get('rl:q'), lock.value);
-    await lock.release();
+    await settled(await lock.release());
+    for (const c of clients) assert.equal(await c.exists('rl:q'), 0);
 
     // using() extends a 400 ms lock while the routine runs for longer than that.
     await redlock.using(['rl:q'], 400, async (signal) => {
       await new Promise((r) => setTimeout(r, 700));
       assert.equal(signal.aborted, false);
-      for (const c of clients) assert.equal(await c.get('rl:q'), await clients[0].get('rl:q'));
-      assert.ok((await clients[0].pttl('rl:q')) > 0);
+      const values = await Promise.all(clients.map((c) => c.get('rl:q')));
+      assert.ok(values[0] !== null && values.every((v) => v === values[0]), `values ${values}`);
+      for (const c of clients) assert.ok((await c.pttl('rl:q')) > 0);
     });
+    // using() released it (a quorum at once, the last server a moment later).
+    for (let i = 0; i < 50 && (await Promise.all(clients.map((c) => c.exists('rl:q')))).some(Boolean); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     for (const c of clients) assert.equal(await c.exists('rl:q'), 0);
-
     await extra[1].stop();
     const survivor = await redlock.acquire(['rl:q'], 3000);
     assert.equal(survivor.attempts.length, 1);
