@@ -13,26 +13,30 @@ use crate::util::glob::{glob_match, is_literal};
 
 /// DEL key [key ...] / UNLINK: the number of keys removed.
 pub fn del(ctx: &mut Ctx) -> CmdResult {
+    remove_keys(ctx, false)
+}
+
+/// UNLINK key [key ...]: DEL whose big values are freed on a background thread.
+pub fn unlink(ctx: &mut Ctx) -> CmdResult {
+    remove_keys(ctx, true)
+}
+
+fn remove_keys(ctx: &mut Ctx, unlink: bool) -> CmdResult {
     let keys = &ctx.argv[1..];
     let db = ctx.db();
     let mut removed = 0;
     if keys.len() == 1 {
         let (hash, mut shard) = db.lock_key(&keys[0]);
-        removed += ctx.delete(&mut shard, hash, &keys[0]) as i64;
+        removed += ctx.delete_user(&mut shard, hash, &keys[0], unlink) as i64;
     } else {
         let mut set = db.lock_many(keys);
         for k in keys {
             let h = set.hash(k);
-            removed += ctx.delete(set.shard(h), h, k) as i64;
+            removed += ctx.delete_user(set.shard(h), h, k, unlink) as i64;
         }
     }
     ctx.out.int(removed);
     Ok(())
-}
-
-/// UNLINK key [key ...]
-pub fn unlink(ctx: &mut Ctx) -> CmdResult {
-    del(ctx)
 }
 
 /// EXISTS key [key ...]: counts repeats, as Redis does.

@@ -807,6 +807,26 @@ impl Ctx<'_> {
             false
         }
     }
+
+    /// `delete` for DEL (`unlink` false) and UNLINK: a big value goes to the background freer instead
+    /// of being freed under the shard lock, always for UNLINK, for DEL when lazyfree-lazy-user-del is
+    /// on (the config is read only for big values, keeping small DELs cheap).
+    pub fn delete_user(&mut self, shard: &mut Shard, hash: u64, key: &[u8], unlink: bool) -> bool {
+        self.reap(shard, hash, key);
+        match shard.remove(hash, key) {
+            Some(entry) => {
+                self.revision();
+                let effort = entry.value.free_effort();
+                if effort > crate::keyspace::lazyfree::LAZYFREE_THRESHOLD
+                    && (unlink || self.server.config.get_bool("lazyfree-lazy-user-del"))
+                {
+                    self.server.lazyfree.free(entry);
+                }
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Parses an integer argument as Redis does (`ERR value is not an integer or out of range`).

@@ -123,12 +123,14 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                  used_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\n\
                  used_memory_lua:31744\r\nused_memory_scripts:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
                  maxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n\
-                 lazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+                 lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                 human(rss),
                 human(rss),
                 human(rss),
                 human(maxmemory),
                 srv.config.get("maxmemory-policy").unwrap_or_default(),
+                srv.lazyfree.pending(),
+                srv.lazyfree.freed(),
             );
         }
         "persistence" => {
@@ -401,7 +403,7 @@ fn flush_db(ctx: &mut Ctx, db: usize, lazy: bool) -> bool {
     }
     drop(all);
     if lazy && changed {
-        std::thread::spawn(move || drop(taken));
+        ctx.server.lazyfree.free(taken);
     }
     changed
 }

@@ -145,6 +145,8 @@ pub struct Server {
     pub stats: Stats,
     pub effects: EffectLog,
     pub blocking: blocking::Blocking,
+    /// Frees big values off the hot path (UNLINK, FLUSH ASYNC).
+    pub lazyfree: crate::keyspace::lazyfree::LazyFree,
     /// Shared by every command, exclusive for EXEC (isolation of transactions).
     pub exec_lock: parking_lot::RwLock<()>,
     pub scripting: crate::scripting::Scripting,
@@ -176,6 +178,7 @@ impl Server {
             stats: Stats::new(),
             effects: EffectLog::default(),
             blocking: blocking::Blocking::default(),
+            lazyfree: Default::default(),
             exec_lock: parking_lot::RwLock::new(()),
             scripting: crate::scripting::Scripting::new(),
             started_ms: now,
