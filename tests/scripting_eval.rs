@@ -690,20 +690,3 @@ fn xread_block_sha1hex_arity_and_cjson_switches_behave_as_in_redis() {
         Value::Int(1)
     );
 }
-
-/// Until SCRIPT KILL exists, an endless script that has not written is stopped at busy-reply-threshold
-/// instead of hanging every client.
-#[test]
-fn an_endless_read_only_script_is_stopped_at_the_busy_threshold() {
-    let s = support::TestServer::start_with(&["--busy-reply-threshold", "200"]);
-    let mut c = s.conn();
-    let e = redis::cmd("EVAL")
-        .arg("while true do end")
-        .arg(0)
-        .query::<redis::Value>(&mut c)
-        .unwrap_err();
-    assert!(e.to_string().contains("busy-reply-threshold"), "{e}");
-    let mut other = s.conn();
-    let pong: String = redis::cmd("PING").query(&mut other).unwrap();
-    assert_eq!(pong, "PONG");
-}

@@ -11,6 +11,7 @@
 pub mod bitmaps;
 pub mod connection;
 pub mod error;
+pub mod functions;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -473,6 +474,12 @@ pub fn execute(
         reject(server, out, Some(spec), &CommandError::NoAuth);
         return None;
     }
+    // A script past busy-reply-threshold: only ALLOW_BUSY commands (scripting/busy.rs).
+    if let Err(e) = crate::scripting::busy::refuse_if_busy(server, spec) {
+        client.multi_error |= client.multi.is_some();
+        reject(server, out, Some(spec), &e);
+        return None;
+    }
     if let Some(queue) = client.multi.as_mut()
         && !transactions::runs_inside_multi(spec)
     {
@@ -496,18 +503,16 @@ pub fn execute(
     let mut txn = Txn::new(server.effects.is_recording());
     let now_ms = server.now_ms();
     let result = {
-        // Every command runs under the shared side of the exec lock; EXEC takes the exclusive side so
-        // no other client sees its commands half-applied.
-        let _shared;
-        let _exclusive;
-        if matches!(
-            spec.name,
-            "exec" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro"
-        ) {
-            _exclusive = server.exec_lock.write();
-        } else {
-            _shared = server.exec_lock.read();
-        }
+        // Every command runs under the shared side of the exec lock; EXEC and scripts take the exclusive
+        // side so no other client sees them half-applied. Waiting does not hold a runtime worker, and a
+        // busy script answers -BUSY (scripting/busy.rs).
+        let _guard = match crate::scripting::busy::acquire(server, spec) {
+            Ok(g) => g,
+            Err(e) => {
+                reject(server, out, Some(spec), &e);
+                return None;
+            }
+        };
         let mut ctx = Ctx {
             server,
             client,
@@ -628,7 +633,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             txn.may_block = false;
             txn.waiter = true;
             let result = {
-                let _shared = server.exec_lock.read();
+                let _shared = crate::scripting::busy::shared(server);
                 let mut ctx = Ctx {
                     server,
                     client: &mut client,

@@ -1,21 +1,20 @@
 //! Scripting commands (Redis group `scripting`): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
-//! LOAD|EXISTS|FLUSH, and the dispatcher behind `redis.call` / `redis.pcall`.
+//! LOAD|EXISTS|FLUSH|KILL, and the dispatcher behind `redis.call` / `redis.pcall`.
 //!
 //! Atomicity: dispatch runs these commands under the exclusive side of `Server::exec_lock` (as EXEC), so
 //! no other client observes a half-run script. Revision seam: every command a script calls shares the
 //! script's `Txn`, so the script is one revision, and each command that wrote is logged with it, in order.
-//! Not yet: SCRIPT KILL and the busy-script time limit (an endless loop holds the server), FUNCTION/FCALL.
+//! Time limit: a Lua count hook drives `scripting::busy::Watchdog` (busy-reply-threshold, leaving the
+//! worker thread, SCRIPT KILL); see `scripting::busy` for the whole design.
 
 use bytes::Bytes;
 use mlua::{Function, Value};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::Ordering;
 
 use super::table::flags;
 use super::{CmdResult, CommandError, Ctx, resolve};
 use crate::protocol::{ReplyBuf, Resp};
-use crate::scripting::{Engine, lua_error_text, lua_to_reply, reply_to_lua, sha1_hex};
+use crate::scripting::{Engine, busy, lua_error_text, lua_to_reply, reply_to_lua, sha1_hex};
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
@@ -72,6 +71,17 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
     }
     let mut engine = ctx.server.scripting.engine.lock();
     engine.scripts.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SCRIPT KILL: stops the running EVAL script unless it wrote (runs beside a busy script, unlocked).
+pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
+    ctx.server
+        .scripting
+        .run
+        .request_kill(true)
+        .map_err(|e| CommandError::Custom(e.into()))?;
     ctx.out.ok();
     Ok(())
 }
@@ -164,38 +174,31 @@ fn execute_script(
     )?;
     let env: Value = engine.make_env.call((keys_t, args_t))?;
     let sha = script_sha(ctx);
-    // Until SCRIPT KILL exists (a later step), a script that runs past busy-reply-threshold without
-    // having written is stopped with an error, so an endless loop cannot hang the server. One that
-    // already wrote runs on, as Redis refuses to kill it (its writes cannot be undone).
-    let wrote = Arc::new(AtomicBool::new(false));
-    let limit_ms = ctx
-        .server
+    let server = ctx.server;
+    let run = &server.scripting.run;
+    let running = run.begin(busy::Kind::Eval, sha.clone(), ctx.argv.to_vec());
+    let threshold = server
         .config
         .busy_reply_threshold_ms
         .load(Ordering::Relaxed);
-    if limit_ms > 0 {
-        let wrote = wrote.clone();
-        let started = Instant::now();
-        lua.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(10_000),
-            move |_, _| {
-                if !wrote.load(Ordering::Relaxed) && started.elapsed().as_millis() as u64 > limit_ms {
-                    return Err(mlua::Error::RuntimeError(format!(
-                        "Script stopped: it ran longer than busy-reply-threshold ({limit_ms} ms) without writing"
-                    )));
-                }
-                Ok(mlua::VmState::Continue)
-            },
-        )?;
-    }
+    let watchdog = parking_lot::Mutex::new(busy::Watchdog::new(server, running.started, threshold));
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(busy::HOOK_EVERY),
+        move |lua, _| match watchdog.lock().tick() {
+            busy::HookVerdict::Continue => Ok(mlua::VmState::Continue),
+            busy::HookVerdict::Stop(msg) => {
+                // From now on every line raises again, so a pcall in the script cannot swallow it.
+                lua.set_hook(mlua::HookTriggers::EVERY_LINE, move |_, _| {
+                    Err(mlua::Error::RuntimeError(msg.to_string()))
+                })?;
+                Err(mlua::Error::RuntimeError(msg.to_string()))
+            }
+        },
+    )?;
     let sha_reply = lua.scope(|scope| {
         let call =
             scope.create_function_mut(|lua, (raise, argv): (bool, mlua::Variadic<Value>)| {
-                let r = redis_call(lua, ctx, raise, &argv, read_only);
-                if ctx.txn.changes > 0 {
-                    wrote.store(true, Ordering::Relaxed);
-                }
-                r
+                redis_call(lua, ctx, raise, &argv, read_only)
             })?;
         engine.hooks.raw_set("call", call)?;
         let (ok, v): (bool, Value) = engine.runner.call((func, env))?;
@@ -207,6 +210,7 @@ fn execute_script(
     });
     engine.hooks.raw_set("call", Value::Nil)?;
     lua.remove_hook();
+    drop(running);
     // Lua 5.1 has no emergency collection: garbage left by a script that hit the memory cap would
     // make the next script fail, so collect once the heap is past half the cap.
     if lua.used_memory() > crate::scripting::MEMORY_LIMIT / 2 {
@@ -316,6 +320,10 @@ fn redis_call(
     let Some(handler) = spec.handler else {
         return err_table(lua, "Unknown Redis command called from script");
     };
+    if spec.has(flags::WRITE) {
+        // As Redis: once a write command ran, the script can no longer be killed.
+        ctx.server.scripting.run.mark_wrote();
+    }
     if matches!(spec.name, "xread" | "xreadgroup")
         && argv
             .iter()

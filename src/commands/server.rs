@@ -497,6 +497,12 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
             return Err(CommandError::Syntax);
         }
     }
+    // A busy script stops the server only with NOSAVE (scripting/busy.rs).
+    if let Some(kind) = ctx.server.scripting.run.busy()
+        && !ctx.argv[1..].iter().any(|a| is_kw(a, "NOSAVE"))
+    {
+        return Err(crate::scripting::busy::busy_error(kind));
+    }
     tracing::info!("User requested shutdown...");
     ctx.server.request_shutdown();
     ctx.client.close_after_reply = true;

@@ -8,6 +8,7 @@
 //! globals survives into the next script. Dispatch of `redis.call` lives in `commands::scripting`; this
 //! module only knows Lua.
 
+pub mod busy;
 mod msgpack;
 mod structlib;
 
@@ -24,6 +25,8 @@ const MAX_DEPTH: usize = 128;
 /// The server's scripting state.
 pub struct Scripting {
     pub engine: Mutex<Engine>,
+    /// The script running now (busy state, SCRIPT KILL). Read without the engine lock.
+    pub run: busy::RunState,
 }
 
 impl Default for Scripting {
@@ -37,6 +40,7 @@ impl Scripting {
     pub fn new() -> Self {
         Scripting {
             engine: Mutex::new(Engine::new()),
+            run: busy::RunState::default(),
         }
     }
 }

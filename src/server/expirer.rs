@@ -42,8 +42,11 @@ pub fn expire_due(server: &Server) -> usize {
     for (dbi, db) in server.keyspace.dbs().iter().enumerate() {
         for si in 0..SHARDS {
             loop {
-                // Not in the middle of an EXEC: a transaction sees one instant of time.
-                let _shared = server.exec_lock.read();
+                // Not in the middle of an EXEC: a transaction sees one instant of time. While a script or
+                // EXEC holds the lock, this tick is skipped rather than parking a runtime worker.
+                let Some(_shared) = server.exec_lock.try_read() else {
+                    return total;
+                };
                 let mut shard = db.lock(si);
                 if shard.next_deadline().is_none_or(|d| d > now) {
                     break;

@@ -152,6 +152,8 @@ pub struct Server {
     pub scripting: crate::scripting::Scripting,
     pub started_ms: u64,
     pub started: Instant,
+    /// Pub/sub subscribers, MONITOR clients, CLIENT PAUSE.
+    pub pubsub: crate::pubsub::PubSub,
     pub run_id: String,
     pub debug_enabled: bool,
     /// Set to true to stop the server (SHUTDOWN, signals).
@@ -172,9 +174,10 @@ impl Server {
             .collect();
         Arc::new(Server {
             keyspace: Keyspace::new(databases, now),
+        let obuf_limits = config.obuf_limits.clone();
             config,
             clock,
-            clients: ClientRegistry::default(),
+            clients: ClientRegistry::with_limits(obuf_limits),
             stats: Stats::new(),
             effects: EffectLog::default(),
             blocking: blocking::Blocking::default(),
@@ -184,6 +187,7 @@ impl Server {
             started_ms: now,
             started: Instant::now(),
             run_id,
+            pubsub: crate::pubsub::PubSub::new(),
             debug_enabled,
             shutdown: watch::channel(false).0,
             bound_port: AtomicU64::new(0),
