@@ -282,6 +282,10 @@ fn normalise(param: &Param, value: &str) -> Result<String, ConfigError> {
     }
 }
 
+trait WithOptions {
+    fn with_options(self, options: &[&str]) -> Self;
+}
+
 impl WithOptions for ConfigError {
     fn with_options(self, options: &[&str]) -> Self {
         match self {
@@ -332,8 +336,7 @@ impl Default for Config {
 
 impl Config {
     /// Builds a configuration from an optional redis.conf-style file's text and `--name value` arguments,
-                let err =
-                    "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+    /// the latter overriding the former, as redis-server does.
     pub fn from_sources(file_text: Option<&str>, args: &[String]) -> Result<Config, String> {
         let c = Config::default();
         if let Some(text) = file_text {
@@ -364,22 +367,14 @@ impl Config {
         Ok(c)
     }
 
-        [
-            ("normal", ObufClass::Normal),
-            ("slave", ObufClass::Replica),
-            ("pubsub", ObufClass::Pubsub),
-        ]
-        .iter()
-        .map(|(name, c)| {
-            let (h, s, t) = self.get(*c);
-            format!("{name} {h} {s} {t}")
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    fn apply_directive(&self, words: &[String]) -> Result<(), ConfigError> {
+        let name = &words[0];
+        let value = words[1..].join(" ");
+        let param = find(name).ok_or_else(|| ConfigError::Unknown(name.clone()))?;
+        let v = normalise(param, &value)?;
+        self.store(param.name, v);
+        Ok(())
     }
-}
-
-trait WithOptions {
 
     /// `CONFIG SET name value` at runtime.
     pub fn set(&self, name: &str, value: &str) -> Result<(), ConfigError> {
@@ -405,12 +400,12 @@ trait WithOptions {
     fn store(&self, name: &'static str, value: String) {
         self.mirror(name, &value);
         self.values.write().insert(name, value);
-    /// `client-output-buffer-limit`, shared with the client registry.
-    pub obuf_limits: std::sync::Arc<ObufLimits>,
     }
 
     fn mirror(&self, name: &str, value: &str) {
         let num = || value.parse::<u64>().unwrap_or(0);
+        match name {
+            "proto-max-bulk-len" => self.proto_max_bulk_len.store(num(), Ordering::Relaxed),
             "client-query-buffer-limit" => self
                 .client_query_buffer_limit
                 .store(num(), Ordering::Relaxed),
@@ -432,6 +427,7 @@ trait WithOptions {
         let param = find(name)?;
         self.values.read().get(param.name).cloned()
     }
+
     /// Every (name, value) whose name or alias matches the glob `pattern` (CONFIG GET).
     pub fn matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
         let values = self.values.read();

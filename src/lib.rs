@@ -10,6 +10,5 @@ pub mod config;
 pub mod keyspace;
 pub mod protocol;
 pub mod scripting;
-pub mod pubsub;
 pub mod server;
 pub mod util;

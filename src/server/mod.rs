@@ -152,8 +152,6 @@ pub struct Server {
     pub scripting: crate::scripting::Scripting,
     pub started_ms: u64,
     pub started: Instant,
-    /// Pub/sub subscribers, MONITOR clients, CLIENT PAUSE.
-    pub pubsub: crate::pubsub::PubSub,
     pub run_id: String,
     pub debug_enabled: bool,
     /// Set to true to stop the server (SHUTDOWN, signals).
@@ -174,10 +172,9 @@ impl Server {
             .collect();
         Arc::new(Server {
             keyspace: Keyspace::new(databases, now),
-        let obuf_limits = config.obuf_limits.clone();
             config,
             clock,
-            clients: ClientRegistry::with_limits(obuf_limits),
+            clients: ClientRegistry::default(),
             stats: Stats::new(),
             effects: EffectLog::default(),
             blocking: blocking::Blocking::default(),
@@ -187,7 +184,6 @@ impl Server {
             started_ms: now,
             started: Instant::now(),
             run_id,
-            pubsub: crate::pubsub::PubSub::new(),
             debug_enabled,
             shutdown: watch::channel(false).0,
             bound_port: AtomicU64::new(0),
