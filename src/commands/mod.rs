@@ -23,6 +23,7 @@ pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;
+pub mod unblock;
 pub mod zsets;
 
 use bytes::Bytes;

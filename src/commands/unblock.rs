@@ -1,0 +1,41 @@
+//! CLIENT UNBLOCK: ends another connection's blocking command from outside, as if its timeout had
+//! passed (`TIMEOUT`, the default) or with an `-UNBLOCKED` error (`ERROR`). The wait lists themselves
+//! live in `server::blocking`; this file only parses the request and picks the outcome.
+
+use super::{CmdResult, CommandError, Ctx};
+use crate::server::blocking::WaitResult;
+use crate::util::numbers::parse_i64;
+
+/// The error a client unblocked with `ERROR` receives, byte for byte as Redis sends it.
+const UNBLOCKED_ERROR: &[u8] = b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n";
+
+/// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 if that client was blocked and is now unblocked, else 0.
+pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() > 4 {
+        return Err(CommandError::Custom(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP."
+                .into(),
+        ));
+    }
+    let id = parse_i64(&ctx.argv[2]).ok_or(CommandError::NotInteger)?;
+    let as_error = match ctx.argv.get(3) {
+        None => false,
+        Some(a) if a.eq_ignore_ascii_case(b"timeout") => false,
+        Some(a) if a.eq_ignore_ascii_case(b"error") => true,
+        Some(_) => {
+            return Err(CommandError::Custom(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into(),
+            ));
+        }
+    };
+    // The error travels as ready-made reply bytes, so the waiting connection writes it like any
+    // served reply; a timeout lets the waiter answer with its own command's timeout reply.
+    let outcome = if as_error {
+        WaitResult::Served(UNBLOCKED_ERROR.to_vec())
+    } else {
+        WaitResult::TimedOut
+    };
+    let done = id >= 0 && ctx.server.blocking.unblock(id as u64, outcome);
+    ctx.out.int(i64::from(done));
+    Ok(())
+}
