@@ -246,3 +246,124 @@ test('bullmq: QueueEvents receives completed and failed events over XREAD BLOCK'
   await events.close();
   await queue.close();
 });
+
+test('bullmq: a job whose worker died is detected as stalled and finished by another worker', async () => {
+  const name = qname('stalled');
+  const queue = track(new Queue(name, { connection }));
+  const opts = { connection, lockDuration: 400, stalledInterval: 300 };
+  // The first worker takes the job and never finishes it; closing it with force stops its lock
+  // renewal, as a crashed process would.
+  let taken;
+  const gotIt = new Promise((r) => { taken = r; });
+  const dead = new Worker(name, () => { taken(); return new Promise(() => {}); }, opts);
+  const job = await queue.add('s', { v: 1 });
+  await gotIt;
+  await dead.close(true);
+  assert.equal(await queue.getJobState(job.id), 'active');
+  const rescuer = track(new Worker(name, async (j) => `rescued ${j.data.v}`, opts));
+  const stalled = collect(rescuer, 'stalled', 1, 10000);
+  const [[done, result]] = await collect(rescuer, 'completed', 1, 10000);
+  assert.deepEqual((await stalled)[0][0], job.id);
+  assert.equal(done.id, job.id);
+  assert.equal(result, 'rescued 1');
+  assert.equal((await queue.getJob(job.id)).stalledCounter, 1);
+});
+
+test('bullmq: a job running longer than its lock keeps the lock (no stall, one attempt)', async () => {
+  const name = qname('longlock');
+  const queue = track(new Queue(name, { connection }));
+  const worker = track(new Worker(name, async () => {
+    await new Promise((r) => setTimeout(r, 900));
+    return 'long';
+  }, { connection, lockDuration: 300, stalledInterval: 200 }));
+  let stalls = 0;
+  worker.on('stalled', () => stalls++);
+  const done = collect(worker, 'completed', 1);
+  const job = await queue.add('l', {});
+  assert.equal((await done)[0][1], 'long');
+  assert.equal(stalls, 0);
+  const j = await queue.getJob(job.id);
+  assert.equal(j.attemptsMade, 1);
+  assert.equal(j.stalledCounter, 0);
+});
+
+test('bullmq: the worker rate limiter allows at most `max` jobs per `duration`', async () => {
+  const name = qname('limited');
+  const queue = track(new Queue(name, { connection }));
+  await queue.addBulk(Array.from({ length: 9 }, (_, i) => ({ name: 'r', data: { i } })));
+  const started = [];
+  const worker = track(new Worker(name, async () => { started.push(Date.now()); },
+    { connection, concurrency: 9, limiter: { max: 3, duration: 400 } }));
+  await collect(worker, 'completed', 9);
+  started.sort((a, b) => a - b);
+  // Three windows: the last three jobs cannot start before two full windows have passed, and no
+  // four jobs start within one window (small slack for timer granularity).
+  assert.ok(started[8] - started[0] >= 750, `9 jobs in ${started[8] - started[0]} ms`);
+  for (let i = 0; i + 3 < started.length; i++) {
+    assert.ok(started[i + 3] - started[i] >= 350, `jobs ${i}..${i + 3} started within ${started[i + 3] - started[i]} ms`);
+  }
+});
+
+test('bullmq: pause holds jobs back and resume releases them', async () => {
+  const name = qname('pause');
+  const queue = track(new Queue(name, { connection }));
+  await queue.pause();
+  assert.equal(await queue.isPaused(), true);
+  await queue.addBulk([1, 2, 3].map((i) => ({ name: 'p', data: { i } })));
+  let ran = 0;
+  const worker = track(new Worker(name, async () => { ran++; }, { connection }));
+  await worker.waitUntilReady();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(ran, 0);
+  assert.equal((await queue.getJobCounts('paused')).paused, 3);
+  const done = collect(worker, 'completed', 3);
+  await queue.resume();
+  await done;
+  assert.equal(ran, 3);
+  assert.equal(await queue.isPaused(), false);
+});
+
+test('bullmq: progress, logs, removeOnComplete/removeOnFail and deduplication', async () => {
+  const name = qname('misc');
+  const queue = track(new Queue(name, { connection }));
+  const events = track(new QueueEvents(name, { connection }));
+  await events.waitUntilReady();
+  const progress = collect(events, 'progress', 2);
+  const worker = track(new Worker(name, async (job) => {
+    if (job.name === 'tracked') {
+      await job.updateProgress(40);
+      await job.log('half way');
+      await job.updateProgress({ step: 'done' });
+      return 'tracked';
+    }
+    if (job.name === 'bad') throw new Error('nope');
+    return job.data.i;
+  }, { connection }));
+  const tracked = await queue.add('tracked', {});
+  const [[p1], [p2]] = await progress;
+  assert.deepEqual([p1.jobId, p1.data, p2.data], [tracked.id, 40, { step: 'done' }]);
+  const logs = await queue.getJobLogs(tracked.id);
+  assert.deepEqual(logs, { logs: ['half way'], count: 1 });
+  assert.deepEqual((await queue.getJob(tracked.id)).progress, { step: 'done' });
+
+  // Only the last two completed jobs of the queue are kept; failed ones are removed at once.
+  const settled = collect(worker, 'completed', 5);
+  const failed = collect(worker, 'failed', 1);
+  const kept = [];
+  for (let i = 0; i < 5; i++) kept.push(await queue.add('k', { i }, { removeOnComplete: { count: 2 } }));
+  const bad = await queue.add('bad', {}, { removeOnFail: true });
+  await settled;
+  await failed;
+  for (let i = 0; i < 100 && (await queue.getJob(bad.id)); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(await queue.getJob(bad.id), undefined);
+  const completedIds = (await queue.getCompleted()).map((j) => j.id).sort();
+  assert.deepEqual(completedIds, [kept[3].id, kept[4].id].sort());
+
+  // Two adds with one deduplication id make one job.
+  await worker.pause();
+  const a = await queue.add('d', { n: 1 }, { deduplication: { id: 'same' } });
+  const b = await queue.add('d', { n: 2 }, { deduplication: { id: 'same' } });
+  assert.equal(b.id, a.id);
+  assert.equal(await queue.getDeduplicationJobId('same'), a.id);
+  assert.equal(await queue.getWaitingCount(), 1);
+});
