@@ -19,6 +19,9 @@ enum Kind {
     Bool,
     Str,
     Enum(&'static [&'static str]),
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups; a value names only the
+    /// classes it changes, the others keep theirs.
+    ObufLimits,
 }
 
 struct Param {
@@ -174,7 +177,7 @@ static PARAMS: &[Param] = &[
     p("stream-node-max-entries", NONNEG, "100", true),
     p(
         "client-output-buffer-limit",
-        Kind::Str,
+        Kind::ObufLimits,
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         true,
     ),
@@ -279,6 +282,104 @@ fn normalise(param: &Param, value: &str) -> Result<String, ConfigError> {
                 .with_options(options)
             }),
         Kind::Str => Ok(value.to_string()),
+        // Checked here; merged with the current classes in `store`.
+        Kind::ObufLimits => {
+            ObufLimits::parse(value).map_err(bad)?;
+            Ok(value.to_string())
+        }
+    }
+}
+
+/// Output buffer limits per client class (`client-output-buffer-limit`), read on every push.
+pub struct ObufLimits {
+    /// [normal, replica, pubsub] x [hard bytes, soft bytes, soft seconds]; 0 = no limit.
+    limits: [[AtomicU64; 3]; 3],
+}
+
+/// The classes of `client-output-buffer-limit`, in Redis's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObufClass {
+    Normal = 0,
+    Replica = 1,
+    Pubsub = 2,
+}
+
+impl Default for ObufLimits {
+    fn default() -> Self {
+        let l = ObufLimits {
+            limits: Default::default(),
+        };
+        l.apply("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+            .unwrap_or(());
+        l
+    }
+}
+
+impl ObufLimits {
+    /// Parses `<class> <hard> <soft> <seconds>` groups with Redis's checks and errors.
+    #[allow(clippy::type_complexity)]
+    fn parse(value: &str) -> Result<Vec<(ObufClass, [u64; 3])>, &'static str> {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        if words.is_empty() || words.len() % 4 != 0 {
+            return Err("Wrong number of arguments in buffer limit configuration.");
+        }
+        words
+            .chunks(4)
+            .map(|w| {
+                let class = match w[0].to_ascii_lowercase().as_str() {
+                    "normal" => ObufClass::Normal,
+                    "slave" | "replica" => ObufClass::Replica,
+                    "pubsub" => ObufClass::Pubsub,
+                    _ => {
+                        return Err(
+                            "Invalid client class specified in buffer limit configuration.",
+                        );
+                    }
+                };
+                let err =
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+                let hard = parse_memory(w[1]).ok_or(err)?;
+                let soft = parse_memory(w[2]).ok_or(err)?;
+                let secs: u64 = w[3].parse().map_err(|_| err)?;
+                Ok((class, [hard, soft, secs]))
+            })
+            .collect()
+    }
+
+    fn apply(&self, value: &str) -> Result<(), &'static str> {
+        for (class, v) in Self::parse(value)? {
+            for (slot, n) in self.limits[class as usize].iter().zip(v) {
+                slot.store(n, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// (hard bytes, soft bytes, soft seconds) of `class`; 0 = no limit.
+    #[inline]
+    pub fn get(&self, class: ObufClass) -> (u64, u64, u64) {
+        let l = &self.limits[class as usize];
+        (
+            l[0].load(Ordering::Relaxed),
+            l[1].load(Ordering::Relaxed),
+            l[2].load(Ordering::Relaxed),
+        )
+    }
+
+    /// The canonical value, every class, as CONFIG GET shows it.
+    fn render(&self) -> String {
+        [
+            ("normal", ObufClass::Normal),
+            ("slave", ObufClass::Replica),
+            ("pubsub", ObufClass::Pubsub),
+        ]
+        .iter()
+        .map(|(name, c)| {
+            let (h, s, t) = self.get(*c);
+            format!("{name} {h} {s} {t}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
     }
 }
 
@@ -308,6 +409,8 @@ pub struct Config {
     pub busy_reply_threshold_ms: AtomicU64,
     pub requirepass: RwLock<Option<Vec<u8>>>,
     pub has_requirepass: AtomicBool,
+    /// `client-output-buffer-limit`, shared with the client registry.
+    pub obuf_limits: std::sync::Arc<ObufLimits>,
 }
 
 impl Default for Config {
@@ -326,6 +429,7 @@ impl Default for Config {
             busy_reply_threshold_ms: AtomicU64::new(0),
             requirepass: RwLock::new(None),
             has_requirepass: AtomicBool::new(false),
+            obuf_limits: Default::default(),
         };
         for p in PARAMS {
             c.mirror(p.name, p.default);
@@ -397,7 +501,12 @@ impl Config {
         Ok(param.name)
     }
 
-    fn store(&self, name: &'static str, value: String) {
+    fn store(&self, name: &'static str, mut value: String) {
+        if name == "client-output-buffer-limit" {
+            // A value names only the classes it changes; what is stored and shown is all of them.
+            let _ = self.obuf_limits.apply(&value);
+            value = self.obuf_limits.render();
+        }
         self.mirror(name, &value);
         self.values.write().insert(name, value);
     }
@@ -542,5 +651,20 @@ mod tests {
         assert_eq!(c.get("busy-reply-threshold").unwrap(), "100");
         c.set("zset-max-ziplist-entries", "0").unwrap();
         assert_eq!(c.get("zset-max-listpack-entries").unwrap(), "0");
+    }
+
+    #[test]
+    fn output_buffer_limits_merge_per_class() {
+        let c = Config::default();
+        c.set("client-output-buffer-limit", "pubsub 1mb 1k 5")
+            .unwrap();
+        assert_eq!(
+            c.get("client-output-buffer-limit").unwrap(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 1000 5"
+        );
+        assert_eq!(c.obuf_limits.get(ObufClass::Pubsub), (1 << 20, 1000, 5));
+        assert!(c.set("client-output-buffer-limit", "pubsub 1 2").is_err());
+        assert!(c.set("client-output-buffer-limit", "master 1 2 3").is_err());
+        assert!(c.set("client-output-buffer-limit", "normal x 2 3").is_err());
     }
 }

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod keyspace;
 pub mod protocol;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod util;

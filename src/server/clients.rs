@@ -2,12 +2,29 @@
 //!
 //! A connection owns its `Client` (db, auth, reply mode); the registry holds the shared `ClientInfo` half,
 //! whose hot fields are atomics so a command never takes a lock to update them.
+//!
+//! `ClientInfo` is also how anything outside a connection reaches it: `push` queues already-encoded RESP
+//! bytes (pub/sub messages, MONITOR lines, tracking invalidations) that the connection task writes between
+//! replies, under the `client-output-buffer-limit` of the client's class.
 
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 use tokio::sync::Notify;
+use tracing::warn;
+
+use crate::config::{ObufClass, ObufLimits};
+use crate::pubsub::ClientSubs;
+
+/// Bytes pushed to a connection that its task has not taken yet.
+#[derive(Default)]
+struct PushQueue {
+    buf: Vec<u8>,
+    /// When the output buffer first went over the soft limit (reset once it is back under).
+    soft_since: Option<Instant>,
+}
 
 /// The shared, observable half of a connection.
 pub struct ClientInfo {
@@ -26,9 +43,23 @@ pub struct ClientInfo {
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
     pub qbuf: AtomicUsize,
+    /// Pushed bytes not yet written to the socket (queued, or taken by the task and being written).
     pub obuf: AtomicUsize,
+    /// Subscription counts (CLIENT LIST sub/psub/ssub); any non-zero puts the client in pub/sub mode.
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    pub ssub: AtomicUsize,
+    /// The client's channels, patterns and shard channels (the pub/sub registry's other half).
+    pub subs: Mutex<ClientSubs>,
+    /// Set by MONITOR.
+    pub monitor: AtomicBool,
     killed: AtomicBool,
     kill: Notify,
+    pushes: Mutex<PushQueue>,
+    has_pushes: AtomicBool,
+    push_ready: Notify,
+    /// None for internal clients (replay, blocked-command re-runs): no limits.
+    limits: Option<Arc<ObufLimits>>,
 }
 
 impl ClientInfo {
@@ -49,9 +80,133 @@ impl ClientInfo {
             no_touch: AtomicBool::new(false),
             qbuf: AtomicUsize::new(0),
             obuf: AtomicUsize::new(0),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            ssub: AtomicUsize::new(0),
+            subs: Mutex::new(ClientSubs::default()),
+            monitor: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            pushes: Mutex::new(PushQueue::default()),
+            has_pushes: AtomicBool::new(false),
+            push_ready: Notify::new(),
+            limits: None,
         }
+    }
+
+    /// Whether the client has any subscription (channel, pattern or shard channel): in RESP2 that
+    /// restricts the commands it may send, and its output buffer class is `pubsub`.
+    #[inline]
+    pub fn in_pubsub(&self) -> bool {
+        self.sub.load(Ordering::Relaxed) != 0
+            || self.psub.load(Ordering::Relaxed) != 0
+            || self.ssub.load(Ordering::Relaxed) != 0
+    }
+
+    /// The protocol the client speaks (2 or 3).
+    #[inline]
+    pub fn resp3(&self) -> bool {
+        self.resp.load(Ordering::Relaxed) == 3
+    }
+
+    /// Queues `bytes` (complete RESP values, encoded for this client's protocol) to be written to the
+    /// connection after the reply it is writing, if any, and wakes its task. Returns false if the client
+    /// is gone or was just disconnected because this push took its output buffer over the hard limit of
+    /// its class (`pubsub` while subscribed, else `normal`), or over the soft limit for longer than its
+    /// seconds; its queued bytes are dropped then.
+    pub fn push(&self, bytes: &[u8]) -> bool {
+        if self.is_killed() {
+            return false;
+        }
+        let mut q = self.pushes.lock();
+        q.buf.extend_from_slice(bytes);
+        let used = self.obuf.fetch_add(bytes.len(), Ordering::Relaxed) + bytes.len();
+        if self.over_limit(used, &mut q) {
+            q.buf = Vec::new();
+            drop(q);
+            self.obuf.store(0, Ordering::Relaxed);
+            warn!(
+                client = self.id,
+                addr = %self.addr,
+                bytes = used,
+                "client scheduled to be closed ASAP for overcoming of output buffer limits"
+            );
+            self.kill();
+            return false;
+        }
+        let wake = q.buf.len() == bytes.len();
+        self.has_pushes.store(true, Ordering::Release);
+        drop(q);
+        // One wake-up per batch: the task takes everything queued when it runs.
+        if wake {
+            self.push_ready.notify_one();
+        }
+        true
+    }
+
+    fn over_limit(&self, used: usize, q: &mut PushQueue) -> bool {
+        let Some(limits) = &self.limits else {
+            return false;
+        };
+        let class = if self.in_pubsub() {
+            ObufClass::Pubsub
+        } else {
+            ObufClass::Normal
+        };
+        let (hard, soft, secs) = limits.get(class);
+        let used = used as u64;
+        if hard != 0 && used >= hard {
+            return true;
+        }
+        if soft != 0 && used >= soft {
+            // As Redis: the first push over the soft limit starts the clock; it is a breach only once
+            // the buffer stayed over it for more than `secs` seconds.
+            match q.soft_since {
+                None => q.soft_since = Some(Instant::now()),
+                Some(t) => return t.elapsed().as_secs() > secs,
+            }
+        } else {
+            q.soft_since = None;
+        }
+        false
+    }
+
+    /// Whether pushes are waiting (cheap; checked between commands).
+    #[inline]
+    pub fn has_pushes(&self) -> bool {
+        self.has_pushes.load(Ordering::Acquire)
+    }
+
+    /// Moves every queued push to the end of `out` and returns how many bytes moved. They stay counted
+    /// in `obuf` until `pushes_written` says they reached the socket.
+    pub fn take_pushes(&self, out: &mut Vec<u8>) -> usize {
+        let mut q = self.pushes.lock();
+        self.has_pushes.store(false, Ordering::Release);
+        let n = q.buf.len();
+        if out.is_empty() {
+            // Swap rather than copy: the queue keeps the (empty) buffer `out` had.
+            std::mem::swap(out, &mut q.buf);
+        } else {
+            out.extend_from_slice(&q.buf);
+            q.buf.clear();
+        }
+        n
+    }
+
+    /// Reports that `n` pushed bytes were written to the socket.
+    pub fn pushes_written(&self, n: usize) {
+        if n != 0 {
+            let _ = self
+                .obuf
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                    Some(v.saturating_sub(n))
+                });
+        }
+    }
+
+    /// Resolves when something was pushed since the last wake-up (may resolve with nothing queued).
+    pub async fn pushed(&self) {
+        self.push_ready.notified().await
     }
 
     /// Asks the connection to close (CLIENT KILL, SHUTDOWN). It finishes its current batch first.
@@ -83,6 +238,12 @@ impl ClientInfo {
         let age = now_ms.saturating_sub(self.created_ms) / 1000;
         let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
         let mut flags = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
+        if self.in_pubsub() {
+            flags.push('P');
+        }
         if self.no_evict.load(Ordering::Relaxed) {
             flags.push('e');
         }
@@ -95,15 +256,19 @@ impl ClientInfo {
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let obuf = self.obuf.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={age} idle={idle} flags={flags} db={} sub=0 psub=0 \
-             ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={obuf} oll=0 \
-             omem=0 tot-mem={} events=r cmd={cmd_name} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={age} idle={idle} flags={flags} db={} sub={} psub={} \
+             ssub={} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} \
+             omem={obuf} tot-mem={} events=r cmd={cmd_name} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
             self.id + 7,
             text(&self.name),
             self.db.load(Ordering::Relaxed),
+            self.sub.load(Ordering::Relaxed),
+            self.psub.load(Ordering::Relaxed),
+            self.ssub.load(Ordering::Relaxed),
+            usize::from(obuf != 0),
             16384 + qbuf + obuf,
             self.resp.load(Ordering::Relaxed),
             text(&self.lib_name),
@@ -117,13 +282,25 @@ impl ClientInfo {
 pub struct ClientRegistry {
     next_id: AtomicU64,
     clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    /// The configured output buffer limits, given to every registered connection.
+    limits: Option<Arc<ObufLimits>>,
 }
 
 impl ClientRegistry {
+    /// A registry whose connections obey `limits` (the config's `client-output-buffer-limit`).
+    pub fn with_limits(limits: Arc<ObufLimits>) -> Self {
+        ClientRegistry {
+            limits: Some(limits),
+            ..Default::default()
+        }
+    }
+
     /// Registers a new connection and returns its info.
     pub fn register(&self, addr: String, laddr: String, now_ms: u64) -> Arc<ClientInfo> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst) + 1;
-        let info = Arc::new(ClientInfo::new(id, addr, laddr, now_ms));
+        let mut info = ClientInfo::new(id, addr, laddr, now_ms);
+        info.limits = self.limits.clone();
+        let info = Arc::new(info);
         self.clients.lock().insert(id, info.clone());
         info
     }

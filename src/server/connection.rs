@@ -1,6 +1,10 @@
 //! One client connection: read whatever bytes arrived, run every complete command in them, write all the
 //! replies with one write (pipelining), repeat. Protocol violations get Redis's `-ERR Protocol error: ...`
 //! and the connection is closed; a query buffer over `client-query-buffer-limit` closes it too.
+//!
+//! Bytes pushed to the client from outside (`ClientInfo::push`: pub/sub messages, MONITOR lines,
+//! invalidations) are moved into the output buffer only between two commands' replies, never inside
+//! one, and are written as soon as they arrive when the connection is otherwise idle.
 
 use bytes::BytesMut;
 use std::sync::Arc;
@@ -30,6 +34,8 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
     let mut shutdown = server.shutdown.subscribe();
+    // Pushed bytes moved into `out` and not yet written (they count in `info.obuf` until written).
+    let mut pushed = 0usize;
 
     'conn: loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
@@ -39,7 +45,12 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 .clamp(READ_CHUNK, 1 << 20);
             buf.reserve(want);
         }
-        let timeout_s = server.config.timeout_s.load(Ordering::Relaxed);
+        // Subscribers are never closed for idleness, as in Redis.
+        let timeout_s = if info.in_pubsub() {
+            0
+        } else {
+            server.config.timeout_s.load(Ordering::Relaxed)
+        };
         let read = async {
             if timeout_s > 0 {
                 match tokio::time::timeout(
@@ -60,6 +71,13 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 Ok(0) | Err(_) => break 'conn,
                 Ok(n) => n,
             },
+            _ = info.pushed() => {
+                pushed += info.take_pushes(&mut out.buf);
+                if flush(&server, &info, &mut stream, &mut out, &mut pushed).await.is_err() {
+                    break 'conn;
+                }
+                continue 'conn;
+            }
             _ = info.killed() => break 'conn,
             _ = shutdown.changed() => break 'conn,
         };
@@ -83,13 +101,34 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
             match parser.next_command(&mut buf, &limits) {
                 Ok(Some(argv)) => {
                     info.qbuf.store(batch_len, Ordering::Relaxed);
+                    if server.pubsub.pause.is_set()
+                        && !wait_paused(
+                            &server,
+                            &info,
+                            &mut stream,
+                            &client,
+                            &argv,
+                            &mut out,
+                            &mut pushed,
+                        )
+                        .await
+                    {
+                        break 'conn;
+                    }
+                    // What was pushed before this command goes out before its reply.
+                    if info.has_pushes() {
+                        pushed += info.take_pushes(&mut out.buf);
+                    }
                     let mark = out.len();
                     if client.reply_mode == ReplyMode::SkipNext {
                         client.reply_mode = ReplyMode::Skipping;
                     }
                     if let Some(block) = execute(&server, &mut client, &mut out, &argv) {
                         // Replies to the commands before it go out now; the ones after wait.
-                        if flush(&server, &info, &mut stream, &mut out).await.is_err() {
+                        if flush(&server, &info, &mut stream, &mut out, &mut pushed)
+                            .await
+                            .is_err()
+                        {
                             break 'conn;
                         }
                         let unblocked = wait_unblocked(
@@ -101,6 +140,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                             &argv,
                             block,
                             &mut out,
+                            &mut pushed,
                         )
                         .await;
                         if !unblocked {
@@ -116,7 +156,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                         }
                     }
                     if client.close_after_reply || info.is_killed() {
-                        let _ = flush(&server, &info, &mut stream, &mut out).await;
+                        let _ = flush(&server, &info, &mut stream, &mut out, &mut pushed).await;
                         break 'conn;
                     }
                 }
@@ -124,7 +164,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 Err(e) => {
                     debug!(client = info.id, error = %e, "protocol error");
                     out.error(&format!("ERR {e}"));
-                    let _ = flush(&server, &info, &mut stream, &mut out).await;
+                    let _ = flush(&server, &info, &mut stream, &mut out, &mut pushed).await;
                     break 'conn;
                 }
             }
@@ -141,14 +181,62 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 bytes = pending,
                 "closing client that reached max query buffer length"
             );
-            let _ = flush(&server, &info, &mut stream, &mut out).await;
+            let _ = flush(&server, &info, &mut stream, &mut out, &mut pushed).await;
             break 'conn;
         }
-        if flush(&server, &info, &mut stream, &mut out).await.is_err() {
+        if info.has_pushes() {
+            pushed += info.take_pushes(&mut out.buf);
+        }
+        if flush(&server, &info, &mut stream, &mut out, &mut pushed)
+            .await
+            .is_err()
+        {
             break 'conn;
         }
     }
+    server.pubsub.drop_client(&info);
     server.clients.unregister(info.id);
+}
+
+/// Holds a command back while a CLIENT PAUSE covers it (every command under ALL; under WRITE those
+/// that may write or replicate, and EXEC of a transaction holding one). Pushes keep flowing meanwhile.
+/// Returns false if the client went away.
+async fn wait_paused(
+    server: &Server,
+    info: &ClientInfo,
+    stream: &mut TcpStream,
+    client: &Client,
+    argv: &[bytes::Bytes],
+    out: &mut ReplyBuf,
+    pushed: &mut usize,
+) -> bool {
+    use crate::pubsub::pause::PauseMode;
+    let mut shutdown = server.shutdown.subscribe();
+    loop {
+        let now = server.now_ms();
+        let covered = match server.pubsub.pause.mode(now) {
+            PauseMode::Off => false,
+            PauseMode::All => true,
+            PauseMode::Write => crate::commands::pubsub::may_write(client, argv),
+        };
+        if !covered {
+            return true;
+        }
+        // Replies to earlier commands of the batch are not held back by this one.
+        if flush(server, info, stream, out, pushed).await.is_err() {
+            return false;
+        }
+        let left = server.pubsub.pause.until_ms().saturating_sub(now).max(1);
+        tokio::select! {
+            _ = server.pubsub.pause.changed() => {}
+            _ = tokio::time::sleep(Duration::from_millis(left)) => {}
+            _ = info.pushed() => {
+                *pushed += info.take_pushes(&mut out.buf);
+            }
+            _ = info.killed() => return false,
+            _ = shutdown.changed() => return false,
+        }
+    }
 }
 
 /// Writes the pending replies. A client that stops reading blocks only its own task here, and CLIENT
@@ -166,6 +254,7 @@ async fn wait_unblocked(
     argv: &[bytes::Bytes],
     block: BlockOn,
     out: &mut ReplyBuf,
+    pushed: &mut usize,
 ) -> bool {
     let mut handle = server.blocking.register(
         info.id,
@@ -201,6 +290,13 @@ async fn wait_unblocked(
                     }
                 }
             },
+            _ = info.pushed() => {
+                // Pushes (invalidations, MONITOR lines) reach a blocked RESP3 client too.
+                *pushed += info.take_pushes(&mut out.buf);
+                if flush(server, info, stream, out, pushed).await.is_err() {
+                    return false;
+                }
+            }
             _ = info.killed() => return false,
             _ = shutdown.changed() => return false,
         }
@@ -212,6 +308,7 @@ async fn flush(
     info: &ClientInfo,
     stream: &mut TcpStream,
     out: &mut ReplyBuf,
+    pushed: &mut usize,
 ) -> std::io::Result<()> {
     if out.is_empty() {
         return Ok(());
@@ -231,6 +328,7 @@ async fn flush(
         .net_output_bytes
         .fetch_add(out.len() as u64, Ordering::Relaxed);
     out.buf.clear();
+    info.pushes_written(std::mem::take(pushed));
     if out.buf.capacity() > OUT_KEEP {
         out.buf.shrink_to(READ_CHUNK);
     }

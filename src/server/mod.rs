@@ -150,6 +150,8 @@ pub struct Server {
     /// Shared by every command, exclusive for EXEC (isolation of transactions).
     pub exec_lock: parking_lot::RwLock<()>,
     pub scripting: crate::scripting::Scripting,
+    /// Pub/sub subscribers, MONITOR clients, CLIENT PAUSE.
+    pub pubsub: crate::pubsub::PubSub,
     pub started_ms: u64,
     pub started: Instant,
     pub run_id: String,
@@ -170,17 +172,19 @@ impl Server {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
             .collect();
+        let obuf_limits = config.obuf_limits.clone();
         Arc::new(Server {
             keyspace: Keyspace::new(databases, now),
             config,
             clock,
-            clients: ClientRegistry::default(),
+            clients: ClientRegistry::with_limits(obuf_limits),
             stats: Stats::new(),
             effects: EffectLog::default(),
             blocking: blocking::Blocking::default(),
             lazyfree: Default::default(),
             exec_lock: parking_lot::RwLock::new(()),
             scripting: crate::scripting::Scripting::new(),
+            pubsub: crate::pubsub::PubSub::new(),
             started_ms: now,
             started: Instant::now(),
             run_id,

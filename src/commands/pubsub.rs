@@ -1,0 +1,377 @@
+//! Pub/sub commands (SUBSCRIBE, PUBLISH, PUBSUB ... and their shard forms), MONITOR, and CLIENT
+//! PAUSE / UNPAUSE. The registry, delivery, monitors and pause state live in `crate::pubsub`; these
+//! handlers parse arguments and write the confirmations, which are ordinary replies (push-typed in
+//! RESP3, as Redis sends them), so they are ordered with the messages that follow them.
+
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+use super::keys::help_reply;
+use super::table::flags;
+use super::{Client, CmdResult, CommandError, Ctx, is_kw, parse_int, resolve};
+use crate::clock::Clock;
+use crate::pubsub::Kind;
+use crate::pubsub::monitor::Origin;
+use crate::pubsub::pause::PauseMode;
+use crate::server::Server;
+
+/// Whether a CLIENT PAUSE WRITE holds `argv` back: commands that may write or replicate, and EXEC of
+/// a transaction that queued one, as Redis decides.
+pub fn may_write(client: &Client, argv: &[Bytes]) -> bool {
+    let Ok(spec) = resolve(argv) else {
+        return false;
+    };
+    if spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE) {
+        return true;
+    }
+    spec.name == "exec"
+        && client.multi.as_ref().is_some_and(|q| {
+            q.iter().any(|c| {
+                resolve(c).is_ok_and(|s| s.has(flags::WRITE) || s.has(flags::MAY_REPLICATE))
+            })
+        })
+}
+
+/// The commands a RESP2 client may send while subscribed.
+fn allowed_in_subscribe_mode(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// Redis's refusal of a command sent by a RESP2 client in subscribe mode, if `name` (the command's
+/// full name, `container|sub` for subcommands) is one. Cheap when the client has no subscription.
+#[inline]
+pub fn subscribe_mode_error(client: &Client, name: &str) -> Option<CommandError> {
+    let info = &client.info;
+    if !info.in_pubsub() || info.resp3() {
+        return None;
+    }
+    let base = name.split('|').next().unwrap_or(name);
+    if allowed_in_subscribe_mode(base) {
+        return None;
+    }
+    Some(CommandError::Custom(format!(
+        "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are \
+         allowed in this context"
+    )))
+}
+
+/// PING's reply in RESP2 subscribe mode: `["pong", message or ""]`. Returns false when the client is
+/// not in that mode (PING replies as usual).
+pub fn subscribed_ping(ctx: &mut Ctx) -> bool {
+    let info = &ctx.client.info;
+    if !info.in_pubsub() || info.resp3() {
+        return false;
+    }
+    ctx.out.array(2);
+    ctx.out.bulk(b"pong");
+    ctx.out.bulk(ctx.argv.get(1).map_or(&b""[..], |a| &a[..]));
+    true
+}
+
+/// Feeds a command to MONITOR clients, as Redis does: after it ran (so a SELECT shows its new db),
+/// except the commands that feed themselves before running (EVAL, EVALSHA, FCALL and their _RO forms,
+/// so a script's own commands follow them); admin commands are never shown. `before` says which call
+/// this is. Callers check `server.pubsub.monitors.active()` first (one atomic load).
+pub fn feed_monitors(
+    server: &Server,
+    client: &Client,
+    spec: &super::table::CommandSpec,
+    argv: &[Bytes],
+    before: bool,
+) {
+    let feeds_itself = matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    );
+    if before != feeds_itself {
+        return;
+    }
+    if !feeds_itself && (spec.has(flags::ADMIN) || spec.has(flags::SKIP_MONITOR)) {
+        return;
+    }
+    server.pubsub.monitors.feed(
+        server.clock.now_us(),
+        client.db,
+        Origin::Client(&client.info.addr),
+        argv,
+    );
+}
+
+/// Feeds a command run inside a unit: by a script (`[db lua]`) or inside EXEC (the client's address).
+pub fn feed_monitors_in_unit(
+    server: &Server,
+    client: &Client,
+    spec: &super::table::CommandSpec,
+    from_script: bool,
+    argv: &[Bytes],
+) {
+    if spec.has(flags::ADMIN) || spec.has(flags::SKIP_MONITOR) {
+        return;
+    }
+    let origin = if from_script {
+        Origin::Lua
+    } else {
+        Origin::Client(&client.info.addr)
+    };
+    server
+        .pubsub
+        .monitors
+        .feed(server.clock.now_us(), client.db, origin, argv);
+}
+
+/// Writes a subscribe-family confirmation: `[kind, name, count]` (push-typed in RESP3).
+fn confirm(ctx: &mut Ctx, kind: &[u8], name: Option<&[u8]>, count: usize) {
+    ctx.out.push(3);
+    ctx.out.bulk(kind);
+    match name {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    ctx.out.int(count as i64);
+}
+
+/// The count a confirmation carries: channels + patterns, or shard channels.
+fn count(ctx: &Ctx, kind: Kind) -> usize {
+    let info = &ctx.client.info;
+    match kind {
+        Kind::Shard => info.ssub.load(Ordering::Relaxed),
+        _ => info.sub.load(Ordering::Relaxed) + info.psub.load(Ordering::Relaxed),
+    }
+}
+
+fn subscribe_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
+    let info = ctx.client.info.clone();
+    for name in &ctx.argv[1..] {
+        ctx.server.pubsub.subscribe(&info, kind, name);
+        let n = count(ctx, kind);
+        confirm(ctx, word, Some(name), n);
+    }
+    Ok(())
+}
+
+fn unsubscribe_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
+    let info = ctx.client.info.clone();
+    if ctx.argv.len() == 1 {
+        let names = ctx.server.pubsub.unsubscribe_all(&info, kind);
+        if names.is_empty() {
+            let n = count(ctx, kind);
+            confirm(ctx, word, None, n);
+        }
+        // Counts go down one by one, as the client sees each channel removed.
+        let mut left = count(ctx, kind) + names.len();
+        for name in &names {
+            left -= 1;
+            confirm(ctx, word, Some(name), left);
+        }
+    } else {
+        for name in &ctx.argv[1..] {
+            ctx.server.pubsub.unsubscribe(&info, kind, name);
+            let n = count(ctx, kind);
+            confirm(ctx, word, Some(name), n);
+        }
+    }
+    Ok(())
+}
+
+/// SUBSCRIBE channel [channel ...]
+pub fn subscribe(ctx: &mut Ctx) -> CmdResult {
+    subscribe_generic(ctx, Kind::Channel, b"subscribe")
+}
+
+/// UNSUBSCRIBE [channel ...]
+pub fn unsubscribe(ctx: &mut Ctx) -> CmdResult {
+    unsubscribe_generic(ctx, Kind::Channel, b"unsubscribe")
+}
+
+/// PSUBSCRIBE pattern [pattern ...]
+pub fn psubscribe(ctx: &mut Ctx) -> CmdResult {
+    subscribe_generic(ctx, Kind::Pattern, b"psubscribe")
+}
+
+/// PUNSUBSCRIBE [pattern ...]
+pub fn punsubscribe(ctx: &mut Ctx) -> CmdResult {
+    unsubscribe_generic(ctx, Kind::Pattern, b"punsubscribe")
+}
+
+/// SSUBSCRIBE shardchannel [shardchannel ...]: refused inside EXEC, as Redis refuses it for clients
+/// that expect one reply per command.
+pub fn ssubscribe(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.txn.may_block {
+        return Err(CommandError::Custom(
+            "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client".into(),
+        ));
+    }
+    subscribe_generic(ctx, Kind::Shard, b"ssubscribe")
+}
+
+/// SUNSUBSCRIBE [shardchannel ...]
+pub fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
+    unsubscribe_generic(ctx, Kind::Shard, b"sunsubscribe")
+}
+
+/// PUBLISH channel message
+pub fn publish(ctx: &mut Ctx) -> CmdResult {
+    let n = ctx
+        .server
+        .pubsub
+        .publish(ctx.server, &ctx.argv[1], &ctx.argv[2]);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// SPUBLISH shardchannel message
+pub fn spublish(ctx: &mut Ctx) -> CmdResult {
+    let n = ctx.server.pubsub.spublish(&ctx.argv[1], &ctx.argv[2]);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn channels_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
+    if ctx.argv.len() > 3 {
+        return Err(subcommand_syntax(ctx, "PUBSUB"));
+    }
+    let list = ctx
+        .server
+        .pubsub
+        .channels(kind, ctx.argv.get(2).map(|p| &p[..]));
+    ctx.out.array(list.len());
+    for c in &list {
+        ctx.out.bulk(c);
+    }
+    Ok(())
+}
+
+fn numsub_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
+    let names = &ctx.argv[2..];
+    ctx.out.map(names.len());
+    for name in names {
+        let n = ctx.server.pubsub.numsub(kind, name);
+        ctx.out.bulk(name);
+        ctx.out.int(n as i64);
+    }
+    Ok(())
+}
+
+fn subcommand_syntax(ctx: &Ctx, container: &str) -> CommandError {
+    let sub = ctx.argv.get(1).map_or(String::new(), |s| {
+        String::from_utf8_lossy(&s[..s.len().min(128)]).into_owned()
+    });
+    CommandError::Custom(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
+    ))
+}
+
+/// PUBSUB CHANNELS [pattern]
+pub fn pubsub_channels(ctx: &mut Ctx) -> CmdResult {
+    channels_generic(ctx, Kind::Channel)
+}
+
+/// PUBSUB SHARDCHANNELS [pattern]
+pub fn pubsub_shardchannels(ctx: &mut Ctx) -> CmdResult {
+    channels_generic(ctx, Kind::Shard)
+}
+
+/// PUBSUB NUMSUB [channel ...]
+pub fn pubsub_numsub(ctx: &mut Ctx) -> CmdResult {
+    numsub_generic(ctx, Kind::Channel)
+}
+
+/// PUBSUB SHARDNUMSUB [shardchannel ...]
+pub fn pubsub_shardnumsub(ctx: &mut Ctx) -> CmdResult {
+    numsub_generic(ctx, Kind::Shard)
+}
+
+/// PUBSUB NUMPAT
+pub fn pubsub_numpat(ctx: &mut Ctx) -> CmdResult {
+    let n = ctx.server.pubsub.distinct(Kind::Pattern);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// PUBSUB HELP
+pub fn pubsub_help(ctx: &mut Ctx) -> CmdResult {
+    help_reply(
+        ctx,
+        "PUBSUB",
+        &[
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+        ],
+    );
+    Ok(())
+}
+
+/// MONITOR: from now on this connection receives a line for every command run. Refused inside EXEC.
+pub fn monitor(ctx: &mut Ctx) -> CmdResult {
+    if !ctx.txn.may_block {
+        return Err(CommandError::Custom(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client".into(),
+        ));
+    }
+    if ctx.client.info.monitor.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    ctx.server.pubsub.monitors.add(&ctx.client.info);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]
+pub fn client_pause(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() > 4 {
+        return Err(subcommand_syntax(ctx, "CLIENT"));
+    }
+    let mut mode = PauseMode::All;
+    if let Some(m) = ctx.argv.get(3) {
+        if is_kw(m, "WRITE") {
+            mode = PauseMode::Write;
+        } else if is_kw(m, "ALL") {
+            mode = PauseMode::All;
+        } else {
+            return Err(CommandError::Custom(
+                "ERR CLIENT PAUSE mode must be WRITE or ALL".into(),
+            ));
+        }
+    }
+    let ms = parse_int(&ctx.argv[2]).map_err(|_| {
+        CommandError::Custom("ERR timeout is not an integer or out of range".into())
+    })?;
+    if ms < 0 {
+        return Err(CommandError::Custom("ERR timeout is negative".into()));
+    }
+    let until = if ms == 0 {
+        0
+    } else {
+        ctx.now_ms.saturating_add(ms as u64)
+    };
+    ctx.server.pubsub.pause.pause(mode, until, ctx.now_ms);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT UNPAUSE
+pub fn client_unpause(ctx: &mut Ctx) -> CmdResult {
+    ctx.server.pubsub.pause.unpause();
+    ctx.out.ok();
+    Ok(())
+}
