@@ -10,6 +10,7 @@
 
 pub mod bitmaps;
 pub mod connection;
+pub mod dump;
 pub mod error;
 pub mod functions;
 pub mod hashes;

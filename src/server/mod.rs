@@ -199,10 +199,11 @@ impl Server {
         self.clock.now_ms()
     }
 
-    /// Seconds since start on the server's LRU clock (OBJECT IDLETIME), from the injectable clock.
+    /// The server's LRU clock in seconds (OBJECT IDLETIME), from the injectable clock: Unix seconds, so
+    /// an idle time set by RESTORE IDLETIME may exceed the uptime, as in Redis.
     #[inline]
     pub fn lru_clock(&self, now_ms: u64) -> u32 {
-        (now_ms.saturating_sub(self.started_ms) / 1000) as u32
+        (now_ms / 1000) as u32
     }
 
     /// Asks the server to stop.

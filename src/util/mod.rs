@@ -4,3 +4,4 @@
 pub mod glob;
 pub mod lcs;
 pub mod numbers;
+pub mod rdb;
