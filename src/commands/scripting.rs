@@ -71,6 +71,7 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
     }
     let mut engine = ctx.server.scripting.engine.lock();
     engine.scripts.clear();
+    engine.shebang_flags.clear();
     ctx.out.ok();
     Ok(())
 }
@@ -90,25 +91,39 @@ pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
 fn cache(engine: &mut Engine, body: &[u8]) -> Result<String, CommandError> {
     let sha = sha1_hex(body);
     if !engine.scripts.contains_key(&sha) {
-        let f = engine.compile(body).map_err(CommandError::Custom)?;
+        let (flags, header) = crate::scripting::functions::parse_eval_shebang(body)
+            .map_err(|e| CommandError::Custom(format!("ERR {e}")))?;
+        // The shebang line is skipped but its line feed kept, so line numbers stay the user's.
+        let f = engine
+            .compile(&body[header..])
+            .map_err(CommandError::Custom)?;
         engine.scripts.insert(sha.clone(), f);
+        if let Some(flags) = flags {
+            engine.shebang_flags.insert(sha.clone(), flags);
+        }
     }
     Ok(sha)
 }
 
-fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
-    let numkeys = super::parse_int(ctx.arg(2))?;
+/// Parses `numkeys` (argument 2) with Redis's errors; `bad` is the error for a non-integer.
+pub(crate) fn parse_numkeys(ctx: &Ctx, bad: &str) -> Result<usize, CommandError> {
+    let numkeys = crate::util::numbers::parse_i64(ctx.arg(2))
+        .ok_or_else(|| CommandError::Custom(bad.into()))?;
+    if numkeys > (ctx.argv.len() - 3) as i64 {
+        return Err(CommandError::Custom(
+            "ERR Number of keys can't be greater than number of args".into(),
+        ));
+    }
     if numkeys < 0 {
         return Err(CommandError::Custom(
             "ERR Number of keys can't be negative".into(),
         ));
     }
-    if numkeys as usize > ctx.argv.len() - 3 {
-        return Err(CommandError::Custom(
-            "ERR Number of keys can't be greater than number of args".into(),
-        ));
-    }
-    let nk = numkeys as usize;
+    Ok(numkeys as usize)
+}
+
+fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
+    let nk = parse_numkeys(ctx, "ERR value is not an integer or out of range")?;
     let server = ctx.server;
     let mut engine = server.scripting.engine.lock();
     let sha = if by_sha {
@@ -123,19 +138,62 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     let Some(func) = engine.scripts.get(&sha).cloned() else {
         return Err(CommandError::Custom(NOSCRIPT.into()));
     };
+    // A `#!lua` shebang opts out of compatibility mode: its flags decide read-only-ness, and a script
+    // that may write is refused by the _RO variants up front, as Redis 7 does.
+    let read_only = match engine.shebang_flags.get(&sha) {
+        None => read_only,
+        Some(flags) => {
+            let no_writes = flags & crate::scripting::functions::NO_WRITES != 0;
+            if read_only && !no_writes {
+                return Err(CommandError::Custom(
+                    "ERR Can not execute a script with write flag using *_ro command.".into(),
+                ));
+            }
+            read_only || no_writes
+        }
+    };
+    run_script(
+        ctx,
+        &engine,
+        Target::Eval(func),
+        busy::Kind::Eval,
+        sha,
+        nk,
+        read_only,
+    )
+}
+
+/// What runs: an EVAL script (KEYS/ARGV as globals) or a library function (keys and args as its two
+/// parameters).
+pub(crate) enum Target {
+    Eval(Function),
+    Function(Function),
+}
+
+/// Runs a script or function for EVAL*/FCALL*: one unit of writes, the reply written to the client.
+/// `name` is the sha or function name errors mention.
+pub(crate) fn run_script(
+    ctx: &mut Ctx,
+    engine: &Engine,
+    target: Target,
+    kind: busy::Kind,
+    name: String,
+    nk: usize,
+    read_only: bool,
+) -> CmdResult {
+    let server = ctx.server;
     let keys: Vec<Bytes> = ctx.argv[3..3 + nk].to_vec();
     let args: Vec<Bytes> = ctx.argv[3 + nk..].to_vec();
     let saved_db = ctx.client.db;
     ctx.txn.may_block = false;
-    let outcome = execute_script(&engine, ctx, func, &keys, &args, read_only);
+    let outcome = execute_script(engine, ctx, target, kind, &name, &keys, &args, read_only);
     ctx.client.db = saved_db;
     // Each called command logged itself; the script is not logged on top.
     ctx.log_nothing();
-    drop(engine);
     let reply = match outcome {
         Ok(r) => r,
         Err(e) => crate::scripting::ScriptReply::Error(format!(
-            "ERR Error running script {sha}, {}",
+            "ERR Error running script {name}, {}",
             lua_error_text(&e)
         )),
     };
@@ -143,19 +201,19 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
         // Scripts' own error replies count in errorstats under their code, as in Redis.
         let code = msg.split(' ').next().unwrap_or("ERR");
         server.stats.count_error(code);
-        reply.write(ctx.out);
-        return Ok(());
     }
     reply.write(ctx.out);
-    let _ = sha;
     Ok(())
 }
 
-/// Runs `func` with KEYS/ARGV and a `redis.call` bound to this command's context.
+/// Runs `target` with its keys and args and a `redis.call` bound to this command's context.
+#[allow(clippy::too_many_arguments)]
 fn execute_script(
     engine: &Engine,
     ctx: &mut Ctx,
-    func: Function,
+    target: Target,
+    kind: busy::Kind,
+    name: &str,
     keys: &[Bytes],
     args: &[Bytes],
     read_only: bool,
@@ -172,11 +230,9 @@ fn execute_script(
             .map(|k| lua.create_string(k))
             .collect::<mlua::Result<Vec<_>>>()?,
     )?;
-    let env: Value = engine.make_env.call((keys_t, args_t))?;
-    let sha = script_sha(ctx);
     let server = ctx.server;
     let run = &server.scripting.run;
-    let running = run.begin(busy::Kind::Eval, sha.clone(), ctx.argv.to_vec());
+    let running = run.begin(kind, name.to_string(), ctx.argv.to_vec());
     let threshold = server
         .config
         .busy_reply_threshold_ms
@@ -195,18 +251,24 @@ fn execute_script(
             }
         },
     )?;
-    let sha_reply = lua.scope(|scope| {
+    let reply = lua.scope(|scope| {
         let call =
             scope.create_function_mut(|lua, (raise, argv): (bool, mlua::Variadic<Value>)| {
                 redis_call(lua, ctx, raise, &argv, read_only)
             })?;
         engine.hooks.raw_set("call", call)?;
-        let (ok, v): (bool, Value) = engine.runner.call((func, env))?;
+        let (ok, v): (bool, Value) = match target {
+            Target::Eval(func) => {
+                let env: Value = engine.make_env.call((keys_t, args_t))?;
+                engine.runner.call((func, env))?
+            }
+            Target::Function(func) => engine.libs.call_fn.call((func, keys_t, args_t))?,
+        };
         engine.hooks.raw_set("call", Value::Nil)?;
         if ok {
             return Ok(lua_to_reply(&v));
         }
-        Ok(script_error(&v, &sha))
+        Ok(script_error(&v, name))
     });
     engine.hooks.raw_set("call", Value::Nil)?;
     lua.remove_hook();
@@ -216,7 +278,7 @@ fn execute_script(
     if lua.used_memory() > crate::scripting::MEMORY_LIMIT / 2 {
         lua.gc_collect()?;
     }
-    sha_reply
+    reply
 }
 
 /// Formats a raised error as Redis: `<msg> script: <sha>, on @user_script:<line>.`
@@ -241,15 +303,6 @@ fn script_error(v: &Value, sha: &str) -> crate::scripting::ScriptReply {
         text.push_str(&format!(" script: {sha}, on {src}:{line}."));
     }
     crate::scripting::ScriptReply::Error(text)
-}
-
-/// The running script's sha (from EVAL's body or EVALSHA's argument).
-fn script_sha(ctx: &Ctx) -> String {
-    if ctx.spec.name.starts_with("evalsha") {
-        String::from_utf8_lossy(ctx.arg(1)).to_ascii_lowercase()
-    } else {
-        sha1_hex(ctx.arg(1))
-    }
 }
 
 fn err_table(lua: &mlua::Lua, msg: &str) -> mlua::Result<(bool, Value)> {

@@ -9,6 +9,7 @@
 //! module only knows Lua.
 
 pub mod busy;
+pub mod functions;
 mod msgpack;
 mod structlib;
 
@@ -27,6 +28,9 @@ pub struct Scripting {
     pub engine: Mutex<Engine>,
     /// The script running now (busy state, SCRIPT KILL). Read without the engine lock.
     pub run: busy::RunState,
+    /// Loaded function libraries and functions (FUNCTION STATS reads these without the engine lock).
+    pub libraries_count: std::sync::atomic::AtomicU64,
+    pub functions_count: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Scripting {
@@ -41,6 +45,8 @@ impl Scripting {
         Scripting {
             engine: Mutex::new(Engine::new()),
             run: busy::RunState::default(),
+            libraries_count: Default::default(),
+            functions_count: Default::default(),
         }
     }
 }
@@ -56,6 +62,14 @@ pub struct Engine {
     pub make_env: Function,
     /// Where `redis.call`/`redis.pcall` find the dispatcher of the running script.
     pub hooks: Table,
+    /// Flags of cached scripts that start with a `#!lua` shebang (absent: Redis's compatibility mode).
+    pub shebang_flags: HashMap<String, u32>,
+    /// Function libraries (FUNCTION LOAD) and their functions.
+    pub libs: functions::Libraries,
+}
+
+fn redis_table_of(g: &Table) -> mlua::Result<Table> {
+    g.raw_get("redis")
 }
 
 /// Lua-side plumbing (Concord's own): environments, the error handler and the call wrappers.
@@ -71,8 +85,8 @@ local function handler(e)
     local msg = gsub(gsub(tostring(e), '^runtime error: ', ''), '\nstack traceback:.*$', '')
     e = {err = 'ERR ' .. msg}
   end
-  local line = err_where()
-  if line then e.source = '@user_script'; e.line = line end
+  local line, source = err_where()
+  if line then e.source = source; e.line = line end
   return e
 end
 -- Every read-only view a script can reach, so the metatable and raw-access functions refuse them.
@@ -154,7 +168,54 @@ local function run(f, env)
   setfenv(f, env)
   return xpcall(f, handler)
 end
-return run, make_env
+-- A function library's globals: while its code loads, only the loading API (`redis.register_function`,
+-- `redis.log`, versions); once loaded, what a script sees, without KEYS/ARGV.
+local function make_lib_env(load_api)
+  local loading = true
+  local view
+  view = setmetatable({}, {
+    __index = function(_, n)
+      if n == 'redis' then
+        if loading then return load_api end
+        return frozen.redis
+      end
+      local v
+      if not loading then
+        if n == '_G' then return view end
+        v = frozen[n]
+        if v == nil then v = rawget(G, n) end
+      end
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 0)
+      end
+      return v
+    end,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+  protected[view] = true
+  return view, function() loading = false end
+end
+-- The loading API table: unknown fields raise as undeclared globals do.
+local function make_load_api(fields)
+  local view = setmetatable({}, {
+    __index = function(_, n)
+      local v = fields[n]
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 0)
+      end
+      return v
+    end,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+  protected[view] = true
+  return view
+end
+local function call_fn(f, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
+end
+return run, make_env, make_lib_env, make_load_api, call_fn
 "#;
 
 impl Default for Engine {
@@ -234,19 +295,40 @@ impl Engine {
             "err_where",
             lua.create_function(|lua, ()| Ok(script_line(lua)))?,
         )?;
-        let (runner, make_env): (Function, Function) = lua
+        let (runner, make_env, make_lib_env, make_load_api, call_fn): (
+            Function,
+            Function,
+            Function,
+            Function,
+            Function,
+        ) = lua
             .load(PRELUDE)
             .set_name("=concord")
             .call((hooks.clone(), g.clone()))?;
+        let registering = functions::Registering::default();
+        let load_api = functions::load_api(&lua, &make_load_api, &registering)?;
+        redis_table_of(&g)?.raw_set(
+            "register_function",
+            functions::register_function(&lua, &registering)?,
+        )?;
         // setfenv stays reachable only through the prelude's upvalues.
         g.raw_set("setfenv", Value::Nil)?;
         g.raw_set("getfenv", Value::Nil)?;
         Ok(Engine {
             lua,
             scripts: HashMap::new(),
+            shebang_flags: HashMap::new(),
             runner,
             make_env,
             hooks,
+            libs: functions::Libraries {
+                make_lib_env,
+                load_api,
+                call_fn,
+                registering,
+                libraries: Default::default(),
+                functions: Default::default(),
+            },
         })
     }
 
@@ -272,24 +354,25 @@ impl Engine {
     }
 }
 
-/// The current line of the innermost `@user_script` frame on the stack.
-fn script_line(lua: &Lua) -> Option<usize> {
+/// The current line and chunk name of the innermost script or function frame on the stack.
+fn script_line(lua: &Lua) -> (Option<usize>, Option<String>) {
     for level in 1..200 {
         let found = lua.inspect_stack(level, |d| {
             let src = d.source();
-            if src.source.as_deref() == Some("@user_script") {
-                Some(d.current_line())
-            } else {
-                None
+            match src.source.as_deref() {
+                Some(s @ ("@user_script" | "@user_function")) => {
+                    Some((d.current_line(), s.to_string()))
+                }
+                _ => None,
             }
         });
         match found {
-            None => return None,
-            Some(Some(line)) => return line,
+            None => return (None, None),
+            Some(Some((line, source))) => return (line, Some(source)),
             Some(None) => {}
         }
     }
-    None
+    (None, None)
 }
 
 /// The bare message of a Lua error (no "syntax error:" / "runtime error:" prefix, no traceback).
