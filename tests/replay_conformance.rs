@@ -249,7 +249,8 @@ fn hash_set_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
     v
 }
 
-/// List writes: pushes, pops with counts, the two-key moves and LMPOP (logged as LPOP/RPOP key n).
+/// List writes: pushes, pops with counts, the two-key moves, LMPOP (logged as LPOP/RPOP key n) and
+/// SORT ... STORE (logged as DEL + RPUSH).
 fn list_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
     let elem = |rng: &mut StdRng| match rng.random_range(0..3) {
         0 => rng.random_range(-3..10).to_string(),
@@ -265,7 +266,7 @@ fn list_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
     };
     let n = |rng: &mut StdRng, lo: i64, hi: i64| rng.random_range(lo..hi).to_string();
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
-    match rng.random_range(0..14) {
+    match rng.random_range(0..16) {
         0 => s(&["LPUSH", &k, &elem(rng), &elem(rng)]),
         1 => s(&["RPUSH", &k, &elem(rng), &elem(rng), &elem(rng)]),
         2 => s(&["RPUSHX", &k, &elem(rng)]),
@@ -279,6 +280,18 @@ fn list_command(rng: &mut StdRng, k: String, k2: String) -> Vec<String> {
         10 => s(&["RPOPLPUSH", &k, &k2]),
         11 => s(&["LMPOP", "2", &k, &k2, end(rng), "COUNT", &n(rng, 1, 4)]),
         12 => s(&["LPUSHX", &k, &elem(rng)]),
+        13 => s(&[
+            "SORT",
+            &k,
+            "ALPHA",
+            "DESC",
+            "LIMIT",
+            "0",
+            &n(rng, 0, 5),
+            "STORE",
+            &k2,
+        ]),
+        14 => s(&["SORT", &k, "BY", "nosort", "STORE", &k2]),
         _ => s(&["RPUSH", &k, &elem(rng)]),
     }
 }
