@@ -117,6 +117,7 @@ static PARAMS: &[Param] = &[
     ),
     p("maxmemory-samples", NONNEG, "5", true),
     p("notify-keyspace-events", Kind::Str, "", true),
+    p("tracking-table-max-keys", NONNEG, "1000000", true),
     p(
         "enable-debug-command",
         Kind::Enum(&["no", "yes", "local"]),
@@ -251,6 +252,9 @@ fn normalise(param: &Param, value: &str) -> Result<String, ConfigError> {
         name: param.name.to_string(),
         reason: reason.to_string(),
     };
+    if param.name == "notify-keyspace-events" {
+        return crate::notify::normalise_flags(value).ok_or_else(|| bad(crate::notify::BAD_FLAGS));
+    }
     match param.kind {
         Kind::Int { min, max } => {
             let n: i64 = value
@@ -409,6 +413,9 @@ pub struct Config {
     pub busy_reply_threshold_ms: AtomicU64,
     pub requirepass: RwLock<Option<Vec<u8>>>,
     pub has_requirepass: AtomicBool,
+    /// `notify-keyspace-events` as flag bits (`notify::class`).
+    pub notify_keyspace_events: std::sync::atomic::AtomicU32,
+    pub tracking_table_max_keys: AtomicU64,
     /// `client-output-buffer-limit`, shared with the client registry.
     pub obuf_limits: std::sync::Arc<ObufLimits>,
 }
@@ -429,6 +436,8 @@ impl Default for Config {
             busy_reply_threshold_ms: AtomicU64::new(0),
             requirepass: RwLock::new(None),
             has_requirepass: AtomicBool::new(false),
+            notify_keyspace_events: Default::default(),
+            tracking_table_max_keys: AtomicU64::new(0),
             obuf_limits: Default::default(),
         };
         for p in PARAMS {
@@ -521,6 +530,13 @@ impl Config {
             "maxclients" => self.maxclients.store(num(), Ordering::Relaxed),
             "timeout" => self.timeout_s.store(num(), Ordering::Relaxed),
             "busy-reply-threshold" => self.busy_reply_threshold_ms.store(num(), Ordering::Relaxed),
+            "notify-keyspace-events" => self.notify_keyspace_events.store(
+                crate::notify::parse_flags(value).unwrap_or(0),
+                Ordering::Relaxed,
+            ),
+            "tracking-table-max-keys" => {
+                self.tracking_table_max_keys.store(num(), Ordering::Relaxed)
+            }
             "requirepass" => {
                 let pass = (!value.is_empty()).then(|| value.as_bytes().to_vec());
                 self.has_requirepass

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod keyspace;
+pub mod notify;
 pub mod protocol;
 pub mod pubsub;
 pub mod scripting;

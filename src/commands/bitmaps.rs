@@ -9,6 +9,7 @@
 
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::{SmallBytes, Value};
+use crate::notify::class as ev;
 
 fn offset_error() -> CommandError {
     CommandError::Custom("ERR bit offset is not an integer or out of range".into())
@@ -135,6 +136,7 @@ pub fn setbit(ctx: &mut Ctx) -> CmdResult {
             }
             let value = Value::RawStr(SmallBytes::from_vec(v));
             ctx.upsert(&mut shard, hash, key, value, Ttl::Keep);
+            ctx.notify(ev::STRING, "setbit", key);
             false
         }
         Some(e) => {
@@ -150,6 +152,7 @@ pub fn setbit(ctx: &mut Ctx) -> CmdResult {
             if changed {
                 let rev = ctx.revision();
                 e.touch(rev);
+                ctx.notify(ev::STRING, "setbit", key);
             }
             was
         }
@@ -407,8 +410,11 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
     let shard = set.shard(hd);
     ctx.reap(shard, hd, dst);
     if maxlen == 0 {
-        ctx.delete(shard, hd, dst);
+        if ctx.delete(shard, hd, dst) {
+            ctx.notify(ev::GENERIC, "del", dst);
+        }
     } else {
+        ctx.notify(ev::STRING, "set", dst);
         let same = shard.get(hd, dst).is_some_and(|e| {
             e.expires_at_ms == 0
                 && matches!(&e.value, Value::RawStr(b) if b.as_slice() == res.as_slice())
@@ -668,6 +674,7 @@ fn bitfield_generic(ctx: &mut Ctx, readonly_cmd: bool) -> CmdResult {
             let (replies, _) = run(&mut v);
             let value = Value::RawStr(SmallBytes::from_vec(v));
             ctx.upsert(&mut shard, hash, key, value, Ttl::Keep);
+            ctx.notify(ev::STRING, "setbit", key);
             replies
         }
         Some(e) => {
@@ -675,6 +682,7 @@ fn bitfield_generic(ctx: &mut Ctx, readonly_cmd: bool) -> CmdResult {
             if changed {
                 let rev = ctx.revision();
                 e.touch(rev);
+                ctx.notify(ev::STRING, "setbit", key);
             }
             replies
         }

@@ -10,6 +10,7 @@ use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::Value;
 use crate::keyspace::types::HashValue;
 use crate::keyspace::types::hash::HashLimits;
+use crate::notify::class as ev;
 use crate::protocol::ReplyBuf;
 use crate::util::glob::glob_match;
 use crate::util::numbers::{LongDouble, parse_i64};
@@ -112,6 +113,7 @@ fn set_pairs(ctx: &mut Ctx) -> Result<i64, CommandError> {
 /// HSET key field value [field value ...]
 pub fn hset(ctx: &mut Ctx) -> CmdResult {
     let n = set_pairs(ctx)?;
+    ctx.notify(ev::HASH, "hset", &ctx.argv[1]);
     ctx.out.int(n);
     Ok(())
 }
@@ -119,6 +121,7 @@ pub fn hset(ctx: &mut Ctx) -> CmdResult {
 /// HMSET key field value [field value ...]
 pub fn hmset(ctx: &mut Ctx) -> CmdResult {
     set_pairs(ctx)?;
+    ctx.notify(ev::HASH, "hset", &ctx.argv[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -137,6 +140,9 @@ pub fn hsetnx(ctx: &mut Ctx) -> CmdResult {
         h.set(&argv[2], &argv[3], &lim);
         Ok((true, true))
     })?;
+    if added {
+        ctx.notify(ev::HASH, "hset", &argv[1]);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -205,8 +211,10 @@ pub fn hvals(ctx: &mut Ctx) -> CmdResult {
 /// HDEL key field [field ...]
 pub fn hdel(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
-    let n = write_hash(ctx, &argv[1], false, |h| {
-        let Some(h) = h else { return Ok((0, false)) };
+    let (n, emptied) = write_hash(ctx, &argv[1], false, |h| {
+        let Some(h) = h else {
+            return Ok(((0, false), false));
+        };
         let mut n = 0i64;
         for f in &argv[2..] {
             if h.remove(f) {
@@ -216,8 +224,14 @@ pub fn hdel(ctx: &mut Ctx) -> CmdResult {
                 }
             }
         }
-        Ok((n, n > 0))
+        Ok(((n, h.is_empty()), n > 0))
     })?;
+    if n > 0 {
+        ctx.notify(ev::HASH, "hdel", &argv[1]);
+        if emptied {
+            ctx.notify(ev::GENERIC, "del", &argv[1]);
+        }
+    }
     ctx.out.int(n);
     Ok(())
 }
@@ -263,6 +277,7 @@ pub fn hincrby(ctx: &mut Ctx) -> CmdResult {
         h.set(&argv[2], itoa::Buffer::new().format(new).as_bytes(), &lim);
         Ok((new, true))
     })?;
+    ctx.notify(ev::HASH, "hincrby", &argv[1]);
     ctx.out.int(new);
     Ok(())
 }
@@ -294,6 +309,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx) -> CmdResult {
         h.set(&argv[2], &text, &lim);
         Ok((text, true))
     })?;
+    ctx.notify(ev::HASH, "hincrbyfloat", &argv[1]);
     ctx.log(vec![
         Bytes::from_static(b"HSET"),
         argv[1].clone(),

@@ -18,6 +18,7 @@
 use super::bitmaps::edit_string;
 use super::{CmdResult, CommandError, Ctx, Ttl};
 use crate::keyspace::{SmallBytes, Value};
+use crate::notify::class as ev;
 
 const P: u32 = 14;
 const REGISTERS: usize = 1 << P;
@@ -347,6 +348,7 @@ pub fn pfadd(ctx: &mut Ctx) -> CmdResult {
         let value = Value::RawStr(SmallBytes::from_vec(bytes));
         ctx.upsert(&mut shard, hash, key, value, Ttl::Keep);
         drop(shard);
+        ctx.notify(ev::STRING, "pfadd", key);
         ctx.out.int(1);
         return Ok(());
     };
@@ -395,6 +397,9 @@ pub fn pfadd(ctx: &mut Ctx) -> CmdResult {
         e.touch(rev);
     }
     drop(shard);
+    if updated {
+        ctx.notify(ev::STRING, "pfadd", key);
+    }
     ctx.out.int(updated as i64);
     Ok(())
 }
@@ -518,6 +523,8 @@ pub fn pfmerge(ctx: &mut Ctx) -> CmdResult {
         ctx.upsert(shard, hd, dst, value, Ttl::Keep);
     }
     drop(set);
+    // Redis reports a merge as a mass PFADD.
+    ctx.notify(ev::STRING, "pfadd", dst);
     ctx.out.ok();
     Ok(())
 }

@@ -9,6 +9,7 @@ use parking_lot::MutexGuard;
 
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::{Db, Entry, Shard};
+use crate::notify::class as ev;
 use crate::util::glob::{glob_match, is_literal};
 
 /// DEL key [key ...] / UNLINK: the number of keys removed.
@@ -27,12 +28,18 @@ fn remove_keys(ctx: &mut Ctx, unlink: bool) -> CmdResult {
     let mut removed = 0;
     if keys.len() == 1 {
         let (hash, mut shard) = db.lock_key(&keys[0]);
-        removed += ctx.delete_user(&mut shard, hash, &keys[0], unlink) as i64;
+        if ctx.delete_user(&mut shard, hash, &keys[0], unlink) {
+            removed += 1;
+            ctx.notify(ev::GENERIC, "del", &keys[0]);
+        }
     } else {
         let mut set = db.lock_many(keys);
         for k in keys {
             let h = set.hash(k);
-            removed += ctx.delete_user(set.shard(h), h, k, unlink) as i64;
+            if ctx.delete_user(set.shard(h), h, k, unlink) {
+                removed += 1;
+                ctx.notify(ev::GENERIC, "del", k);
+            }
         }
     }
     ctx.out.int(removed);
@@ -123,6 +130,8 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     };
     ctx.upsert(set.shard(hd), hd, dst, value, ttl);
     drop(set);
+    ctx.notify(ev::GENERIC, "rename_from", src);
+    ctx.notify(ev::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -264,6 +273,10 @@ pub fn r#move(ctx: &mut Ctx) -> CmdResult {
     }
     let key = ctx.argv[1].clone();
     let moved = transfer(ctx, &key, dst, &key, false, false) == Transfer::Done;
+    if moved {
+        ctx.notify(ev::GENERIC, "move_from", &key);
+        ctx.notify_db(dst, ev::GENERIC, "move_to", &key);
+    }
     // The record names both databases, so it is logged as the command itself with the client's db.
     ctx.out.int(moved as i64);
     Ok(())
@@ -294,6 +307,9 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     // Redis reads COPY's source with a read lookup, which counts a keyspace hit or miss.
     ctx.hit(outcome != Transfer::NoSource);
     let copied = outcome == Transfer::Done;
+    if copied {
+        ctx.notify_db(dst_db, ev::GENERIC, "copy_to", &dst);
+    }
     ctx.out.int(copied as i64);
     Ok(())
 }
@@ -617,6 +633,7 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
     if at <= ctx.now_ms as i64 {
         ctx.delete(&mut shard, h, &key);
         drop(shard);
+        ctx.notify(ev::GENERIC, "del", &key);
         ctx.log(vec![Bytes::from_static(b"DEL"), key]);
     } else {
         let rev = ctx.revision();
@@ -625,6 +642,7 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
             e.touch(rev);
         }
         drop(shard);
+        ctx.notify(ev::GENERIC, "expire", &key);
         let t = Bytes::from(itoa::Buffer::new().format(at).to_owned());
         ctx.log(vec![Bytes::from_static(b"PEXPIREAT"), key, t]);
     }
@@ -700,6 +718,9 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
         }
     }
     drop(shard);
+    if had {
+        ctx.notify(ev::GENERIC, "persist", &key);
+    }
     ctx.out.int(had as i64);
     Ok(())
 }

@@ -16,6 +16,7 @@ use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::types::ListValue;
 use crate::keyspace::types::list::End;
 use crate::keyspace::{Entry, Value};
+use crate::notify::class as ev;
 use crate::protocol::ReplyBuf;
 use crate::server::blocking::TimeoutReply;
 
@@ -60,6 +61,7 @@ fn read_list<R>(
 fn write_list<R>(
     ctx: &mut Ctx,
     key: &[u8],
+    event: &'static str,
     f: impl FnOnce(Option<&mut ListValue>, &mut ReplyBuf) -> Result<(R, bool), CommandError>,
 ) -> Result<R, CommandError> {
     let lru = ctx.lru();
@@ -72,8 +74,10 @@ fn write_list<R>(
     let l = list_of_mut(e)?;
     let (r, changed) = f(Some(l), ctx.out)?;
     if changed {
+        ctx.notify(ev::LIST, event, key);
         if l.is_empty() {
             ctx.delete(&mut shard, hash, key);
+            ctx.notify(ev::GENERIC, "del", key);
         } else {
             let rev = ctx.revision();
             e.touch(rev);
@@ -161,6 +165,13 @@ fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
         }
     };
     drop(shard);
+    if len > 0 {
+        ctx.notify(
+            ev::LIST,
+            if end == End::Left { "lpush" } else { "rpush" },
+            key,
+        );
+    }
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -199,7 +210,8 @@ fn pop(ctx: &mut Ctx, end: End) -> CmdResult {
         )?),
         None => None,
     };
-    write_list(ctx, ctx.arg(1), |l, out| {
+    let event = if end == End::Left { "lpop" } else { "rpop" };
+    write_list(ctx, ctx.arg(1), event, |l, out| {
         let Some(l) = l else {
             match count {
                 Some(_) => out.null_array(),
@@ -272,7 +284,7 @@ pub fn lindex(ctx: &mut Ctx) -> CmdResult {
 /// LSET key index element
 pub fn lset(ctx: &mut Ctx) -> CmdResult {
     let (index, element) = (ctx.arg(2), ctx.arg(3));
-    write_list(ctx, ctx.arg(1), |l, out| {
+    write_list(ctx, ctx.arg(1), "lset", |l, out| {
         let l = l.ok_or(CommandError::NoSuchKey)?;
         if !l.set(parse_int(index)?, element) {
             return Err(CommandError::Custom("ERR index out of range".into()));
@@ -292,7 +304,7 @@ pub fn linsert(ctx: &mut Ctx) -> CmdResult {
         return Err(CommandError::Syntax);
     };
     let (pivot, element) = (ctx.arg(3), ctx.arg(4));
-    let n = write_list(ctx, ctx.arg(1), |l, _| {
+    let n = write_list(ctx, ctx.arg(1), "linsert", |l, _| {
         let Some(l) = l else { return Ok((0, false)) };
         if l.insert(before, pivot, element) {
             Ok((l.len() as i64, true))
@@ -308,7 +320,7 @@ pub fn linsert(ctx: &mut Ctx) -> CmdResult {
 pub fn lrem(ctx: &mut Ctx) -> CmdResult {
     let count = parse_int(ctx.arg(2))?;
     let element = ctx.arg(3);
-    let n = write_list(ctx, ctx.arg(1), |l, _| {
+    let n = write_list(ctx, ctx.arg(1), "lrem", |l, _| {
         let removed = l.map_or(0, |l| l.remove(count, element));
         Ok((removed, removed > 0))
     })?;
@@ -320,7 +332,7 @@ pub fn lrem(ctx: &mut Ctx) -> CmdResult {
 pub fn ltrim(ctx: &mut Ctx) -> CmdResult {
     let start = parse_int(ctx.arg(2))?;
     let stop = parse_int(ctx.arg(3))?;
-    write_list(ctx, ctx.arg(1), |l, _| {
+    write_list(ctx, ctx.arg(1), "ltrim", |l, _| {
         let removed = l.map_or(0, |l| l.trim(start, stop));
         Ok(((), removed > 0))
     })?;
@@ -417,6 +429,7 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> Result<bool, CommandError
         let rev = ctx.revision();
         e.touch(rev);
         drop(set);
+        notify_move(ctx, from, to, false);
         ctx.out.bulk(&x);
         return Ok(true);
     }
@@ -432,6 +445,7 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> Result<bool, CommandError
     let Some(x) = l.pop(from) else {
         return Ok(false);
     };
+    let emptied = l.is_empty();
     if l.is_empty() {
         ctx.delete(set.shard(hs), hs, src);
     } else {
@@ -451,8 +465,28 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> Result<bool, CommandError
         }
     }
     drop(set);
+    notify_move(ctx, from, to, emptied);
     ctx.out.bulk(&x);
     Ok(true)
+}
+
+/// LMOVE's events, in Redis's order: the push onto the destination, the pop from the source, and `del`
+/// when the source was emptied.
+fn notify_move(ctx: &mut Ctx, from: End, to: End, emptied: bool) {
+    let (src, dst) = (ctx.arg(1), ctx.arg(2));
+    ctx.notify(
+        ev::LIST,
+        if to == End::Left { "lpush" } else { "rpush" },
+        dst,
+    );
+    ctx.notify(
+        ev::LIST,
+        if from == End::Left { "lpop" } else { "rpop" },
+        src,
+    );
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", src);
+    }
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
@@ -551,6 +585,7 @@ fn pop_first(
                 1
             }
         };
+        let emptied = l.is_empty();
         if l.is_empty() {
             ctx.delete(set.shard(h), h, key);
         } else {
@@ -558,6 +593,14 @@ fn pop_first(
             e.touch(rev);
         }
         drop(set);
+        ctx.notify(
+            ev::LIST,
+            if end == End::Left { "lpop" } else { "rpop" },
+            key,
+        );
+        if emptied {
+            ctx.notify(ev::GENERIC, "del", key);
+        }
         let name: &'static [u8] = match end {
             End::Left => b"LPOP",
             End::Right => b"RPOP",

@@ -29,6 +29,8 @@ pub mod transactions;
 pub mod unblock;
 pub mod zsets;
 
+pub use crate::notify::commands as notify_cmds;
+
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -82,6 +84,8 @@ pub struct Client {
     pub multi_error: bool,
     /// WATCHed keys: (db, key, mod_revision when watched, None if absent).
     pub watched: Vec<(usize, Bytes, Option<u64>)>,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::notify::tracking::ClientTracking,
 }
 
 impl Client {
@@ -95,6 +99,7 @@ impl Client {
             multi: None,
             multi_error: false,
             watched: Vec::new(),
+            tracking: Default::default(),
         }
     }
 }
@@ -125,6 +130,8 @@ pub struct Txn {
     pub changes: u64,
     /// True while a parked command is run again on its waiter's behalf (`serve_ready`).
     pub waiter: bool,
+    /// Keyspace events and changed keys, published once the unit committed (`notify::unit_done`).
+    pub notes: crate::notify::Notes,
 }
 
 /// What a blocking command waits for.
@@ -306,6 +313,7 @@ impl<'a> Ctx<'a> {
             .stats
             .expired_keys
             .fetch_add(1, Ordering::Relaxed);
+        crate::notify::key_expired(self.server, &mut self.txn.notes, db, key);
         if self.txn.recording {
             self.txn.effects.push(Effect::Write {
                 db,
@@ -314,6 +322,20 @@ impl<'a> Ctx<'a> {
                 argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
             });
         }
+    }
+
+    /// Records keyspace event `event` of class `class` (`notify::class`) on `key` in the current db; it is
+    /// published after the unit commits. Costs one relaxed load when notifications are off.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        let db = self.client.db;
+        crate::notify::record(self.server, &mut self.txn.notes, db, class, event, key);
+    }
+
+    /// `notify` for a key in database `db` (MOVE, COPY ... DB).
+    #[inline]
+    pub fn notify_db(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        crate::notify::record(self.server, &mut self.txn.notes, db, class, event, key);
     }
 
     /// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
@@ -403,6 +425,7 @@ pub(crate) fn run_in_unit(
 ) -> CmdResult {
     let changes_before = ctx.txn.changes;
     ctx.txn.logged = false;
+    crate::notify::before_command(ctx.server, ctx.client, spec, argv);
     let result = {
         let mut sub = Ctx {
             server: ctx.server,
@@ -421,6 +444,16 @@ pub(crate) fn run_in_unit(
     ctx.server.stats.commands[spec.id]
         .calls
         .fetch_add(1, Ordering::Relaxed);
+    let wrote = ctx.txn.changes > changes_before;
+    crate::notify::after_command(
+        ctx.server,
+        ctx.client,
+        spec,
+        argv,
+        &mut ctx.txn.notes,
+        wrote,
+        false,
+    );
     if ctx.txn.changes > changes_before {
         if !ctx.txn.logged
             && ctx.recording()
@@ -506,6 +539,7 @@ pub fn execute(
     let started = Instant::now();
     let mut txn = Txn::new(server.effects.is_recording());
     let now_ms = server.now_ms();
+    crate::notify::before_command(server, client, spec, argv);
     let result = {
         // Every command runs under the shared side of the exec lock; EXEC and scripts take the exclusive
         // side so no other client sees them half-applied. Waiting does not hold a runtime worker, and a
@@ -535,6 +569,9 @@ pub fn execute(
         stat.failed.fetch_add(1, Ordering::Relaxed);
     }
     finish_txn(server, client.db, now_ms, argv, &mut txn);
+    let wrote = txn.revision.is_some();
+    crate::notify::after_command(server, client, spec, argv, &mut txn.notes, wrote, true);
+    crate::notify::unit_done(server, Some(client.info.id), &mut txn.notes);
     stat.calls.fetch_add(1, Ordering::Relaxed);
     stat.usec
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -675,8 +712,20 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 continue;
             }
             finish_txn(server, w.db, now_ms, &w.argv, &mut txn);
+            let wrote = txn.revision.is_some();
+            crate::notify::after_command(
+                server,
+                &mut client,
+                spec,
+                &w.argv,
+                &mut txn.notes,
+                wrote,
+                true,
+            );
             work.extend(std::mem::take(&mut txn.ready));
             server.blocking.deliver(&w, WaitResult::Served(out.buf));
+            // After the reply, so the waiter sees its invalidations after its answer, as in Redis.
+            crate::notify::unit_done(server, Some(w.client_id), &mut txn.notes);
         }
         for w in stay {
             server.blocking.unclaim(w);
@@ -800,6 +849,7 @@ impl Ctx<'_> {
                     .ready
                     .push((self.client.db, Bytes::copy_from_slice(key)));
             }
+            self.notify(crate::notify::class::NEW, "new", key);
             let entry = crate::keyspace::Entry::new(key, value, at, revision, lru);
             let db = self.db();
             shard.insert(hash, entry, |k| db.hash(k));

@@ -13,6 +13,7 @@ use crate::keyspace::db::ShardSet;
 use crate::keyspace::types::SetValue;
 use crate::keyspace::types::set::SetLimits;
 use crate::keyspace::{SmallBytes, Value};
+use crate::notify::class as ev;
 use crate::protocol::ReplyBuf;
 use crate::util::glob::glob_match;
 
@@ -103,6 +104,9 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
         let n = members.iter().filter(|m| s.add(m, &lim)).count() as i64;
         Ok((n, n > 0))
     })?;
+    if added > 0 {
+        ctx.notify(ev::SET, "sadd", &ctx.argv[1]);
+    }
     ctx.out.int(added);
     Ok(())
 }
@@ -110,8 +114,10 @@ pub fn sadd(ctx: &mut Ctx) -> CmdResult {
 /// SREM key member [member ...]
 pub fn srem(ctx: &mut Ctx) -> CmdResult {
     let members = &ctx.argv[2..];
-    let n = write_set(ctx, None, |s| {
-        let Some(s) = s else { return Ok((0, false)) };
+    let (n, emptied) = write_set(ctx, None, |s| {
+        let Some(s) = s else {
+            return Ok(((0, false), false));
+        };
         let mut n = 0i64;
         for m in members {
             if s.remove(m) {
@@ -121,8 +127,14 @@ pub fn srem(ctx: &mut Ctx) -> CmdResult {
                 }
             }
         }
-        Ok((n, n > 0))
+        Ok(((n, s.is_empty()), n > 0))
     })?;
+    if n > 0 {
+        ctx.notify(ev::SET, "srem", &ctx.argv[1]);
+        if emptied {
+            ctx.notify(ev::GENERIC, "del", &ctx.argv[1]);
+        }
+    }
     ctx.out.int(n);
     Ok(())
 }
@@ -217,13 +229,21 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.argv[1].clone();
     match ctx.argv.len() {
         2 => {
-            let popped = write_set(ctx, None, |s| {
-                let Some(s) = s else { return Ok((None, false)) };
+            let (popped, emptied) = write_set(ctx, None, |s| {
+                let Some(s) = s else {
+                    return Ok(((None, false), false));
+                };
                 let p = random_positions(s.len(), 1, false);
                 let m = p.first().and_then(|&p| s.remove_at(p));
                 let changed = m.is_some();
-                Ok((m, changed))
+                Ok(((m, s.is_empty()), changed))
             })?;
+            if popped.is_some() {
+                ctx.notify(ev::SET, "spop", &key);
+                if emptied {
+                    ctx.notify(ev::GENERIC, "del", &key);
+                }
+            }
             match popped {
                 Some(m) => {
                     ctx.log(srem_argv(&key, std::slice::from_ref(&m)));
@@ -258,6 +278,12 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
                 }
                 Ok(((out, false), true))
             })?;
+            if !popped.is_empty() {
+                ctx.notify(ev::SET, "spop", &key);
+                if all {
+                    ctx.notify(ev::GENERIC, "del", &key);
+                }
+            }
             if all {
                 ctx.log(vec![Bytes::from_static(b"DEL"), key]);
             } else if !popped.is_empty() {
@@ -324,22 +350,33 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
     if emptied {
         ctx.delete(shard, hs, src);
     }
+    ctx.notify(ev::SET, "srem", src);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", src);
+    }
     let shard = set.shard(hd);
     ctx.reap(shard, hd, dst);
-    match shard.get_mut(hd, dst) {
+    let added = match shard.get_mut(hd, dst) {
         Some(e) => {
-            if let Value::Set(s) = &mut e.value
-                && s.add(member, &lim)
-            {
+            let added = match &mut e.value {
+                Value::Set(s) => s.add(member, &lim),
+                _ => false,
+            };
+            if added {
                 let rev = ctx.revision();
                 e.touch(rev);
             }
+            added
         }
         None => {
             let mut s = SetValue::new_for(member, 1, &lim);
             s.add(member, &lim);
             ctx.upsert(shard, hd, dst, Value::Set(Box::new(s)), Ttl::Keep);
+            true
         }
+    };
+    if added {
+        ctx.notify(ev::SET, "sadd", dst);
     }
     ctx.out.int(1);
     Ok(())
@@ -450,13 +487,21 @@ fn algebra(
         let shard = set.shard(h);
         ctx.reap(shard, h, d);
         if members.is_empty() {
-            ctx.delete(shard, h, d);
+            if ctx.delete(shard, h, d) {
+                ctx.notify(ev::GENERIC, "del", d);
+            }
         } else {
             let mut stored = SetValue::new_intset();
             for m in &members {
                 stored.add(m, &lim);
             }
             ctx.upsert(shard, h, d, Value::Set(Box::new(stored)), Ttl::Clear);
+            let event = match op {
+                Op::Inter => "sinterstore",
+                Op::Union => "sunionstore",
+                Op::Diff => "sdiffstore",
+            };
+            ctx.notify(ev::SET, event, d);
         }
     }
     Ok(members)

@@ -23,6 +23,7 @@ use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::types::StreamValue;
 use crate::keyspace::types::stream::{Consumer, Group, NodeLimits, StreamEntry, StreamId, TrimTo};
 use crate::keyspace::{Shard, Value};
+use crate::notify::class as ev;
 use crate::protocol::ReplyBuf;
 use crate::server::blocking::TimeoutReply;
 
@@ -435,8 +436,9 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
         .map(|f| f.to_vec().into_boxed_slice())
         .collect();
     s.append(id, fields, lim);
+    let mut trimmed = 0;
     if let Some(to) = a.to {
-        s.trim(to, a.approx, a.limit);
+        trimmed = s.trim(to, a.approx, a.limit);
     }
     let mut log = vec![b("XADD"), key.clone()];
     log.extend(trim_log_args(s, &a));
@@ -448,6 +450,10 @@ pub fn xadd(ctx: &mut Ctx) -> CmdResult {
         None => stamp(ctx, &mut shard, hash, key),
     }
     drop(shard);
+    ctx.notify(ev::STREAM, "xadd", key);
+    if trimmed > 0 {
+        ctx.notify(ev::STREAM, "xtrim", key);
+    }
     ctx.log(log);
     ctx.signal_ready(key);
     Ok(())
@@ -473,6 +479,7 @@ pub fn xtrim(ctx: &mut Ctx) -> CmdResult {
         log.extend(trim_log_args(s, &a));
         stamp(ctx, &mut shard, hash, key);
         drop(shard);
+        ctx.notify(ev::STREAM, "xtrim", key);
         ctx.log(log);
     }
     Ok(())
@@ -495,6 +502,8 @@ pub fn xdel(ctx: &mut Ctx) -> CmdResult {
     ctx.out.int(n as i64);
     if n > 0 {
         stamp(ctx, &mut shard, hash, key);
+        drop(shard);
+        ctx.notify(ev::STREAM, "xdel", key);
     }
     Ok(())
 }
@@ -868,6 +877,7 @@ pub fn xreadgroup(ctx: &mut Ctx) -> CmdResult {
     let mut found: Vec<(usize, Vec<Delivered>)> = Vec::new();
     let mut logs: Vec<Vec<Bytes>> = Vec::new();
     let mut changed_keys: Vec<usize> = Vec::new();
+    let mut new_consumer: Vec<Bytes> = Vec::new();
     for (i, key) in r.keys.iter().enumerate() {
         let h = set.hash(key);
         let Some(e) = set.shard(h).get_live_mut(h, key, now) else {
@@ -907,6 +917,7 @@ pub fn xreadgroup(ctx: &mut Ctx) -> CmdResult {
                         },
                     );
                     changed = true;
+                    new_consumer.push(key.clone());
                     logs.push(vec![
                         b("XGROUP"),
                         b("CREATECONSUMER"),
@@ -998,6 +1009,9 @@ pub fn xreadgroup(ctx: &mut Ctx) -> CmdResult {
         }
     }
     drop(set);
+    for key in &new_consumer {
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
+    }
     if !logs.is_empty() {
         log_all(ctx, logs);
     } else {
@@ -1097,6 +1111,8 @@ pub fn xgroup_create(ctx: &mut Ctx) -> CmdResult {
         Some(v) => ctx.upsert(&mut shard, hash, key, Value::Stream(Box::new(v)), Ttl::Keep),
         None => stamp(ctx, &mut shard, hash, key),
     }
+    drop(shard);
+    ctx.notify(ev::STREAM, "xgroup-create", key);
     ctx.out.ok();
     Ok(())
 }
@@ -1131,7 +1147,9 @@ pub fn xgroup_setid(ctx: &mut Ctx) -> CmdResult {
     }
     let gname = ctx.arg(3);
     let idarg = ctx.arg(4);
+    let mut changed = false;
     with_group(ctx, |s, out| {
+        changed = true;
         let id = if idarg == b"$" {
             s.last_id
         } else {
@@ -1143,7 +1161,11 @@ pub fn xgroup_setid(ctx: &mut Ctx) -> CmdResult {
         }
         out.ok();
         Ok(true)
-    })
+    })?;
+    if changed {
+        ctx.notify(ev::STREAM, "xgroup-setid", ctx.arg(2));
+    }
+    Ok(())
 }
 
 /// XGROUP DESTROY key group
@@ -1159,6 +1181,7 @@ pub fn xgroup_destroy(ctx: &mut Ctx) -> CmdResult {
         ctx.out.int(1);
         stamp(ctx, &mut shard, hash, key);
         drop(shard);
+        ctx.notify(ev::STREAM, "xgroup-destroy", key);
         // XREADGROUP waiters on this group get NOGROUP when their command runs again.
         ctx.signal_ready(key);
     } else {
@@ -1172,6 +1195,7 @@ pub fn xgroup_createconsumer(ctx: &mut Ctx) -> CmdResult {
     let gname = ctx.arg(3);
     let cname = ctx.arg(4);
     let now = ctx.now_ms;
+    let mut created = false;
     with_group(ctx, |s, out| {
         let Some(g) = s.groups.get_mut(gname) else {
             return Ok(false);
@@ -1188,14 +1212,20 @@ pub fn xgroup_createconsumer(ctx: &mut Ctx) -> CmdResult {
             },
         );
         out.int(1);
+        created = true;
         Ok(true)
-    })
+    })?;
+    if created {
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", ctx.arg(2));
+    }
+    Ok(())
 }
 
 /// XGROUP DELCONSUMER key group consumer
 pub fn xgroup_delconsumer(ctx: &mut Ctx) -> CmdResult {
     let gname = ctx.arg(3);
     let cname = ctx.arg(4);
+    let mut deleted = false;
     with_group(ctx, |s, out| {
         let Some(g) = s.groups.get_mut(gname) else {
             return Ok(false);
@@ -1208,8 +1238,13 @@ pub fn xgroup_delconsumer(ctx: &mut Ctx) -> CmdResult {
             g.pel.remove(id);
         }
         out.int(c.pel.len() as i64);
+        deleted = true;
         Ok(true)
-    })
+    })?;
+    if deleted {
+        ctx.notify(ev::STREAM, "xgroup-delconsumer", ctx.arg(2));
+    }
+    Ok(())
 }
 
 /// XGROUP HELP
@@ -1291,6 +1326,8 @@ pub fn xsetid(ctx: &mut Ctx) -> CmdResult {
         s.max_deleted_id = max_del;
     }
     stamp(ctx, &mut shard, hash, key);
+    drop(shard);
+    ctx.notify(ev::STREAM, "xsetid", key);
     ctx.out.ok();
     Ok(())
 }

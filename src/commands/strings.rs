@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::{SmallBytes, Value};
+use crate::notify::class as ev;
 use crate::util::numbers::LongDouble;
 
 /// Redis's maximum string size (proto-max-bulk-len bounds values built by APPEND and SETRANGE).
@@ -212,6 +213,10 @@ pub fn set(ctx: &mut Ctx) -> CmdResult {
     if proceed {
         ctx.upsert(&mut shard, hash, key, Value::string(value), ttl);
         drop(shard);
+        ctx.notify(ev::STRING, "set", key);
+        if matches!(ttl, Ttl::At(_)) {
+            ctx.notify(ev::GENERIC, "expire", key);
+        }
         let (key, value) = (ctx.argv[1].clone(), ctx.argv[2].clone());
         log_set(ctx, &key, &value, ttl);
     } else {
@@ -238,6 +243,7 @@ pub fn setnx(ctx: &mut Ctx) -> CmdResult {
     let created = shard.get(hash, key).is_none();
     if created {
         ctx.upsert(&mut shard, hash, key, Value::string(value), Ttl::Clear);
+        ctx.notify(ev::STRING, "set", key);
     }
     drop(shard);
     ctx.out.int(created as i64);
@@ -251,6 +257,8 @@ fn set_with_expiry(ctx: &mut Ctx, unit_ms: i64) -> CmdResult {
     ctx.reap(&mut shard, hash, &key);
     ctx.upsert(&mut shard, hash, &key, Value::string(&value), Ttl::At(at));
     drop(shard);
+    ctx.notify(ev::STRING, "set", &key);
+    ctx.notify(ev::GENERIC, "expire", &key);
     log_set(ctx, &key, &value, Ttl::At(at));
     ctx.out.ok();
     Ok(())
@@ -330,6 +338,7 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
     };
     if old.is_some() {
         ctx.delete(&mut shard, hash, key);
+        ctx.notify(ev::GENERIC, "del", key);
     }
     drop(shard);
     match old {
@@ -351,6 +360,7 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     };
     ctx.upsert(&mut shard, hash, &key, Value::string(&value), Ttl::Clear);
     drop(shard);
+    ctx.notify(ev::STRING, "set", &key);
     log_set(ctx, &key, &value, Ttl::Clear);
     match old {
         Some(v) => ctx.out.bulk(&v),
@@ -391,6 +401,7 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
         Some(Ttl::At(at)) if at <= ctx.now_ms => {
             // An expiry already past deletes the key, as Redis does (and logs a DEL).
             ctx.delete(&mut shard, hash, &key);
+            ctx.notify(ev::GENERIC, "del", &key);
             log = Some(vec![Bytes::from_static(b"DEL"), key.clone()]);
         }
         Some(Ttl::At(at)) => {
@@ -400,6 +411,7 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
                 e.touch(rev);
             }
             let [_, t] = pxat_arg(at);
+            ctx.notify(ev::GENERIC, "expire", &key);
             log = Some(vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), t]);
         }
         Some(Ttl::Clear) if had_ttl => {
@@ -408,6 +420,7 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
             if let Some(e) = shard.get_mut(hash, &key) {
                 e.touch(rev);
             }
+            ctx.notify(ev::GENERIC, "persist", &key);
             log = Some(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
         }
         _ => {}
@@ -479,6 +492,9 @@ fn mset_generic(ctx: &mut Ctx, only_if_none_exist: bool) -> CmdResult {
         ctx.upsert(set.shard(h), h, k, Value::string(v), Ttl::Clear);
     }
     drop(set);
+    for (k, _) in &pairs {
+        ctx.notify(ev::STRING, "set", k);
+    }
     if only_if_none_exist {
         ctx.out.int(1);
     } else {
@@ -526,6 +542,7 @@ pub fn append(ctx: &mut Ctx) -> CmdResult {
         }
     };
     drop(shard);
+    ctx.notify(ev::STRING, "append", &key);
     ctx.out.int(new_len as i64);
     Ok(())
 }
@@ -620,6 +637,7 @@ pub fn setrange(ctx: &mut Ctx) -> CmdResult {
         Ttl::Keep,
     );
     drop(shard);
+    ctx.notify(ev::STRING, "setrange", &key);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -646,6 +664,7 @@ fn incr_by(ctx: &mut Ctx, delta: i64) -> CmdResult {
         None => ctx.upsert(&mut shard, hash, key, Value::Int(new), Ttl::Keep),
     }
     drop(shard);
+    ctx.notify(ev::STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -700,6 +719,7 @@ pub fn incrbyfloat(ctx: &mut Ctx) -> CmdResult {
     new.format_human(&mut text);
     ctx.upsert(&mut shard, hash, &key, Value::string(&text), Ttl::Keep);
     drop(shard);
+    ctx.notify(ev::STRING, "incrbyfloat", &key);
     let value = bulk_owned(text);
     log_set(ctx, &key, &value, Ttl::Keep);
     ctx.out.bulk(&value);
@@ -826,6 +846,7 @@ pub fn delex(ctx: &mut Ctx) -> CmdResult {
     let deleted = matches && ctx.delete(&mut shard, hash, key);
     drop(shard);
     if deleted {
+        ctx.notify(ev::GENERIC, "del", key);
         ctx.log(vec![Bytes::from_static(b"DEL"), key.clone()]);
     }
     ctx.out.int(deleted as i64);
@@ -844,6 +865,7 @@ pub fn delifeq(ctx: &mut Ctx) -> CmdResult {
     let deleted = matches && ctx.delete(&mut shard, hash, key);
     drop(shard);
     if deleted {
+        ctx.notify(ev::GENERIC, "del", key);
         ctx.log(vec![Bytes::from_static(b"DEL"), key.clone()]);
     }
     ctx.out.int(deleted as i64);

@@ -12,6 +12,7 @@ use hashbrown::HashMap;
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw};
 use crate::keyspace::types::ZSetValue;
 use crate::keyspace::{ShardSet, SmallBytes, Value};
+use crate::notify::class as ev;
 use crate::protocol::ReplyBuf;
 use crate::server::blocking::TimeoutReply;
 
@@ -392,6 +393,7 @@ fn modify<R>(
     ctx: &mut Ctx,
     key: &[u8],
     create: bool,
+    event: &'static str,
     f: impl FnOnce(&mut ZSetValue) -> (R, bool),
 ) -> Result<Option<R>, CommandError> {
     let (hash, mut shard) = ctx.db().lock_key(key);
@@ -406,8 +408,10 @@ fn modify<R>(
                 let empty = z.is_empty();
                 let rev = ctx.revision();
                 e.touch(rev);
+                ctx.notify(ev::ZSET, event, key);
                 if empty {
                     ctx.delete(&mut shard, hash, key);
+                    ctx.notify(ev::GENERIC, "del", key);
                 }
             }
             Ok(Some(r))
@@ -417,6 +421,7 @@ fn modify<R>(
             let (r, changed) = f(&mut z);
             if changed && !z.is_empty() {
                 ctx.upsert(&mut shard, hash, key, Value::ZSet(Box::new(z)), Ttl::Keep);
+                ctx.notify(ev::ZSET, event, key);
             }
             Ok(Some(r))
         }
@@ -429,19 +434,29 @@ fn modify<R>(
 /// With `settle`, the result was built as a skiplist and becomes a listpack if it fits (ZUNIONSTORE and
 /// friends); otherwise its encoding is already final (ZRANGESTORE). `set` holds the locks of the sources and of `dst`, so reading and storing are one atomic step (and the
 /// store's revision orders it after every write it read).
-fn store_result(ctx: &mut Ctx, set: &mut ShardSet, dst: &[u8], mut z: ZSetValue, settle: bool) {
+fn store_result(
+    ctx: &mut Ctx,
+    set: &mut ShardSet,
+    dst: &[u8],
+    mut z: ZSetValue,
+    settle: bool,
+    event: &'static str,
+) {
     let (entries, value) = limits(ctx);
     let n = z.len();
     let hash = set.hash(dst);
     let shard = set.shard(hash);
     ctx.reap(shard, hash, dst);
     if n == 0 {
-        ctx.delete(shard, hash, dst);
+        if ctx.delete(shard, hash, dst) {
+            ctx.notify(ev::GENERIC, "del", dst);
+        }
     } else {
         if settle {
             z.fresh_encoding(entries, value);
         }
         ctx.upsert(shard, hash, dst, Value::ZSet(Box::new(z)), Ttl::Clear);
+        ctx.notify(ev::ZSET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -586,7 +601,8 @@ fn zadd_generic(ctx: &mut Ctx, mut fl: AddFlags) -> CmdResult {
     let (entries, value) = limits(ctx);
     let key = ctx.arg(1);
     // (added, updated, processed, last score) or the NaN error.
-    let r = modify(ctx, key, !fl.xx, |z| {
+    let event = if fl.incr { "zincr" } else { "zadd" };
+    let r = modify(ctx, key, !fl.xx, event, |z| {
         let (mut added, mut updated, mut processed, mut last) = (0i64, 0i64, 0i64, 0.0);
         for &(score, member) in &pairs {
             match z.score(member) {
@@ -664,7 +680,7 @@ pub fn zincrby(ctx: &mut Ctx) -> CmdResult {
 pub fn zrem(ctx: &mut Ctx) -> CmdResult {
     let members = &ctx.argv[2..];
     let key = ctx.arg(1);
-    let n = modify(ctx, key, false, |z| {
+    let n = modify(ctx, key, false, "zrem", |z| {
         let n = members.iter().filter(|m| z.remove(m).is_some()).count();
         (n, n > 0)
     })?
@@ -995,7 +1011,14 @@ pub fn zrangestore(ctx: &mut Ctx) -> CmdResult {
         }
         dst
     });
-    store_result(ctx, &mut set, dst, picked.unwrap_or_default(), false);
+    store_result(
+        ctx,
+        &mut set,
+        dst,
+        picked.unwrap_or_default(),
+        false,
+        "zrangestore",
+    );
     Ok(())
 }
 
@@ -1004,7 +1027,12 @@ pub fn zrangestore(ctx: &mut Ctx) -> CmdResult {
 
 fn zremrange(ctx: &mut Ctx, spec: RangeSpec) -> CmdResult {
     let key = ctx.arg(1);
-    let n = modify(ctx, key, false, |z| {
+    let event = match spec {
+        RangeSpec::Rank(..) => "zremrangebyrank",
+        RangeSpec::Score(_) => "zremrangebyscore",
+        RangeSpec::Lex(_) => "zremrangebylex",
+    };
+    let n = modify(ctx, key, false, event, |z| {
         let (lo, hi) = match &spec {
             RangeSpec::Rank(a, b) => rank_span(*a, *b, z.len()),
             RangeSpec::Score(r) => r.ranks(z),
@@ -1051,7 +1079,8 @@ fn pop_from(
     count: usize,
 ) -> Result<Option<Popped>, CommandError> {
     for k in keys {
-        let popped = modify(ctx, k, false, |z| {
+        let event = if max { "zpopmax" } else { "zpopmin" };
+        let popped = modify(ctx, k, false, event, |z| {
             let mut v = Vec::with_capacity(count.min(z.len()));
             while v.len() < count {
                 match z.pop(max) {
@@ -1086,7 +1115,7 @@ fn zpop(ctx: &mut Ctx, max: bool) -> CmdResult {
     if count == Some(0) {
         // Redis answers an empty array without popping, after its write lookup's type check.
         let key = ctx.arg(1);
-        modify(ctx, key, false, |_| ((), false))?;
+        modify(ctx, key, false, "zpopmin", |_| ((), false))?;
         ctx.out.array(0);
         return Ok(());
     }
@@ -1504,7 +1533,12 @@ fn algebra(ctx: &mut Ctx, op: SetOp, store: bool, card: bool) -> CmdResult {
         ctx.out.int(count as i64);
     } else if store {
         let dst = ctx.arg(1);
-        store_result(ctx, &mut set, dst, z, true);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        store_result(ctx, &mut set, dst, z, true, event);
     } else {
         let n = z.len();
         emit(ctx.out, &z, 0, n, false, req.withscores);

@@ -39,6 +39,7 @@ pub fn expire_due(server: &Server) -> usize {
     let now = server.now_ms();
     let mut total = 0;
     let mut keys = Vec::new();
+    let mut notes = crate::notify::Notes::default();
     for (dbi, db) in server.keyspace.dbs().iter().enumerate() {
         for si in 0..SHARDS {
             loop {
@@ -61,6 +62,7 @@ pub fn expire_due(server: &Server) -> usize {
                         let revision = server.keyspace.next_revision();
                         server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
                         total += 1;
+                        crate::notify::key_expired(server, &mut notes, dbi, key);
                         if server.effects.is_recording() {
                             server.effects.append(&mut vec![Effect::Write {
                                 db: dbi,
@@ -72,6 +74,8 @@ pub fn expire_due(server: &Server) -> usize {
                     }
                 }
                 drop(shard);
+                // Events and invalidations leave once the shard is unlocked.
+                crate::notify::unit_done(server, None, &mut notes);
                 if !more {
                     break;
                 }

@@ -147,6 +147,8 @@ pub struct Server {
     pub blocking: blocking::Blocking,
     /// Frees big values off the hot path (UNLINK, FLUSH ASYNC).
     pub lazyfree: crate::keyspace::lazyfree::LazyFree,
+    /// Keyspace notifications and client tracking.
+    pub notify: crate::notify::Notify,
     /// Shared by every command, exclusive for EXEC (isolation of transactions).
     pub exec_lock: parking_lot::RwLock<()>,
     pub scripting: crate::scripting::Scripting,
@@ -182,6 +184,7 @@ impl Server {
             effects: EffectLog::default(),
             blocking: blocking::Blocking::default(),
             lazyfree: Default::default(),
+            notify: Default::default(),
             exec_lock: parking_lot::RwLock::new(()),
             scripting: crate::scripting::Scripting::new(),
             pubsub: crate::pubsub::PubSub::new(),

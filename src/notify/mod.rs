@@ -1,0 +1,322 @@
+//! Keyspace notifications and client tracking: what the apply path tells the outside world about the
+//! keys it changed.
+//!
+//! A handler records events with `Ctx::notify` while it runs; they wait in the unit's `Notes` and are
+//! published (`__keyspace@<db>__:<key>` / `__keyevent@<db>__:<event>`) once the whole unit committed, so an
+//! EXEC or a script delivers its events after the unit, in order. The keys a unit changed (taken from the
+//! written commands' key specs, plus expiries and flushes) go to client tracking (`tracking`), which
+//! invalidates the clients that read them. Both cost one relaxed atomic load per command and no
+//! allocation while nobody asked for events and no client tracks.
+
+pub mod commands;
+pub mod keyspecs;
+pub mod tracking;
+
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::commands::Client;
+use crate::commands::table::{CommandSpec, flags as cmd_flags};
+use crate::server::Server;
+
+/// Event classes and delivery flags, as Redis numbers them.
+pub mod class {
+    pub const KEYSPACE: u32 = 1 << 0;
+    pub const KEYEVENT: u32 = 1 << 1;
+    pub const GENERIC: u32 = 1 << 2;
+    pub const STRING: u32 = 1 << 3;
+    pub const LIST: u32 = 1 << 4;
+    pub const SET: u32 = 1 << 5;
+    pub const HASH: u32 = 1 << 6;
+    pub const ZSET: u32 = 1 << 7;
+    pub const EXPIRED: u32 = 1 << 8;
+    pub const EVICTED: u32 = 1 << 9;
+    pub const STREAM: u32 = 1 << 10;
+    pub const KEY_MISS: u32 = 1 << 11;
+    pub const MODULE: u32 = 1 << 13;
+    pub const NEW: u32 = 1 << 14;
+    /// `A`: every class but key misses and new keys.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+}
+
+/// Parses a `notify-keyspace-events` value; None when a character is not a flag.
+pub fn parse_flags(s: &str) -> Option<u32> {
+    let mut f = 0;
+    for c in s.chars() {
+        f |= match c {
+            'A' => class::ALL,
+            'g' => class::GENERIC,
+            '$' => class::STRING,
+            'l' => class::LIST,
+            's' => class::SET,
+            'h' => class::HASH,
+            'z' => class::ZSET,
+            'x' => class::EXPIRED,
+            'e' => class::EVICTED,
+            'K' => class::KEYSPACE,
+            'E' => class::KEYEVENT,
+            't' => class::STREAM,
+            'm' => class::KEY_MISS,
+            'd' => class::MODULE,
+            'n' => class::NEW,
+            _ => return None,
+        };
+    }
+    Some(f)
+}
+
+/// The canonical form CONFIG GET shows, as Redis writes it: `A` when every class of `A` is on, then `K`,
+/// `E`, `m`. Unlike Redis, `n` is kept after `A` (Redis drops it from the text but keeps the flag; the text
+/// is all Concord stores).
+pub fn format_flags(f: u32) -> String {
+    let mut s = String::new();
+    if f & class::ALL == class::ALL {
+        s.push('A');
+        if f & class::NEW != 0 {
+            s.push('n');
+        }
+    } else {
+        for (bit, c) in [
+            (class::GENERIC, 'g'),
+            (class::STRING, '$'),
+            (class::LIST, 'l'),
+            (class::SET, 's'),
+            (class::HASH, 'h'),
+            (class::ZSET, 'z'),
+            (class::EXPIRED, 'x'),
+            (class::EVICTED, 'e'),
+            (class::STREAM, 't'),
+            (class::MODULE, 'd'),
+            (class::NEW, 'n'),
+        ] {
+            if f & bit != 0 {
+                s.push(c);
+            }
+        }
+    }
+    for (bit, c) in [
+        (class::KEYSPACE, 'K'),
+        (class::KEYEVENT, 'E'),
+        (class::KEY_MISS, 'm'),
+    ] {
+        if f & bit != 0 {
+            s.push(c);
+        }
+    }
+    s
+}
+
+/// The config value in canonical form, or None when it has a character that is not a flag.
+pub fn normalise_flags(s: &str) -> Option<String> {
+    parse_flags(s).map(format_flags)
+}
+
+/// The error text CONFIG SET gives for a bad `notify-keyspace-events` value.
+pub const BAD_FLAGS: &str = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+
+/// Whether flags `f` publish anything for events of class `c`.
+#[inline]
+pub fn wants(f: u32, c: u32) -> bool {
+    f & c != 0 && f & (class::KEYSPACE | class::KEYEVENT) != 0
+}
+
+/// One keyspace event waiting for its unit to commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub db: usize,
+    pub event: &'static str,
+    pub key: Bytes,
+}
+
+/// What a unit of writes leaves for notifications and tracking; published by `unit_done`.
+#[derive(Debug, Default)]
+pub struct Notes {
+    /// Keyspace events, in the order they happened.
+    pub events: Vec<Event>,
+    /// Keys the unit changed (recorded only while some client tracks).
+    pub changed: Vec<Bytes>,
+    /// The unit flushed a database: every tracking client gets a null invalidation.
+    pub flushed: bool,
+    /// Commands ran inside this unit (EXEC, a script): they recorded their own changed keys.
+    pub nested: bool,
+}
+
+impl Notes {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.changed.is_empty() && !self.flushed
+    }
+}
+
+/// Server-wide notification state: the event flags (mirrored from `notify-keyspace-events` by the config)
+/// and the tracking tables.
+pub struct Notify {
+    pub tracking: Arc<tracking::Tracking>,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify {
+            tracking: Arc::new(tracking::Tracking::default()),
+        }
+    }
+}
+
+/// The event flags now (one relaxed load).
+#[inline]
+pub fn event_flags(server: &Server) -> u32 {
+    server.config.notify_keyspace_events.load(Ordering::Relaxed)
+}
+
+/// Records event `event` of class `c` on `key` in database `db`, if anyone asked for it.
+#[inline]
+pub fn record(
+    server: &Server,
+    notes: &mut Notes,
+    db: usize,
+    c: u32,
+    event: &'static str,
+    key: &[u8],
+) {
+    if wants(event_flags(server), c) {
+        notes.events.push(Event {
+            db,
+            event,
+            key: Bytes::copy_from_slice(key),
+        });
+    }
+}
+
+/// Records that `key` changed, for client tracking (nothing while no client tracks).
+#[inline]
+pub fn record_changed(server: &Server, notes: &mut Notes, key: &[u8]) {
+    if server.notify.tracking.is_active() {
+        notes.changed.push(Bytes::copy_from_slice(key));
+    }
+}
+
+/// Called before a command runs for `client` (top level, in EXEC, or from a script): a tracking client
+/// that runs a read-only command starts tracking the keys it reads. Done before the read so a write
+/// racing with it is never missed (at worst an extra invalidation).
+#[inline]
+pub fn before_command(server: &Server, client: &Client, spec: &CommandSpec, argv: &[Bytes]) {
+    if client.tracking.on
+        && !client.tracking.bcast
+        && spec.has(cmd_flags::READONLY)
+        && !spec.has(cmd_flags::PUBSUB)
+        && !matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
+    {
+        tracking::remember(server, client, spec, argv);
+    }
+}
+
+/// Called after a command ran. `wrote`: it changed something. `top`: it is the unit itself (not a command
+/// inside EXEC or a script). Records the keys it wrote for tracking and ends a one-shot CLIENT CACHING.
+#[inline]
+pub fn after_command(
+    server: &Server,
+    client: &mut Client,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    notes: &mut Notes,
+    wrote: bool,
+    top: bool,
+) {
+    if !top {
+        notes.nested = true;
+    }
+    if server.notify.tracking.is_active() {
+        if matches!(spec.name, "flushdb" | "flushall") {
+            notes.flushed = true;
+        } else if wrote && !(top && notes.nested) && spec.has(cmd_flags::WRITE) {
+            keyspecs::written_keys(spec, argv, |k| notes.changed.push(k.clone()));
+        }
+    }
+    // CLIENT CACHING applies to the next command, or to a whole MULTI ... EXEC.
+    if top && client.tracking.caching && client.multi.is_none() && !spec.name.starts_with("client|")
+    {
+        client.tracking.caching = false;
+    }
+}
+
+/// Publishes a committed unit's events and sends its invalidations. `origin` is the client whose unit it
+/// was (None for the expirer), for NOLOOP.
+pub fn unit_done(server: &Server, origin: Option<u64>, notes: &mut Notes) {
+    if notes.is_empty() {
+        return;
+    }
+    publish_events(server, &notes.events);
+    notes.events.clear();
+    if notes.flushed {
+        server.notify.tracking.invalidate_all(server, origin);
+        notes.flushed = false;
+    }
+    if !notes.changed.is_empty() {
+        server
+            .notify
+            .tracking
+            .invalidate(server, origin, &notes.changed);
+        notes.changed.clear();
+    }
+}
+
+/// Publishes events on their keyspace and keyevent channels, as the flags say.
+pub fn publish_events(server: &Server, events: &[Event]) {
+    if events.is_empty() {
+        return;
+    }
+    let f = event_flags(server);
+    let mut chan = Vec::with_capacity(64);
+    for e in events {
+        let mut db = itoa::Buffer::new();
+        let db = db.format(e.db).as_bytes();
+        if f & class::KEYSPACE != 0 {
+            chan.clear();
+            chan.extend_from_slice(b"__keyspace@");
+            chan.extend_from_slice(db);
+            chan.extend_from_slice(b"__:");
+            chan.extend_from_slice(&e.key);
+            tracking::publish(server, &chan, e.event.as_bytes());
+        }
+        if f & class::KEYEVENT != 0 {
+            chan.clear();
+            chan.extend_from_slice(b"__keyevent@");
+            chan.extend_from_slice(db);
+            chan.extend_from_slice(b"__:");
+            chan.extend_from_slice(e.event.as_bytes());
+            tracking::publish(server, &chan, &e.key);
+        }
+    }
+}
+
+/// The active expirer removed `key` from `db`: its `expired` event and invalidation, recorded into
+/// `notes` (published by the expirer with `unit_done` once its shard lock is released).
+pub fn key_expired(server: &Server, notes: &mut Notes, db: usize, key: &[u8]) {
+    record(server, notes, db, class::EXPIRED, "expired", key);
+    record_changed(server, notes, key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_round_trip_as_redis_shows_them() {
+        assert_eq!(normalise_flags("KA").as_deref(), Some("AK"));
+        assert_eq!(normalise_flags("").as_deref(), Some(""));
+        assert_eq!(normalise_flags("Ex$").as_deref(), Some("$xE"));
+        assert_eq!(normalise_flags("g$lshzxetdKE").as_deref(), Some("AKE"));
+        assert_eq!(normalise_flags("AnmKE").as_deref(), Some("AnKEm"));
+        assert_eq!(normalise_flags("Kq"), None);
+    }
+
+    #[test]
+    fn events_need_a_class_and_a_channel_kind() {
+        let f = parse_flags("Kl").unwrap_or(0);
+        assert!(wants(f, class::LIST));
+        assert!(!wants(f, class::SET));
+        assert!(!wants(parse_flags("A").unwrap_or(0), class::LIST));
+        assert!(!wants(parse_flags("KA").unwrap_or(0), class::NEW));
+    }
+}

@@ -1,0 +1,436 @@
+//! Client tracking (client-side caching): which client read which key, and the invalidation messages
+//! sent when those keys change.
+//!
+//! Default mode remembers, per key, the ids of the tracking clients that read it; the first change to
+//! the key sends each of them one invalidation and forgets the key (it is tracked again on the next
+//! read). BCAST mode instead subscribes a client to key prefixes: every change to a matching key is sent,
+//! batched per unit of writes. Keys are tracked by name across databases, as Redis does. A RESP3 client
+//! gets `>2 invalidate [keys]` pushes; a RESP2 client redirects them to a connection subscribed to
+//! `__redis__:invalidate`. The key table is bounded by `tracking-table-max-keys`: keys over the limit are
+//! evicted with an invalidation, so a client's cache never outlives what the server remembers.
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::keyspecs;
+use crate::commands::Client;
+use crate::commands::table::CommandSpec;
+use crate::server::{ClientInfo, Server};
+
+/// The channel RESP2 redirect targets receive invalidations on.
+pub const CHANNEL: &[u8] = b"__redis__:invalidate";
+
+/// A connection's own tracking switches (kept on its `Client`, so the hot path reads no shared state).
+/// While tracking is on it also holds the registration that is dropped with the connection.
+#[derive(Default)]
+pub struct ClientTracking {
+    pub on: bool,
+    pub bcast: bool,
+    pub optin: bool,
+    pub optout: bool,
+    pub noloop: bool,
+    /// CLIENT CACHING was given for the next command (YES in OPTIN mode, NO in OPTOUT mode).
+    pub caching: bool,
+    /// Client id invalidations go to (0 = this connection).
+    pub redirect: u64,
+    registration: Option<(Arc<Tracking>, u64)>,
+}
+
+impl Drop for ClientTracking {
+    fn drop(&mut self) {
+        if let Some((t, id)) = self.registration.take() {
+            t.disable(id);
+        }
+    }
+}
+
+/// The options of CLIENT TRACKING ON.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    pub redirect: u64,
+    pub bcast: bool,
+    pub optin: bool,
+    pub optout: bool,
+    pub noloop: bool,
+    pub prefixes: Vec<Bytes>,
+}
+
+/// What the delivery side needs to know about a tracking client.
+#[derive(Debug, Default)]
+struct Target {
+    redirect: u64,
+    bcast: bool,
+    noloop: bool,
+    broken_redirect: bool,
+    /// BCAST prefixes, in the order given.
+    prefixes: Vec<Bytes>,
+}
+
+#[derive(Default)]
+struct State {
+    clients: HashMap<u64, Target>,
+    /// Key -> ids of the clients that read it since its last invalidation.
+    table: HashMap<Bytes, Vec<u64>>,
+    /// Total ids across `table` (INFO tracking_total_items).
+    items: usize,
+    /// BCAST prefix -> subscribed client ids.
+    prefixes: BTreeMap<Bytes, Vec<u64>>,
+}
+
+/// Server-wide tracking tables.
+#[derive(Default)]
+pub struct Tracking {
+    /// Clients with tracking on: zero means the apply path skips everything here.
+    clients_on: AtomicUsize,
+    state: Mutex<State>,
+}
+
+/// The value part of an invalidation.
+enum Payload {
+    Keys(Vec<Bytes>),
+    /// Everything (FLUSHDB/FLUSHALL), as the null of the tracking client's protocol.
+    Null {
+        resp3: bool,
+    },
+}
+
+/// One invalidation to send once the tables are unlocked.
+struct Send {
+    client: u64,
+    redirect: u64,
+    payload: Payload,
+}
+
+impl Tracking {
+    /// Whether any client tracks (one relaxed load).
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.clients_on.load(Ordering::Relaxed) != 0
+    }
+
+    /// Number of clients with tracking on (INFO tracking_clients).
+    pub fn clients(&self) -> usize {
+        self.clients_on.load(Ordering::Relaxed)
+    }
+
+    /// (keys, items, prefixes) for INFO.
+    pub fn totals(&self) -> (usize, usize, usize) {
+        let s = self.state.lock();
+        (s.table.len(), s.items, s.prefixes.len())
+    }
+
+    /// Turns tracking on for `id` (or changes its options); BCAST prefixes add to the ones it has.
+    pub fn enable(self: &Arc<Self>, client: &mut ClientTracking, id: u64, o: &Options) {
+        let mut s = self.state.lock();
+        let had = s.clients.contains_key(&id);
+        let mut prefixes = s
+            .clients
+            .remove(&id)
+            .map(|t| t.prefixes)
+            .unwrap_or_default();
+        if o.bcast {
+            let wanted: Vec<Bytes> = if o.prefixes.is_empty() {
+                vec![Bytes::new()]
+            } else {
+                o.prefixes.clone()
+            };
+            for p in wanted {
+                let ids = s.prefixes.entry(p.clone()).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+                if !prefixes.contains(&p) {
+                    prefixes.push(p);
+                }
+            }
+        }
+        s.clients.insert(
+            id,
+            Target {
+                redirect: o.redirect,
+                bcast: o.bcast,
+                noloop: o.noloop,
+                broken_redirect: false,
+                prefixes,
+            },
+        );
+        drop(s);
+        if !had {
+            self.clients_on.fetch_add(1, Ordering::Relaxed);
+        }
+        client.on = true;
+        client.bcast = o.bcast;
+        client.optin = o.optin;
+        client.optout = o.optout;
+        client.noloop = o.noloop;
+        client.caching = false;
+        client.redirect = o.redirect;
+        client.registration = Some((self.clone(), id));
+    }
+
+    /// Turns tracking off for a connection.
+    pub fn disable_client(&self, client: &mut ClientTracking) {
+        if let Some((_, id)) = client.registration.take() {
+            self.disable(id);
+        }
+        let _ = std::mem::take(client);
+    }
+
+    fn disable(&self, id: u64) {
+        let mut s = self.state.lock();
+        let Some(t) = s.clients.remove(&id) else {
+            return;
+        };
+        for p in &t.prefixes {
+            if let Some(ids) = s.prefixes.get_mut(p) {
+                ids.retain(|&c| c != id);
+                if ids.is_empty() {
+                    s.prefixes.remove(p);
+                }
+            }
+        }
+        drop(s);
+        self.clients_on.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The BCAST prefixes of `id`, in order (CLIENT TRACKINGINFO).
+    pub fn prefixes_of(&self, id: u64) -> Vec<Bytes> {
+        self.state
+            .lock()
+            .clients
+            .get(&id)
+            .map(|t| t.prefixes.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether invalidations of `id` found its redirect target gone.
+    pub fn redirect_broken(&self, id: u64) -> bool {
+        self.state
+            .lock()
+            .clients
+            .get(&id)
+            .is_some_and(|t| t.broken_redirect)
+    }
+
+    /// Sends the invalidations for keys changed by one unit (`origin` made the change; None for the
+    /// expirer and evictions).
+    pub fn invalidate(&self, server: &Server, origin: Option<u64>, keys: &[Bytes]) {
+        let mut sends = Vec::new();
+        {
+            let mut s = self.state.lock();
+            let mut seen: Vec<&Bytes> = Vec::with_capacity(keys.len());
+            for key in keys {
+                if seen.contains(&key) {
+                    continue;
+                }
+                seen.push(key);
+                invalidate_key(&mut s, origin, key, &mut sends);
+            }
+            if !s.prefixes.is_empty() {
+                for (prefix, ids) in &s.prefixes {
+                    let mut matching: Vec<Bytes> = seen
+                        .iter()
+                        .filter(|k| k.starts_with(prefix))
+                        .map(|k| (*k).clone())
+                        .collect();
+                    if matching.is_empty() {
+                        continue;
+                    }
+                    matching.sort();
+                    for &id in ids {
+                        let Some(t) = s.clients.get(&id) else {
+                            continue;
+                        };
+                        // Every key of the unit was changed by its origin.
+                        if t.noloop && origin == Some(id) {
+                            continue;
+                        }
+                        sends.push(Send {
+                            client: id,
+                            redirect: t.redirect,
+                            payload: Payload::Keys(matching.clone()),
+                        });
+                    }
+                }
+            }
+        }
+        self.deliver_all(server, sends);
+    }
+
+    /// FLUSHDB/FLUSHALL: every tracking client is told to drop everything, and the table is emptied.
+    pub fn invalidate_all(&self, server: &Server, _origin: Option<u64>) {
+        let sends: Vec<Send> = {
+            let mut s = self.state.lock();
+            s.table.clear();
+            s.items = 0;
+            s.clients
+                .iter()
+                .map(|(&id, t)| Send {
+                    client: id,
+                    redirect: t.redirect,
+                    payload: Payload::Null {
+                        resp3: server
+                            .clients
+                            .get(id)
+                            .is_some_and(|c| c.resp.load(Ordering::Relaxed) >= 3),
+                    },
+                })
+                .collect()
+        };
+        self.deliver_all(server, sends);
+    }
+
+    /// Remembers that `id` read `keys`; evicts keys over `max_keys` (0 = no limit) with an invalidation.
+    fn remember_keys(&self, server: &Server, id: u64, keys: Vec<Bytes>, max_keys: usize) {
+        let mut sends = Vec::new();
+        {
+            let mut s = self.state.lock();
+            for k in keys {
+                let ids = s.table.entry(k).or_default();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                    s.items += 1;
+                }
+            }
+            if max_keys > 0 && s.table.len() > max_keys {
+                let over = s.table.len() - max_keys;
+                let victims: Vec<Bytes> = s.table.keys().take(over).cloned().collect();
+                for k in victims {
+                    invalidate_key(&mut s, None, &k, &mut sends);
+                }
+            }
+        }
+        self.deliver_all(server, sends);
+    }
+
+    fn deliver_all(&self, server: &Server, sends: Vec<Send>) {
+        for send in sends {
+            self.deliver(server, send);
+        }
+    }
+
+    /// Sends one invalidation as Redis does: to the client, or to its redirect target; a RESP2 client
+    /// without a redirect gets nothing (RESP2 has no pushes); a vanished redirect target marks the
+    /// redirect broken and tells a RESP3 client so.
+    fn deliver(&self, server: &Server, send: Send) {
+        let Some(own) = server.clients.get(send.client) else {
+            return;
+        };
+        let (target, redirected) = if send.redirect != 0 {
+            match server.clients.get(send.redirect) {
+                Some(t) => (t, true),
+                None => {
+                    if let Some(t) = self.state.lock().clients.get_mut(&send.client) {
+                        t.broken_redirect = true;
+                    }
+                    if is_resp3(&own) {
+                        let mut b = Vec::with_capacity(48);
+                        b.extend_from_slice(b">2\r\n$21\r\ntracking-redir-broken\r\n:");
+                        b.extend_from_slice(itoa::Buffer::new().format(send.redirect).as_bytes());
+                        b.extend_from_slice(b"\r\n");
+                        push(server, &own, &b);
+                    }
+                    return;
+                }
+            }
+        } else {
+            (own, false)
+        };
+        let mut b = Vec::with_capacity(64);
+        if is_resp3(&target) {
+            b.extend_from_slice(b">2\r\n$10\r\ninvalidate\r\n");
+        } else if redirected && is_subscriber(server, &target) {
+            b.extend_from_slice(b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n");
+        } else {
+            return;
+        }
+        match &send.payload {
+            Payload::Keys(keys) => {
+                header(&mut b, b'*', keys.len());
+                for k in keys {
+                    header(&mut b, b'$', k.len());
+                    b.extend_from_slice(k);
+                    b.extend_from_slice(b"\r\n");
+                }
+            }
+            Payload::Null { resp3: true } => b.extend_from_slice(b"_\r\n"),
+            Payload::Null { resp3: false } => b.extend_from_slice(b"$-1\r\n"),
+        }
+        push(server, &target, &b);
+    }
+}
+
+/// Drops `key` from the table, queueing an invalidation for each default-mode client that read it.
+fn invalidate_key(s: &mut State, origin: Option<u64>, key: &[u8], sends: &mut Vec<Send>) {
+    let Some(ids) = s.table.remove(key) else {
+        return;
+    };
+    s.items -= ids.len();
+    for id in ids {
+        let Some(t) = s.clients.get(&id) else {
+            continue;
+        };
+        // A client that switched to BCAST no longer gets the keys it read before.
+        if t.bcast || (t.noloop && origin == Some(id)) {
+            continue;
+        }
+        sends.push(Send {
+            client: id,
+            redirect: t.redirect,
+            payload: Payload::Keys(vec![Bytes::copy_from_slice(key)]),
+        });
+    }
+}
+
+fn header(b: &mut Vec<u8>, prefix: u8, n: usize) {
+    b.push(prefix);
+    b.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    b.extend_from_slice(b"\r\n");
+}
+
+fn is_resp3(c: &ClientInfo) -> bool {
+    c.resp.load(Ordering::Relaxed) >= 3
+}
+
+/// A tracking client in default mode read keys with a read-only command: remember them, unless
+/// OPTIN without CLIENT CACHING YES, or OPTOUT with CLIENT CACHING NO.
+pub fn remember(server: &Server, client: &Client, spec: &CommandSpec, argv: &[Bytes]) {
+    let t = &client.tracking;
+    if (t.optin && !t.caching) || (t.optout && t.caching) {
+        return;
+    }
+    let mut keys = Vec::new();
+    keyspecs::all_keys(spec, argv, |k| keys.push(k.clone()));
+    if keys.is_empty() {
+        return;
+    }
+    let max = server
+        .config
+        .tracking_table_max_keys
+        .load(Ordering::Relaxed) as usize;
+    server
+        .notify
+        .tracking
+        .remember_keys(server, client.info.id, keys, max);
+}
+
+// ---- Delivery: the only two places that hand bytes to other connections. ----
+
+/// Queues already-encoded RESP `bytes` on connection `to` (dropped if it is over its output limit).
+fn push(_server: &Server, to: &ClientInfo, bytes: &[u8]) {
+    to.push(bytes);
+}
+
+/// Whether `c` is in pub/sub mode (subscribed to something), so RESP2 messages may be sent to it.
+fn is_subscriber(_server: &Server, c: &ClientInfo) -> bool {
+    c.in_pubsub()
+}
+
+/// Publishes `message` on `channel` (keyspace events).
+pub fn publish(server: &Server, channel: &[u8], message: &[u8]) {
+    server.pubsub.publish(server, channel, message);
+}
