@@ -324,7 +324,7 @@ impl ObufLimits {
     #[allow(clippy::type_complexity)]
     fn parse(value: &str) -> Result<Vec<(ObufClass, [u64; 3])>, &'static str> {
         let words: Vec<&str> = value.split_whitespace().collect();
-        if words.is_empty() || words.len() % 4 != 0 {
+        if words.is_empty() || !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.");
         }
         words

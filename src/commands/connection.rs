@@ -10,6 +10,9 @@ use crate::protocol::Resp;
 
 /// PING [message]
 pub fn ping(ctx: &mut Ctx) -> CmdResult {
+    if ctx.argv.len() <= 2 && super::pubsub::subscribed_ping(ctx) {
+        return Ok(());
+    }
     match ctx.argv.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&ctx.argv[1]),
@@ -43,6 +46,8 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.multi_error = false;
     ctx.client.watched.clear();
     ctx.client.authenticated = !ctx.server.config.has_requirepass.load(Ordering::Relaxed);
+    // Subscriptions and MONITOR end silently, as in Redis.
+    ctx.server.pubsub.drop_client(&ctx.client.info);
     let info = &ctx.client.info;
     info.db.store(0, Ordering::Relaxed);
     info.resp.store(2, Ordering::Relaxed);

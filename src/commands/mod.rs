@@ -441,6 +441,11 @@ pub(crate) fn run_in_unit(
         };
         handler(&mut sub)
     };
+    if ctx.server.pubsub.monitors.active() {
+        // A command of a script shows as `[db lua]`, one inside EXEC as the client's.
+        let from_script = ctx.spec.name != "exec";
+        pubsub::feed_monitors_in_unit(ctx.server, ctx.client, spec, from_script, argv);
+    }
     ctx.server.stats.commands[spec.id]
         .calls
         .fetch_add(1, Ordering::Relaxed);
@@ -517,6 +522,12 @@ pub fn execute(
         reject(server, out, Some(spec), &e);
         return None;
     }
+    // RESP2 subscribe mode allows only the (un)subscribe family, PING, QUIT and RESET (pubsub.rs).
+    if let Some(e) = pubsub::subscribe_mode_error(client, spec.name) {
+        client.multi_error |= client.multi.is_some();
+        reject(server, out, Some(spec), &e);
+        return None;
+    }
     if let Some(queue) = client.multi.as_mut()
         && !transactions::runs_inside_multi(spec)
     {
@@ -536,6 +547,9 @@ pub fn execute(
         reject(server, out, Some(spec), &CommandError::Syntax);
         return None;
     };
+    if server.pubsub.monitors.active() {
+        pubsub::feed_monitors(server, client, spec, argv, true);
+    }
     let started = Instant::now();
     let mut txn = Txn::new(server.effects.is_recording());
     let now_ms = server.now_ms();
@@ -567,6 +581,9 @@ pub fn execute(
         out.error(&e.message());
         server.stats.count_error(&e.code());
         stat.failed.fetch_add(1, Ordering::Relaxed);
+    }
+    if server.pubsub.monitors.active() {
+        pubsub::feed_monitors(server, client, spec, argv, false);
     }
     finish_txn(server, client.db, now_ms, argv, &mut txn);
     let wrote = txn.revision.is_some();

@@ -153,7 +153,7 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
                  rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\n\
-                 keyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\npubsub_shardchannels:0\r\n\
+                 keyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\n\
                  total_error_replies:{}\r\ncurrent_revision:{}\r\n",
                 ld(&st.connections_received),
                 ld(&st.commands_processed),
@@ -164,6 +164,9 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                 ld(&st.expired_keys),
                 ld(&st.keyspace_hits),
                 ld(&st.keyspace_misses),
+                srv.pubsub.distinct(crate::pubsub::Kind::Channel),
+                srv.pubsub.distinct(crate::pubsub::Kind::Pattern),
+                srv.pubsub.distinct(crate::pubsub::Kind::Shard),
                 ld(&st.error_replies),
                 srv.keyspace.revision(),
             );
