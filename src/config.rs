@@ -3,6 +3,7 @@
 
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::util::glob::glob_match;
@@ -203,8 +204,28 @@ static PARAMS: &[Param] = &[
 ];
 
 fn find(name: &str) -> Option<&'static Param> {
-    PARAMS.iter().find(|p| {
-        p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    index_of(name).map(|i| &PARAMS[i])
+}
+
+/// The position of `name` (or an alias, any case) in `PARAMS`. Internal callers pass canonical
+/// lowercase names, found with one hash lookup; other spellings fall back to a scan.
+fn index_of(name: &str) -> Option<usize> {
+    static INDEX: OnceLock<hashbrown::HashMap<&'static str, usize>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m = hashbrown::HashMap::new();
+        for (i, p) in PARAMS.iter().enumerate() {
+            m.insert(p.name, i);
+            if let Some(a) = p.alias {
+                m.insert(a, i);
+            }
+        }
+        m
+    });
+    index.get(name).copied().or_else(|| {
+        PARAMS.iter().position(|p| {
+            p.name.eq_ignore_ascii_case(name)
+                || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+        })
     })
 }
 
@@ -418,6 +439,10 @@ pub struct Config {
     pub tracking_table_max_keys: AtomicU64,
     /// `client-output-buffer-limit`, shared with the client registry.
     pub obuf_limits: std::sync::Arc<ObufLimits>,
+    /// Every parameter's value as a number (0 when it is not one) and as a yes/no flag, by `PARAMS`
+    /// position, so `get_u64`/`get_bool` on a command's hot path take no lock and allocate nothing.
+    nums: Box<[AtomicU64]>,
+    flags: Box<[AtomicBool]>,
 }
 
 impl Default for Config {
@@ -439,6 +464,8 @@ impl Default for Config {
             notify_keyspace_events: Default::default(),
             tracking_table_max_keys: AtomicU64::new(0),
             obuf_limits: Default::default(),
+            nums: PARAMS.iter().map(|_| AtomicU64::new(0)).collect(),
+            flags: PARAMS.iter().map(|_| AtomicBool::new(false)).collect(),
         };
         for p in PARAMS {
             c.mirror(p.name, p.default);
@@ -522,6 +549,10 @@ impl Config {
 
     fn mirror(&self, name: &str, value: &str) {
         let num = || value.parse::<u64>().unwrap_or(0);
+        if let Some(i) = index_of(name) {
+            self.nums[i].store(num(), Ordering::Relaxed);
+            self.flags[i].store(value == "yes", Ordering::Relaxed);
+        }
         match name {
             "proto-max-bulk-len" => self.proto_max_bulk_len.store(num(), Ordering::Relaxed),
             "client-query-buffer-limit" => self
@@ -572,11 +603,11 @@ impl Config {
     }
 
     pub fn get_bool(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| v == "yes")
+        index_of(name).is_some_and(|i| self.flags[i].load(Ordering::Relaxed))
     }
 
     pub fn get_u64(&self, name: &str) -> u64 {
-        self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+        index_of(name).map_or(0, |i| self.nums[i].load(Ordering::Relaxed))
     }
 }
 
@@ -642,6 +673,21 @@ mod tests {
         assert_eq!(parse_memory("100"), Some(100));
         assert_eq!(parse_memory("-1"), None);
         assert_eq!(parse_memory("mb"), None);
+    }
+
+    #[test]
+    fn numeric_and_flag_reads_follow_every_set_under_any_spelling() {
+        let c = Config::default();
+        assert_eq!(c.get_u64("set-max-intset-entries"), 512);
+        assert!(!c.get_bool("lazyfree-lazy-user-del"));
+        c.set("SET-MAX-INTSET-ENTRIES", "7").unwrap();
+        c.set("lazyfree-lazy-user-del", "YES").unwrap();
+        c.set("hash-max-ziplist-entries", "9").unwrap();
+        assert_eq!(c.get_u64("set-max-intset-entries"), 7);
+        assert!(c.get_bool("lazyfree-lazy-user-del"));
+        assert_eq!(c.get_u64("hash-max-listpack-entries"), 9);
+        assert_eq!(c.get_u64("Hash-Max-Ziplist-Entries"), 9);
+        assert_eq!(c.get_u64("no-such-parameter"), 0);
     }
 
     #[test]
