@@ -2,8 +2,9 @@
 //! redis-server 7.0.15 with `CONCORD_TEST_REDIS_PORT`, see tests/strings_script/mod.rs), TTL handling on
 //! the server clock, and real interoperability: values DUMPed by a redis-server 7.0 that this test spawns
 //! are RESTOREd into Concord and the reverse, for every type, small (listpack/intset encodings) and big
-//! (quicklist, hashtable, skiplist, LZF-compressed strings). The interoperability tests print a reason
-//! and pass when `redis-server` is not on PATH.
+//! (quicklist, hashtable, skiplist, LZF-compressed strings), and streams with deleted entries, several
+//! listpack nodes and consumer groups. The interoperability tests print a reason and pass when
+//! `redis-server` is not on PATH.
 
 mod strings_script;
 mod support;
@@ -436,22 +437,189 @@ fn values_dumped_by_concord_restore_into_redis() {
     }
 }
 
+/// Builds a stream with deleted entries, entries with other field names, big values, two groups
+/// with pending entries and a consumer with none, in `key`.
+fn populate_stream(c: &mut redis::Connection, key: &str, n: usize) {
+    let mut p = redis::pipe();
+    for i in 1..=n {
+        let id = format!("{}-{}", 1000 + i / 3, i % 3);
+        if i % 7 == 0 {
+            p.cmd("XADD")
+                .arg(key)
+                .arg(&id)
+                .arg("other")
+                .arg(i)
+                .arg("x")
+                .arg("-17");
+        } else if i % 50 == 0 {
+            p.cmd("XADD")
+                .arg(key)
+                .arg(&id)
+                .arg("f")
+                .arg("v".repeat(5000))
+                .arg("n")
+                .arg(i);
+        } else {
+            p.cmd("XADD")
+                .arg(key)
+                .arg(&id)
+                .arg("f")
+                .arg(format!("v{i}"))
+                .arg("n")
+                .arg(i);
+        }
+    }
+    p.cmd("XDEL").arg(key).arg("1001-0").arg("1001-1");
+    p.cmd("XGROUP").arg("CREATE").arg(key).arg("g1").arg("0");
+    p.cmd("XGROUP").arg("CREATE").arg(key).arg("g2").arg("$");
+    p.cmd("XGROUP")
+        .arg("CREATECONSUMER")
+        .arg(key)
+        .arg("g1")
+        .arg("idle");
+    p.cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g1")
+        .arg("alice")
+        .arg("COUNT")
+        .arg(3)
+        .arg("STREAMS")
+        .arg(key)
+        .arg(">");
+    p.cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g1")
+        .arg("bob")
+        .arg("COUNT")
+        .arg(2)
+        .arg("STREAMS")
+        .arg(key)
+        .arg(">");
+    p.cmd("XACK").arg(key).arg("g1").arg("1000-1");
+    p.query::<()>(c).unwrap();
+}
+
+/// What must survive a stream's DUMP/RESTORE (node layout and idle times aside).
+fn stream_state(c: &mut redis::Connection, key: &str) -> Vec<String> {
+    let info = |c: &mut redis::Connection, field: &str| -> String {
+        let v: Value = redis::cmd("XINFO").arg("STREAM").arg(key).query(c).unwrap();
+        let Value::Array(a) = v else { panic!("xinfo") };
+        let i = a
+            .iter()
+            .position(|x| render(Ok(x.clone())) == field)
+            .unwrap_or_else(|| panic!("no {field}"));
+        render(Ok(a[i + 1].clone()))
+    };
+    let mut out = vec![
+        run(c, &format!("XRANGE {key} - +")),
+        run(c, &format!("XLEN {key}")),
+    ];
+    for f in [
+        "last-generated-id",
+        "max-deleted-entry-id",
+        "entries-added",
+        "recorded-first-entry-id",
+        "groups",
+    ] {
+        out.push(format!("{f}={}", info(c, f)));
+    }
+    out.push(run(c, &format!("XINFO GROUPS {key}")));
+    for g in ["g1", "g2"] {
+        let v: Value = redis::cmd("XPENDING")
+            .arg(key)
+            .arg(g)
+            .arg("-")
+            .arg("+")
+            .arg(100)
+            .query(c)
+            .unwrap();
+        // id, consumer, (idle time dropped), delivery count
+        if let Value::Array(rows) = v {
+            for r in rows {
+                if let Value::Array(f) = r {
+                    out.push(format!(
+                        "{g} {} {} {}",
+                        render(Ok(f[0].clone())),
+                        render(Ok(f[1].clone())),
+                        render(Ok(f[3].clone()))
+                    ));
+                }
+            }
+        }
+        let v: Value = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(key)
+            .arg(g)
+            .query(c)
+            .unwrap();
+        if let Value::Array(rows) = v {
+            for r in rows {
+                if let Value::Array(f) = r {
+                    // name and pending count
+                    out.push(format!(
+                        "{g} consumer {} {}",
+                        render(Ok(f[1].clone())),
+                        render(Ok(f[3].clone()))
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[test]
-fn redis_refuses_concord_stream_payloads_cleanly() {
+fn streams_move_between_redis_and_concord() {
     let Some(redis) = Redis::start() else { return };
     let concord = support::TestServer::start();
     let mut r = redis.try_conn().unwrap();
     let mut c = concord.conn();
-    script(&mut c, "XADD s 1-1 a 1 => 1-1");
-    let p = dump(&mut c, "s").unwrap();
-    assert_eq!(restore(&mut r, "s", 0, &p, &[]), "-ERR Bad data format");
-    let _: String = redis::cmd("XADD")
-        .arg("s")
-        .arg("1-1")
-        .arg("a")
-        .arg("1")
-        .query(&mut r)
-        .unwrap();
-    let p = dump(&mut r, "s").unwrap();
-    assert_eq!(restore(&mut c, "s2", 0, &p, &[]), "-ERR Bad data format");
+    for (n, key) in [(5, "s:small"), (400, "s:big")] {
+        // Redis -> Concord
+        populate_stream(&mut r, key, n);
+        let p = dump(&mut r, key).unwrap();
+        assert_eq!(restore(&mut c, key, 0, &p, &[]), "+OK", "{key}");
+        assert_eq!(
+            stream_state(&mut r, key),
+            stream_state(&mut c, key),
+            "{key} redis->concord"
+        );
+        // Concord -> Redis (a fresh copy under another name on both sides)
+        let p = dump(&mut c, key).unwrap();
+        let copy = format!("{key}:copy");
+        assert_eq!(restore(&mut r, &copy, 0, &p, &[]), "+OK", "{key}");
+        assert_eq!(
+            stream_state(&mut c, key).len(),
+            stream_state(&mut r, &copy).len()
+        );
+        assert_eq!(
+            stream_state(&mut c, key)
+                .iter()
+                .map(|l| l.replace(&copy, key))
+                .collect::<Vec<_>>(),
+            stream_state(&mut r, &copy)
+                .iter()
+                .map(|l| l.replace(&copy, key))
+                .collect::<Vec<_>>(),
+            "{key} concord->redis"
+        );
+        // The restored copy keeps working in Redis: new entries, reads and acks.
+        let id: String = redis::cmd("XADD")
+            .arg(&copy)
+            .arg("*")
+            .arg("a")
+            .arg("b")
+            .query(&mut r)
+            .unwrap();
+        assert!(!id.is_empty());
+        script(&mut r, &format!("XACK {copy} g1 1000-2 => :1"));
+    }
+    // An empty stream (all entries deleted) with its counters.
+    script(
+        &mut c,
+        "XADD e 5-1 a b => 5-1\nXDEL e 5-1 => :1\nXGROUP CREATE e g1 0 => +OK\nXGROUP CREATE e g2 $ => +OK",
+    );
+    let p = dump(&mut c, "e").unwrap();
+    assert_eq!(restore(&mut r, "e", 0, &p, &[]), "+OK");
+    assert_eq!(stream_state(&mut c, "e"), stream_state(&mut r, "e"));
 }

@@ -154,7 +154,7 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                  instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
                  rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\n\
                  keyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\n\
-                 total_error_replies:{}\r\ncurrent_revision:{}\r\n",
+                 migrate_cached_sockets:0\r\ntotal_error_replies:{}\r\ncurrent_revision:{}\r\n",
                 ld(&st.connections_received),
                 ld(&st.commands_processed),
                 st.ops_per_sec(),
@@ -1188,6 +1188,11 @@ fn getkeys_common(ctx: &mut Ctx) -> Result<Vec<(usize, Vec<String>)>, CommandErr
                 vec!["OW".into(), "UPDATE".into()]
             };
         }
+    }
+    if spec.name == "sort"
+        && let Some(i) = super::sort::store_key_index(argv)
+    {
+        keys.push((i, vec!["OW".into(), "UPDATE".into()]));
     }
     if keys.is_empty() && !spec.has(flags::NO_MANDATORY_KEYS) {
         return Err(CommandError::Custom(

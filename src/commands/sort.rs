@@ -309,6 +309,25 @@ fn store(ctx: &mut Ctx, dest: &Bytes, items: Vec<SmallBytes>) -> CmdResult {
     Ok(())
 }
 
+/// The argument index of SORT's STORE destination as COMMAND GETKEYS reports it (Redis's
+/// `sortGetKeys`): LIMIT, GET and BY skip their arguments, and the last STORE wins.
+pub fn store_key_index(argv: &[Bytes]) -> Option<usize> {
+    let mut found = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = &argv[i][..];
+        if is_kw(a, "LIMIT") {
+            i += 2;
+        } else if is_kw(a, "GET") || is_kw(a, "BY") {
+            i += 1;
+        } else if is_kw(a, "STORE") && i + 1 < argv.len() {
+            found = Some(i + 1);
+        }
+        i += 1;
+    }
+    found
+}
+
 /// SORT key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA] [STORE destination]
 pub fn sort(ctx: &mut Ctx) -> CmdResult {
     sort_generic(ctx, false)
@@ -332,6 +351,22 @@ mod tests {
         assert_eq!(range(Some((9, 2)), 5), (4, 3));
         assert_eq!(range(Some((0, 0)), 5), (0, -1));
         assert_eq!(range(None, 0), (-1, -2));
+    }
+
+    #[test]
+    fn the_last_store_is_the_destination_key() {
+        let argv = |s: &str| -> Vec<Bytes> {
+            s.split(' ')
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        assert_eq!(store_key_index(&argv("sort abc store def")), Some(3));
+        assert_eq!(
+            store_key_index(&argv("sort abc store invalid store stillbad store def")),
+            Some(7)
+        );
+        assert_eq!(store_key_index(&argv("sort abc get store by store")), None);
+        assert_eq!(store_key_index(&argv("sort abc limit store x store")), None);
     }
 
     #[test]
