@@ -735,7 +735,7 @@ fn zset(pairs: Vec<(Vec<u8>, f64)>, (max_entries, max_value): (u64, u64)) -> R<V
 }
 
 fn pairs(items: Vec<Vec<u8>>) -> R<Vec<(Vec<u8>, Vec<u8>)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(BAD);
     }
     let mut out = Vec::with_capacity(items.len() / 2);
@@ -865,7 +865,10 @@ fn read_raw_id(r: &mut Reader) -> R<StreamId> {
 }
 
 /// The live entries of one Redis stream listpack node whose master ID is `master`.
-fn read_stream_node(master: StreamId, lp: &[Vec<u8>]) -> R<Vec<(StreamId, Vec<Box<[u8]>>)>> {
+/// A stream entry read from a node: its ID and flattened field-value pairs.
+type NodeEntry = (StreamId, Vec<Box<[u8]>>);
+
+fn read_stream_node(master: StreamId, lp: &[Vec<u8>]) -> R<Vec<NodeEntry>> {
     let mut it = lp.iter();
     let int = |it: &mut std::slice::Iter<'_, Vec<u8>>| -> R<i64> {
         parse_i64(it.next().ok_or(BAD)?).ok_or(BAD)
@@ -953,7 +956,8 @@ fn read_stream(r: &mut Reader, t: u8, lim: NodeLimits) -> R<Value> {
         let name = r.string()?.into_boxed_slice();
         let last_id = r.id()?;
         let entries_read = if t == TYPE_STREAM_LISTPACKS {
-            None
+            // Older layouts have no read counter: estimate it from the group's position, as Redis does.
+            s.estimate_distance(last_id)
         } else {
             Some(r.len()?).filter(|&n| n != u64::MAX)
         };
