@@ -15,12 +15,24 @@ use crate::pubsub::monitor::Origin;
 use crate::pubsub::pause::PauseMode;
 use crate::server::Server;
 
-/// Whether a CLIENT PAUSE WRITE holds `argv` back: commands that may write or replicate, and EXEC of
-/// a transaction that queued one, as Redis decides.
-pub fn may_write(client: &Client, argv: &[Bytes]) -> bool {
+/// Whether a pause in `mode` holds `argv` back, as Redis decides: ALL holds every command, WRITE those
+/// that may write or replicate and EXEC of a transaction that queued one. Commands that fail lookup or
+/// arity are answered at once.
+pub fn held_by_pause(client: &Client, argv: &[Bytes], mode: PauseMode) -> bool {
     let Ok(spec) = resolve(argv) else {
         return false;
     };
+    if !spec.arity_ok(argv.len()) {
+        return false;
+    }
+    match mode {
+        PauseMode::Off => false,
+        PauseMode::All => true,
+        PauseMode::Write => may_write(client, spec),
+    }
+}
+
+fn may_write(client: &Client, spec: &super::table::CommandSpec) -> bool {
     if spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE) {
         return true;
     }

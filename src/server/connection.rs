@@ -214,12 +214,8 @@ async fn wait_paused(
     let mut shutdown = server.shutdown.subscribe();
     loop {
         let now = server.now_ms();
-        let covered = match server.pubsub.pause.mode(now) {
-            PauseMode::Off => false,
-            PauseMode::All => true,
-            PauseMode::Write => crate::commands::pubsub::may_write(client, argv),
-        };
-        if !covered {
+        let mode = server.pubsub.pause.mode(now);
+        if mode == PauseMode::Off || !crate::commands::pubsub::held_by_pause(client, argv, mode) {
             return true;
         }
         // Replies to earlier commands of the batch are not held back by this one.
