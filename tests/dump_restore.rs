@@ -623,3 +623,49 @@ fn streams_move_between_redis_and_concord() {
     assert_eq!(restore(&mut r, "e", 0, &p, &[]), "+OK");
     assert_eq!(stream_state(&mut c, "e"), stream_state(&mut r, "e"));
 }
+
+/// Waits until `n` clients are blocked.
+fn wait_blocked(c: &mut redis::Connection, n: usize) {
+    let start = Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+        if info.contains(&format!("blocked_clients:{n}\r")) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never blocked");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn restore_serves_clients_blocked_on_the_key() {
+    let t = Target::start();
+    let mut c = t.conn();
+    script(
+        &mut c,
+        "RPUSH src a b => :2\nXADD ssrc 1-1 f v => 1-1\nZADD zsrc 1 m => :1",
+    );
+    let list = dump(&mut c, "src").unwrap();
+    let stream = dump(&mut c, "ssrc").unwrap();
+    let zset = dump(&mut c, "zsrc").unwrap();
+    let port = t.port();
+    let waiter = move |cmd: &'static str| {
+        std::thread::spawn(move || {
+            let mut w = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            run(&mut w, cmd)
+        })
+    };
+    let a = waiter("BLPOP l 10");
+    let b = waiter("XREAD BLOCK 10000 STREAMS s 0-0");
+    let z = waiter("BZPOPMIN z 10");
+    wait_blocked(&mut c, 3);
+    assert_eq!(restore(&mut c, "l", 0, &list, &[]), "+OK");
+    assert_eq!(restore(&mut c, "s", 0, &stream, &[]), "+OK");
+    assert_eq!(restore(&mut c, "z", 0, &zset, &[]), "+OK");
+    assert_eq!(a.join().unwrap(), "[l, a]");
+    assert_eq!(b.join().unwrap(), "[[s, [[1-1, [f, v]]]]]");
+    assert_eq!(z.join().unwrap(), "[z, m, 1]");
+}

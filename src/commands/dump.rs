@@ -124,7 +124,12 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     }
     let ttl = if at == 0 { Ttl::Clear } else { Ttl::At(at) };
+    // `upsert` reports new lists and sorted sets to blocked clients; a new stream serves XREAD too.
+    let is_stream = matches!(value, crate::keyspace::Value::Stream(_));
     ctx.upsert(&mut shard, hash, key, value, ttl);
+    if is_stream {
+        ctx.signal_ready(key);
+    }
     if let Some(idle) = idle
         && let Some(e) = shard.get_mut(hash, key)
     {
