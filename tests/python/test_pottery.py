@@ -163,3 +163,81 @@ def test_hyperloglog_counts_and_unions(r):
     # Small sets are counted exactly (sparse representation).
     c = HyperLogLog(["x", "y", "z", "x"], redis=r, key="hll-c")
     assert len(c) == 3
+
+
+def test_scans_walk_large_containers_exactly_once(r):
+    """Iterating RedisDict/RedisSet goes through HSCAN/SSCAN cursors: every member exactly once."""
+    d = RedisDict({f"k{i}": i for i in range(1500)}, redis=r, key="bigdict")
+    seen = list(d)
+    assert len(seen) == 1500 and set(seen) == {f"k{i}" for i in range(1500)}
+    assert sum(d.values()) == sum(range(1500))
+    s = RedisSet({f"m{i}" for i in range(1500)}, redis=r, key="bigset")
+    seen = list(s)
+    assert len(seen) == 1500 and set(seen) == {f"m{i}" for i in range(1500)}
+
+
+def test_counter_list_and_nextid(srv, r):
+    from pottery import NextID, RedisCounter, RedisList
+
+    c = RedisCounter("abracadabra", redis=r, key="counter")
+    c.update({"a": 2, "z": 1})
+    assert c["a"] == 7 and c["z"] == 1 and c["q"] == 0
+    assert c.most_common(2) == [("a", 7), ("b", 2)] or c.most_common(2) == [("a", 7), ("r", 2)]
+    assert int(r.hget("counter", json.dumps("a"))) == 7
+    lst = RedisList([1, 2, 3], redis=r, key="list")
+    lst.append(4)
+    lst.insert(0, 0)
+    lst[2] = 20
+    assert list(lst) == [0, 1, 20, 3, 4] and lst[-1] == 4 and len(lst) == 5
+    del lst[1]
+    assert list(lst) == [0, 20, 3, 4]
+
+    ids, per_thread = [], {}
+
+    def gen(i):
+        c = srv.client(decode_responses=False)
+        nid = NextID(key="ids", masters={c}, num_tries=10_000)  # losers of a race retry
+        mine = [next(nid) for _ in range(20)]
+        per_thread[i] = mine
+        ids.extend(mine)
+        c.close()
+
+    run_threads(10, gen)
+    # With one master the set-if-greater script makes ids unique and gap-free.
+    assert sorted(ids) == list(range(1, 201)), "NextID handed out a duplicate or skipped an id"
+    assert all(m == sorted(m) for m in per_thread.values())
+
+
+def test_simple_queue_consumers_take_each_item_exactly_once(srv, r, raw):
+    """RedisSimpleQueue is a stream: get() is XREAD under WATCH, then XDEL in MULTI. Concurrent
+    consumers must never both get one item."""
+    from pottery import QueueEmptyError, RedisSimpleQueue
+
+    # get() turns its timeout into XREAD BLOCK floor(seconds) milliseconds, so a timeout under 1 s
+    # (or get_nowait) on an empty queue sends BLOCK 0 and waits forever, on Redis too: use timeout>=1.
+    q = RedisSimpleQueue(redis=raw, key="q")  # it reads fields as bytes
+    t0 = time.monotonic()
+    with pytest.raises(QueueEmptyError):
+        q.get(timeout=1)
+    assert 0.9 < time.monotonic() - t0 < 3
+    for i in range(3):
+        q.put(i)
+    assert q.qsize() == 3 and [q.get(), q.get_nowait(), q.get()] == [0, 1, 2]
+    assert q.empty()
+    n, got = 200, []
+    for i in range(n):
+        q.put_nowait(i)
+
+    def consume(i):
+        c = srv.client(decode_responses=False)
+        mine = RedisSimpleQueue(redis=c, key="q")
+        while True:
+            try:
+                got.append(mine.get(timeout=1))
+            except QueueEmptyError:
+                break
+        c.close()
+
+    run_threads(6, consume)
+    assert sorted(got) == list(range(n)), "an item was lost or delivered twice"
+    assert r.xlen("q") == 0

@@ -19,9 +19,9 @@ import rq_jobs
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.fixture
-def conn(srv):
-    c = srv.client(decode_responses=False)  # rq stores pickled bytes
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def conn(srv, request):
+    c = srv.client(decode_responses=False, protocol=request.param)  # rq stores pickled bytes
     c.flushall()
     yield c
     c.close()
