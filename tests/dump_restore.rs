@@ -414,6 +414,23 @@ fn values_dumped_by_redis_restore_into_concord() {
         .query(&mut r)
         .unwrap();
     transfer_all(&mut r, &mut c, &keys, "redis->concord (rdbcompression no)");
+    // Quicklist nodes kept LZF-compressed in memory (list-compress-depth) are dumped as LZF blobs.
+    for (k, v) in [("list-compress-depth", "1"), ("rdbcompression", "yes")] {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(k)
+            .arg(v)
+            .query(&mut r)
+            .unwrap();
+    }
+    let _: () = redis::cmd("FLUSHALL").query(&mut r).unwrap();
+    let keys = populate(&mut r);
+    transfer_all(
+        &mut r,
+        &mut c,
+        &keys,
+        "redis->concord (list-compress-depth 1)",
+    );
 }
 
 #[test]
