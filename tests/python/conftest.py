@@ -21,6 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 READY = re.compile(r"Ready to accept connections.*port=(\d+)")
 
 
+def pytest_collection_modifyitems(items):
+    """A hung test (a lost wake-up, a missed reply) fails after 60 s instead of stalling CI."""
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(60))
+
+
 def _binary():
     return os.environ.get("CONCORD_BIN") or str(ROOT / "target/debug/concord")
 
