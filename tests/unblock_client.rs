@@ -191,3 +191,27 @@ fn unblocking_an_idle_or_unknown_client_replies_zero() {
     );
     assert_eq!(idle.cmd(&["PING"]), "+PONG");
 }
+
+/// Not CLIENT UNBLOCK, but the other way a parked move ends early: a BRPOPLPUSH/BLMOVE whose
+/// destination holds another type when its source gets an element is answered with WRONGTYPE, and the
+/// element stays in the source (Redis 7.0, unit/type/list "BRPOPLPUSH with wrong destination type").
+#[test]
+fn a_parked_move_to_a_wrong_type_destination_gets_wrongtype() {
+    let server = TestServer::start();
+    let mut admin = Raw::new(&server);
+    for cmd in [
+        &["BRPOPLPUSH", "src", "dst", "0"][..],
+        &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"][..],
+    ] {
+        assert_eq!(admin.cmd(&["SET", "dst", "x"]), "+OK");
+        let (mut c, _) = park(&server, &mut admin, cmd, 0);
+        assert_eq!(admin.cmd(&["RPUSH", "src", "foo"]), ":1");
+        assert_eq!(
+            c.reply(),
+            "-WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
+        assert_eq!(admin.cmd(&["LRANGE", "src", "0", "-1"]), "[foo]");
+        assert_eq!(admin.cmd(&["DEL", "src", "dst"]), ":2");
+        assert_eq!(blocked_clients(&mut admin), 0);
+    }
+}

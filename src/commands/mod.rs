@@ -664,6 +664,29 @@ fn written_keys_ready(
     }
 }
 
+/// True when a re-run BLMOVE/BRPOPLPUSH failed with WRONGTYPE because of its destination: its source
+/// (the ready key) still holds a list. Redis then answers the waiter with the error and leaves the
+/// element in the source, instead of keeping it blocked.
+fn destination_wrongtype(
+    server: &Server,
+    argv: &[Bytes],
+    db: usize,
+    key: &Bytes,
+    now: u64,
+) -> bool {
+    let moves = argv.first().is_some_and(|c| {
+        c.eq_ignore_ascii_case(b"blmove") || c.eq_ignore_ascii_case(b"brpoplpush")
+    });
+    if !moves {
+        return false;
+    }
+    let (hash, shard) = server.keyspace.db(db).lock_key(key);
+    matches!(
+        shard.get_live(hash, key, now).map(|e| &e.value),
+        Some(crate::keyspace::Value::List(_))
+    )
+}
+
 /// Serves blocked clients waiting on keys that just became ready, oldest first: each waiter's command is
 /// run again on its behalf (it cannot block now); if it took something, its reply is delivered and the
 /// keys its own write made ready are served in turn; if not, it goes back to its place once every waiter
@@ -707,6 +730,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             // (say LPUSH, DEL, SET inside one EXEC); only XREADGROUP is unblocked by errors.
             if matches!(result, Err(CommandError::WrongType))
                 && !w.argv[0].eq_ignore_ascii_case(b"xreadgroup")
+                && !destination_wrongtype(server, &w.argv, db, &key, now_ms)
             {
                 stay.push(w);
                 continue;
