@@ -388,3 +388,64 @@ def test_watch_on_a_missing_key_sees_it_created_and_deleted(srv, r):
         with pytest.raises(WatchError):
             pipe.execute()
     other.close()
+
+
+def _blocked_clients(r):
+    return int(r.info("clients")["blocked_clients"])
+
+
+def _wait_blocked(r, n, timeout=5.0):
+    deadline = time.time() + timeout
+    while _blocked_clients(r) < n:
+        assert time.time() < deadline, f"never saw {n} blocked clients"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_blocking_commands_wake_on_the_write_and_time_out_on_time(srv, r, proto):
+    c = srv.client(protocol=proto)
+    cases = [
+        (lambda: c.blpop(["l"], timeout=5), lambda: r.rpush("l", "x"), ["l", "x"]),
+        (lambda: c.blmove("src", "dst", 5, "LEFT", "RIGHT"), lambda: r.lpush("src", "m"), "m"),
+        (lambda: c.bzpopmin(["z"], timeout=5), lambda: r.zadd("z", {"a": 1.5}), ["z", "a", 1.5]),
+        (
+            lambda: c.xread({"s": "$"}, block=5000),
+            lambda: r.xadd("s", {"f": "v"}, id="7-1"),
+            {"s": [[("7-1", {"f": "v"})]]} if proto == 3 else [["s", [("7-1", {"f": "v"})]]],
+        ),
+    ]
+    for block, write, expected in cases:
+        out = {}
+        t = threading.Thread(target=lambda: out.update(v=block(), at=time.monotonic()), daemon=True)
+        t.start()
+        _wait_blocked(r, 1)
+        written = time.monotonic()
+        write()
+        t.join(5)
+        got = out["v"]
+        assert (list(got) if isinstance(got, tuple) else got) == expected
+        assert out["at"] - written < 1.0
+    assert r.lrange("dst", 0, -1) == ["m"]
+    t0 = time.monotonic()
+    assert c.blpop(["nothing"], timeout=0.2) is None
+    assert 0.15 < time.monotonic() - t0 < 2
+    assert c.xread({"s": "$"}, block=200) in ([], {}, None)
+    c.close()
+
+
+def test_blpop_waiters_are_served_first_blocked_first_served_and_exactly_once(srv, r):
+    n = 8
+    got = [None] * n
+    threads = []
+    for i in range(n):
+        c = srv.client()
+        t = threading.Thread(target=lambda i=i, c=c: got.__setitem__(i, c.blpop(["jobs"], timeout=10)), daemon=True)
+        t.start()
+        threads.append(t)
+        _wait_blocked(r, i + 1)  # so the blocking order is known
+    for j in range(n):
+        r.rpush("jobs", f"job{j}")
+    for t in threads:
+        t.join(5)
+    assert [list(g) for g in got] == [["jobs", f"job{i}"] for i in range(n)]
+    assert _blocked_clients(r) == 0 and r.exists("jobs") == 0
