@@ -40,3 +40,9 @@ def claim(i):
     c.sadd("pids", os.getpid())
     time.sleep(0.002)
     return i
+
+
+def sleepy(seconds):
+    _conn().rpush("sleepy-started", get_current_job().id)
+    time.sleep(seconds)
+    return seconds

@@ -137,3 +137,62 @@ def test_concurrent_worker_processes_run_each_job_exactly_once(srv, conn):
     assert sorted(runs) == list(range(n)), "a job was lost or run twice"
     assert len(FinishedJobRegistry(queue=q)) == n and q.count == 0
     assert conn.scard("pids") >= 2, "the workers did not actually share the queue"
+
+
+def test_ttls_expire_jobs_and_results_on_the_server_clock(srv, conn):
+    q = Queue("default", connection=conn)
+    kept = q.enqueue(rq_jobs.add, 1, 1, result_ttl=1)
+    burst(q)
+    assert kept.get_status() == JobStatus.FINISHED
+    assert 0 < conn.pttl(kept.key) <= 1000
+    stale = q.enqueue(rq_jobs.record, "stale", ttl=1)
+    assert 0 < conn.pttl(stale.key) <= 1000
+    srv.advance(1500)
+    assert not Job.exists(kept.id, connection=conn)
+    assert not Job.exists(stale.id, connection=conn)
+    burst(q)  # the queue still lists the expired job's id: the worker must skip it
+    assert conn.lrange("order", 0, -1) == [] and q.count == 0
+
+
+def _wait(pred, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_forking_worker_timeouts_and_pubsub_commands(srv, r):
+    """A real `rq worker` (forking, not burst): a job past its job_timeout fails; a running job is
+    stopped through send_stop_job_command and the worker shut down through send_shutdown_command, both
+    delivered by PUBLISH to the worker's SUBSCRIBE connection."""
+    from rq.command import send_shutdown_command, send_stop_job_command
+    from rq import Worker
+
+    conn = srv.client(decode_responses=False)  # once, not per protocol: the worker process picks its own
+    q = Queue("default", connection=conn)
+    slow = q.enqueue(rq_jobs.sleepy, 5, job_timeout=1)
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    cmd = [sys.executable, "-m", "rq.cli", "worker", "--url", srv.url, "--quiet", "default"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert _wait(lambda: slow.get_status(refresh=True) == JobStatus.FAILED, 15), "job_timeout not enforced"
+        assert "JobTimeoutException" in slow.latest_result().exc_string
+        long = q.enqueue(rq_jobs.sleepy, 30)
+        assert _wait(lambda: conn.lrange("sleepy-started", 0, -1)[-1:] == [long.id.encode()], 10)
+        t0 = time.time()
+        send_stop_job_command(conn, long.id)
+        assert _wait(lambda: long.get_status(refresh=True) == JobStatus.STOPPED, 10), "stop command not delivered"
+        assert time.time() - t0 < 5
+        workers = Worker.all(queue=q)
+        assert len(workers) == 1
+        send_shutdown_command(conn, workers[0].name)
+        proc.wait(timeout=10)
+        assert proc.returncode == 0
+        assert Worker.all(queue=q) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        conn.close()
