@@ -96,3 +96,36 @@ def test_concurrent_hitters_get_exactly_the_limit(srv, storage, kind):
     assert sum(allowed) == 300, f"{sum(allowed)} of {clients * hits} hits allowed by a 300 limit"
     assert lim.get_window_stats(item, "shared").remaining == 0
     assert not lim.test(item, "shared")
+
+
+@pytest.mark.parametrize("kind", STRATEGIES)
+def test_asyncio_limiters_are_exact_under_concurrent_coroutines(srv, r, kind):
+    """limits.aio over redis-py's asyncio client: 40 coroutines x 20 hits against a limit of 250."""
+    import asyncio
+
+    from limits.aio import strategies as aio_strategies
+
+    cls = {
+        "fixed": aio_strategies.FixedWindowRateLimiter,
+        "moving": aio_strategies.MovingWindowRateLimiter,
+        "sliding": aio_strategies.SlidingWindowCounterRateLimiter,
+    }[kind]
+    item = parse("250/minute")
+
+    async def main():
+        storage = storage_from_string("async+" + srv.url, implementation="redispy")
+        assert await storage.check()
+        lim = cls(storage)
+
+        async def hitter():
+            ok = 0
+            for _ in range(20):
+                ok += await lim.hit(item, "aio")
+            return ok
+
+        results = await asyncio.gather(*(hitter() for _ in range(40)))
+        stats = await lim.get_window_stats(item, "aio")
+        return sum(results), stats.remaining
+
+    allowed, remaining = asyncio.run(main())
+    assert allowed == 250 and remaining == 0

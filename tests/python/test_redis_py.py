@@ -449,3 +449,39 @@ def test_blpop_waiters_are_served_first_blocked_first_served_and_exactly_once(sr
         t.join(5)
     assert [list(g) for g in got] == [["jobs", f"job{i}"] for i in range(n)]
     assert _blocked_clients(r) == 0 and r.exists("jobs") == 0
+
+
+def test_asyncio_lock_mutual_exclusion_among_tasks(srv, r):
+    """redis.asyncio's Lock: 20 tasks on separate connections, a counter read and written across an
+    await inside the critical section."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    tasks, iters = 20, 25
+    state = {"holders": 0, "max": 0, "entries": 0}
+
+    async def main():
+        clients = [aioredis.Redis(port=srv.port, protocol=2 + i % 2, decode_responses=True) for i in range(tasks)]
+
+        async def worker(c):
+            for _ in range(iters):
+                async with c.lock("alock", timeout=5, sleep=0.002, blocking_timeout=30):
+                    state["holders"] += 1
+                    state["max"] = max(state["max"], state["holders"])
+                    state["entries"] += 1
+                    v = int(await c.get("acounter") or 0)
+                    await asyncio.sleep(0.0005)
+                    await c.set("acounter", v + 1)
+                    state["holders"] -= 1
+
+        try:
+            await asyncio.gather(*(worker(c) for c in clients))
+        finally:
+            for c in clients:
+                await c.aclose()
+
+    asyncio.run(main())
+    assert state["max"] == 1 and state["entries"] == tasks * iters
+    assert int(r.get("acounter")) == tasks * iters
+    assert r.exists("alock") == 0
