@@ -106,13 +106,25 @@ fn scripts_and_exec_invalidate_what_they_wrote() {
 }
 
 #[test]
-fn reads_inside_a_script_are_tracked_for_its_caller() {
+fn a_script_that_reads_tracks_its_declared_keys_for_its_caller() {
     let srv = TestServer::start();
     let mut t = tracker(&srv, &[]);
     let mut w = Client::connect(srv.port);
-    t.call(&["EVAL", "return redis.call('get', 'sk')", "0"]);
+    // Only writes: nothing tracked.
+    t.call(&["EVAL", "redis.call('set', 'other', 1)", "1", "sk"]);
     w.call(&["SET", "sk", "1"]);
+    // A read: the declared keys are tracked (Redis remembers the caller's command), not the key read.
+    t.call(&[
+        "EVAL",
+        "return redis.call('get', 'other')",
+        "2",
+        "sk",
+        "sk2",
+    ]);
+    w.call(&["MSET", "other", "2", "sk2", "1", "sk", "2"]);
+    assert_eq!(t.read(), push(&["sk2"]));
     assert_eq!(t.read(), push(&["sk"]));
+    assert!(t.read_within(100).is_none());
 }
 
 #[test]

@@ -48,6 +48,9 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.authenticated = !ctx.server.config.has_requirepass.load(Ordering::Relaxed);
     // Subscriptions and MONITOR end silently, as in Redis.
     ctx.server.pubsub.drop_client(&ctx.client.info);
+    // So does client tracking.
+    let tracking = ctx.server.notify.tracking.clone();
+    tracking.disable_client(&mut ctx.client.tracking);
     let info = &ctx.client.info;
     info.db.store(0, Ordering::Relaxed);
     info.resp.store(2, Ordering::Relaxed);

@@ -425,7 +425,14 @@ pub(crate) fn run_in_unit(
 ) -> CmdResult {
     let changes_before = ctx.txn.changes;
     ctx.txn.logged = false;
-    crate::notify::before_command(ctx.server, ctx.client, spec, argv);
+    // A script's reads track its declared keys (Redis remembers the caller's command); EXEC's track
+    // each command's own.
+    let keys_of = if ctx.spec.name == "exec" {
+        (spec, argv)
+    } else {
+        (ctx.spec, ctx.argv)
+    };
+    crate::notify::before_command(ctx.server, ctx.client, spec, keys_of);
     let result = {
         let mut sub = Ctx {
             server: ctx.server,
@@ -553,7 +560,7 @@ pub fn execute(
     let started = Instant::now();
     let mut txn = Txn::new(server.effects.is_recording());
     let now_ms = server.now_ms();
-    crate::notify::before_command(server, client, spec, argv);
+    crate::notify::before_command(server, client, spec, (spec, argv));
     let result = {
         // Every command runs under the shared side of the exec lock; EXEC and scripts take the exclusive
         // side so no other client sees them half-applied. Waiting does not hold a runtime worker, and a

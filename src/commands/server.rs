@@ -105,11 +105,12 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                 s,
                 "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\n\
                  client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\n\
-                 tracking_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\n\
+                 tracking_clients:{}\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\n\
                  total_blocking_keys_on_nokey:0\r\n",
                 srv.clients.len(),
                 srv.config.maxclients.load(Ordering::Relaxed),
                 srv.blocking.len(),
+                srv.notify.tracking.clients(),
                 srv.blocking.len(),
                 srv.blocking.key_count(),
             );
@@ -148,13 +149,16 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
             );
         }
         "stats" => {
+            let tracking_totals = srv.notify.tracking.totals();
             let _ = write!(
                 s,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
                  instantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\n\
                  rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\n\
                  keyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\n\
-                 migrate_cached_sockets:0\r\ntotal_error_replies:{}\r\ncurrent_revision:{}\r\n",
+                 migrate_cached_sockets:0\r\n\
+                 tracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\
+                 total_error_replies:{}\r\ncurrent_revision:{}\r\n",
                 ld(&st.connections_received),
                 ld(&st.commands_processed),
                 st.ops_per_sec(),
@@ -167,6 +171,9 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                 srv.pubsub.distinct(crate::pubsub::Kind::Channel),
                 srv.pubsub.distinct(crate::pubsub::Kind::Pattern),
                 srv.pubsub.distinct(crate::pubsub::Kind::Shard),
+                tracking_totals.0,
+                tracking_totals.1,
+                tracking_totals.2,
                 ld(&st.error_replies),
                 srv.keyspace.revision(),
             );

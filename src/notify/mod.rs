@@ -197,17 +197,27 @@ pub fn record_changed(server: &Server, notes: &mut Notes, key: &[u8]) {
 }
 
 /// Called before a command runs for `client` (top level, in EXEC, or from a script): a tracking client
-/// that runs a read-only command starts tracking the keys it reads. Done before the read so a write
-/// racing with it is never missed (at worst an extra invalidation).
+/// that runs a read-only command starts tracking the keys of `keys_of` (the command itself, or for a
+/// command called by a script the script's declared keys, as Redis does). Done before the read so a
+/// write racing with it is never missed (at worst an extra invalidation).
 #[inline]
-pub fn before_command(server: &Server, client: &Client, spec: &CommandSpec, argv: &[Bytes]) {
+pub fn before_command(
+    server: &Server,
+    client: &Client,
+    spec: &CommandSpec,
+    keys_of: (&CommandSpec, &[Bytes]),
+) {
+    let tracking = &server.notify.tracking;
+    if tracking.is_active() {
+        tracking.enforce_limit(server);
+    }
     if client.tracking.on
         && !client.tracking.bcast
         && spec.has(cmd_flags::READONLY)
         && !spec.has(cmd_flags::PUBSUB)
         && !matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
     {
-        tracking::remember(server, client, spec, argv);
+        tracking::remember(server, client, keys_of.0, keys_of.1);
     }
 }
 
@@ -226,10 +236,16 @@ pub fn after_command(
     if !top {
         notes.nested = true;
     }
-    if server.notify.tracking.is_active() {
-        if matches!(spec.name, "flushdb" | "flushall") {
-            notes.flushed = true;
-        } else if wrote && !(top && notes.nested) && spec.has(cmd_flags::WRITE) {
+    let tracking = &server.notify.tracking;
+    if tracking.has_state() && matches!(spec.name, "flushdb" | "flushall") {
+        notes.flushed = true;
+    }
+    if tracking.is_active() {
+        // Checked after every command too, so lowering tracking-table-max-keys evicts at once.
+        if top {
+            tracking.enforce_limit(server);
+        }
+        if !notes.flushed && wrote && !(top && notes.nested) && spec.has(cmd_flags::WRITE) {
             keyspecs::written_keys(spec, argv, |k| notes.changed.push(k.clone()));
         }
     }

@@ -86,6 +86,8 @@ struct State {
 pub struct Tracking {
     /// Clients with tracking on: zero means the apply path skips everything here.
     clients_on: AtomicUsize,
+    /// `state.table.len()`, readable without the lock (the limit check runs before every command).
+    keys: AtomicUsize,
     state: Mutex<State>,
 }
 
@@ -110,6 +112,13 @@ impl Tracking {
     #[inline]
     pub fn is_active(&self) -> bool {
         self.clients_on.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether a FLUSH has anything to do here: clients track, or the table still names keys (ids of
+    /// clients that turned tracking off stay until the key changes, as in Redis).
+    #[inline]
+    pub fn has_state(&self) -> bool {
+        self.is_active() || self.keys.load(Ordering::Relaxed) != 0
     }
 
     /// Number of clients with tracking on (INFO tracking_clients).
@@ -230,6 +239,7 @@ impl Tracking {
                 seen.push(key);
                 invalidate_key(&mut s, origin, key, &mut sends);
             }
+            self.keys.store(s.table.len(), Ordering::Relaxed);
             if !s.prefixes.is_empty() {
                 for (prefix, ids) in &s.prefixes {
                     let mut matching: Vec<Bytes> = seen
@@ -267,6 +277,7 @@ impl Tracking {
             let mut s = self.state.lock();
             s.table.clear();
             s.items = 0;
+            self.keys.store(0, Ordering::Relaxed);
             s.clients
                 .iter()
                 .map(|(&id, t)| Send {
@@ -296,13 +307,27 @@ impl Tracking {
                     s.items += 1;
                 }
             }
-            if max_keys > 0 && s.table.len() > max_keys {
-                let over = s.table.len() - max_keys;
-                let victims: Vec<Bytes> = s.table.keys().take(over).cloned().collect();
-                for k in victims {
-                    invalidate_key(&mut s, None, &k, &mut sends);
-                }
-            }
+            evict_over(&mut s, max_keys, &mut sends);
+            self.keys.store(s.table.len(), Ordering::Relaxed);
+        }
+        self.deliver_all(server, sends);
+    }
+
+    /// Brings the table back under `tracking-table-max-keys` (lowered by CONFIG SET, say), as Redis
+    /// checks before every command. One relaxed load when under the limit.
+    pub fn enforce_limit(&self, server: &Server) {
+        let max = server
+            .config
+            .tracking_table_max_keys
+            .load(Ordering::Relaxed) as usize;
+        if max == 0 || self.keys.load(Ordering::Relaxed) <= max {
+            return;
+        }
+        let mut sends = Vec::new();
+        {
+            let mut s = self.state.lock();
+            evict_over(&mut s, max, &mut sends);
+            self.keys.store(s.table.len(), Ordering::Relaxed);
         }
         self.deliver_all(server, sends);
     }
@@ -361,6 +386,17 @@ impl Tracking {
             Payload::Null { resp3: false } => b.extend_from_slice(b"$-1\r\n"),
         }
         push(server, &target, &b);
+    }
+}
+
+/// Evicts arbitrary keys (hash order) until the table holds at most `max_keys` (0 = no limit).
+fn evict_over(s: &mut State, max_keys: usize, sends: &mut Vec<Send>) {
+    if max_keys > 0 && s.table.len() > max_keys {
+        let over = s.table.len() - max_keys;
+        let victims: Vec<Bytes> = s.table.keys().take(over).cloned().collect();
+        for k in victims {
+            invalidate_key(s, None, &k, sends);
+        }
     }
 }
 

@@ -269,6 +269,8 @@ async fn wait_unblocked(
     let mut shutdown = server.shutdown.subscribe();
     loop {
         tokio::select! {
+            // The answer first: the waiter's own invalidations, pushed after it was served, follow it.
+            biased;
             r = &mut handle.rx => {
                 match r {
                     Ok(WaitResult::Served(bytes)) => out.raw(&bytes),
