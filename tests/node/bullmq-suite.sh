@@ -8,6 +8,9 @@
 #                      v5.81.3 | tar -x -C /work/bullmq`); this script only installs into it.
 #   The second argument picks the servers (default both); further args go to vitest, e.g. a test
 #   file to run just that one: tests/node/bullmq-suite.sh /work/bullmq concord tests/queue.test.ts
+#   BullMQ's ioredis-only tests (its `test:ioredis`; cluster.test.ts needs a cluster, so name the others):
+#   SUITE_OUT=/tmp/bullmq-ioredis tests/node/bullmq-suite.sh /work/bullmq both \
+#       --config vitest.ioredis.config.ts tests/connection.test.ts tests/sandboxed_process.test.ts
 #
 # Environment: CONCORD_BIN (default target/release/concord), REDIS_SERVER (default redis-server),
 # SUITE_PORT (default 6379: a few BullMQ tests connect to the default port whatever REDIS_PORT says,
@@ -52,6 +55,11 @@ EOF
     npm install --no-audit --no-fund --ignore-scripts --loglevel=error
     npx ts-node --project tsconfig-cjs.json scripts/generateRawScripts.ts
     node ./scripts/commandTransform.js ./rawScripts ./src/scripts
+    # The sandboxed-processor tests fork dist/cjs/classes/main.js: build the CommonJS output.
+    npx tsc -p tsconfig-cjs.json
+    mkdir -p dist/cjs/commands/includes
+    cp src/commands/*.lua dist/cjs/commands/
+    cp src/commands/includes/*.lua dist/cjs/commands/includes/
     touch .concord-prepared
 fi
 
