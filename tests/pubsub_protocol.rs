@@ -458,3 +458,30 @@ fn scripts_cannot_subscribe() {
         "{e}"
     );
 }
+
+#[test]
+fn confirmations_and_messages_go_out_under_client_reply_off() {
+    let server = TestServer::start();
+    let mut c = Conn::new(&server);
+    c.send(&["CLIENT", "REPLY", "OFF"]);
+    c.send(&["SET", "k", "v"]);
+    assert_eq!(
+        c.cmd(&["SUBSCRIBE", "ch"]),
+        arr(vec![b("subscribe"), b("ch"), V::Int(1)])
+    );
+    let mut p = server.conn();
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("ch")
+        .arg("m")
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(c.read(), arr(vec![b("message"), b("ch"), b("m")]));
+    assert_eq!(
+        c.cmd(&["UNSUBSCRIBE"]),
+        arr(vec![b("unsubscribe"), b("ch"), V::Int(0)])
+    );
+    c.send(&["CLIENT", "REPLY", "ON"]);
+    assert_eq!(c.read(), V::Simple("OK".into()));
+    assert_eq!(c.cmd(&["GET", "k"]), b("v"));
+}

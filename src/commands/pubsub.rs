@@ -44,6 +44,23 @@ fn may_write(client: &Client, spec: &super::table::CommandSpec) -> bool {
         })
 }
 
+/// Whether everything `argv` replies is a subscribe-family confirmation: Redis sends those even under
+/// CLIENT REPLY OFF|SKIP, as it sends messages.
+pub fn replies_are_pushes(argv: &[Bytes]) -> bool {
+    argv.first().is_some_and(|n| {
+        [
+            "subscribe",
+            "unsubscribe",
+            "psubscribe",
+            "punsubscribe",
+            "ssubscribe",
+            "sunsubscribe",
+        ]
+        .iter()
+        .any(|k| is_kw(n, k))
+    })
+}
+
 /// The commands a RESP2 client may send while subscribed.
 fn allowed_in_subscribe_mode(name: &str) -> bool {
     matches!(

@@ -147,13 +147,15 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                             break 'conn;
                         }
                     }
-                    match client.reply_mode {
-                        ReplyMode::On | ReplyMode::SkipNext => {}
-                        ReplyMode::Off => out.truncate(mark),
-                        ReplyMode::Skipping => {
-                            out.truncate(mark);
-                            client.reply_mode = ReplyMode::On;
-                        }
+                    // Subscribe confirmations go out even when replies are off, as in Redis.
+                    let silenced =
+                        matches!(client.reply_mode, ReplyMode::Off | ReplyMode::Skipping)
+                            && !crate::commands::pubsub::replies_are_pushes(&argv);
+                    if silenced {
+                        out.truncate(mark);
+                    }
+                    if client.reply_mode == ReplyMode::Skipping {
+                        client.reply_mode = ReplyMode::On;
                     }
                     if client.close_after_reply || info.is_killed() {
                         let _ = flush(&server, &info, &mut stream, &mut out, &mut pushed).await;
