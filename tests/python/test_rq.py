@@ -196,3 +196,39 @@ def test_forking_worker_timeouts_and_pubsub_commands(srv, r):
             proc.kill()
             proc.wait()
         conn.close()
+
+
+def test_unique_ids_at_front_cancel_empty_and_enqueue_many(conn):
+    from rq.exceptions import DuplicateJobError
+    from rq.registry import CanceledJobRegistry
+
+    from conftest import run_threads
+
+    q = Queue("default", connection=conn)
+    # unique=True is a script (EXISTS, HSET, EXPIRE, RPUSH): of 10 racing enqueuers exactly one wins.
+    wins = []
+
+    def enqueue_unique(i):
+        c = conn.__class__(connection_pool=conn.connection_pool)
+        try:
+            Queue("default", connection=c).enqueue(rq_jobs.record, "uniq", job_id="the-one", unique=True)
+            wins.append(i)
+        except DuplicateJobError:
+            pass
+
+    run_threads(10, enqueue_unique)
+    assert len(wins) == 1 and q.job_ids == ["the-one"]
+    first = q.enqueue(rq_jobs.record, "front", at_front=True)
+    doomed = q.enqueue(rq_jobs.record, "canceled")
+    many = q.enqueue_many([Queue.prepare_data(rq_jobs.record, ("m%d" % i,)) for i in range(3)])
+    assert q.job_ids[:2] == [first.id, "the-one"] and len(q) == 6
+    doomed.cancel()
+    assert doomed.get_status() == JobStatus.CANCELED
+    assert CanceledJobRegistry(queue=q).get_job_ids() == [doomed.id]
+    burst(q)
+    assert conn.lrange("order", 0, -1) == [b"front", b"uniq", b"m0", b"m1", b"m2"]
+    assert all(j.get_status() == JobStatus.FINISHED for j in many)
+    # Queue.empty() is a script that pops every id and deletes job keys it was not given.
+    leftovers = [q.enqueue(rq_jobs.add, i, i) for i in range(5)]
+    assert q.empty() == 5
+    assert len(q) == 0 and not any(Job.exists(j.id, connection=conn) for j in leftovers)
