@@ -686,3 +686,35 @@ fn restore_serves_clients_blocked_on_the_key() {
     assert_eq!(b.join().unwrap(), "[[s, [[1-1, [f, v]]]]]");
     assert_eq!(z.join().unwrap(), "[z, m, 1]");
 }
+
+#[test]
+fn restore_sends_a_restore_event() {
+    let t = Target::start();
+    let mut c = t.conn();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query(&mut c)
+        .unwrap();
+    script(&mut c, "SET k v => +OK");
+    let p = dump(&mut c, "k").unwrap();
+    let mut sub = t.conn();
+    sub.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__keyevent@0__:*").unwrap();
+    assert_eq!(restore(&mut c, "r", 0, &p, &[]), "+OK");
+    assert_eq!(restore(&mut c, "r", 1, &p, &["ABSTTL", "REPLACE"]), "+OK");
+    script(&mut c, "SET end x => +OK");
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let m = ps.get_message().unwrap();
+        let ch: String = m.get_channel().unwrap();
+        let key: String = m.get_payload().unwrap();
+        got.push(format!(
+            "{} {key}",
+            ch.trim_start_matches("__keyevent@0__:")
+        ));
+    }
+    assert_eq!(got, ["restore r", "del r", "set end"]);
+}

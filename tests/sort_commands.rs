@@ -204,3 +204,43 @@ fn store_inside_multi_is_one_unit() {
         "#,
     );
 }
+
+/// Collects the next `n` keyevent notifications as `event key`.
+fn events(t: &Target, n: usize, writes: impl FnOnce(&mut redis::Connection)) -> Vec<String> {
+    let mut c = t.conn();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query(&mut c)
+        .unwrap();
+    let mut sub = t.conn();
+    sub.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__keyevent@0__:*").unwrap();
+    writes(&mut c);
+    let mut out = Vec::new();
+    while out.len() < n {
+        let m = ps.get_message().unwrap();
+        let ch: String = m.get_channel().unwrap();
+        let key: String = m.get_payload().unwrap();
+        out.push(format!(
+            "{} {key}",
+            ch.trim_start_matches("__keyevent@0__:")
+        ));
+    }
+    out
+}
+
+#[test]
+fn store_sends_sortstore_or_del_events() {
+    let t = Target::start();
+    let got = events(&t, 4, |c| {
+        script(
+            c,
+            "RPUSH l 2 1 => :2\nSORT l STORE d => :2\nSORT nosuch STORE d => :0\nSORT nosuch STORE d => :0\nSET end x => +OK",
+        );
+    });
+    assert_eq!(got, ["rpush l", "sortstore d", "del d", "set end"]);
+}

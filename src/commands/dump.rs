@@ -9,6 +9,7 @@ use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::types::hash::HashLimits;
 use crate::keyspace::types::set::SetLimits;
 use crate::keyspace::types::stream::NodeLimits;
+use crate::notify::class as ev;
 use crate::util::rdb;
 
 /// The encoding limits a restored value is shaped by, from the config.
@@ -117,6 +118,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
         drop(shard);
         if deleted {
             ctx.log(vec![Bytes::from_static(b"DEL"), ctx.argv[1].clone()]);
+            ctx.notify(ev::GENERIC, "del", key);
         } else {
             ctx.log_nothing();
         }
@@ -147,6 +149,7 @@ pub fn restore(ctx: &mut Ctx) -> CmdResult {
         logged.push(Bytes::from_static(b"REPLACE"));
     }
     ctx.log(logged);
+    ctx.notify(ev::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
 }

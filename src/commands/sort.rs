@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw};
 use crate::keyspace::types::ListValue;
 use crate::keyspace::{SmallBytes, Value};
+use crate::notify::class as ev;
 use crate::util::numbers::{parse_f64, parse_i64};
 
 /// A parsed SORT request.
@@ -305,6 +306,15 @@ fn store(ctx: &mut Ctx, dest: &Bytes, items: Vec<SmallBytes>) -> CmdResult {
     }
     // The records above (or none, when nothing changed) stand for the SORT itself.
     ctx.log_nothing();
+    if len > 0 {
+        ctx.notify(ev::LIST, "sortstore", dest);
+    } else if existed {
+        ctx.notify(ev::GENERIC, "del", dest);
+    }
+    if len > 0 || existed {
+        // The key specs cannot name STORE's key (it may be anywhere), so tracking hears of it here.
+        crate::notify::record_changed(ctx.server, &mut ctx.txn.notes, dest);
+    }
     ctx.out.int(len as i64);
     Ok(())
 }
