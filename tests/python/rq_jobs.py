@@ -34,11 +34,14 @@ def record(tag):
 
 
 def claim(i):
-    """Records which worker process ran job i; a job run twice shows up twice in `runs`."""
+    """Records which worker process ran job i; a job run twice shows up twice in `runs`. Waits (at most
+    20 s) for the test to open the `go` gate, so every worker process is known to hold a job at once."""
     c = _conn()
-    c.rpush("runs", i)
     c.sadd("pids", os.getpid())
-    time.sleep(0.002)
+    deadline = time.time() + 20
+    while not c.exists("go") and time.time() < deadline:
+        time.sleep(0.005)
+    c.rpush("runs", i)
     return i
 
 
