@@ -11,6 +11,14 @@ import redis_lock
 from conftest import Critical, run_threads
 
 
+def _wait_blocked(r, n, timeout=10.0):
+    """Waits until n clients are blocked (INFO clients), so a test knows its waiters sit in BLPOP."""
+    deadline = time.time() + timeout
+    while int(r.info("clients")["blocked_clients"]) < n:
+        assert time.time() < deadline, f"never saw {n} blocked clients"
+        time.sleep(0.005)
+
+
 def test_acquire_extend_release_with_owner_checks(srv, r):
     a = redis_lock.Lock(r, "res", expire=10)
     assert a.acquire(blocking=False) is True
@@ -88,13 +96,13 @@ def test_blpop_wakes_a_waiter_promptly_on_release(srv, r):
 
     t = threading.Thread(target=wait, daemon=True)
     t.start()
-    time.sleep(0.3)  # the waiter is now blocked in BLPOP lock-signal:res 20
+    _wait_blocked(r, 1)  # the waiter is now in BLPOP lock-signal:res 20
     assert "ok" not in got
     released = time.monotonic()
     holder.release()
     t.join(5)
     assert got.get("ok") is True, "waiter did not get the lock"
-    assert got["at"] - released < 0.5, f"woken {got['at'] - released:.3f}s after release (timeout was 20s)"
+    assert got["at"] - released < 1.0, f"woken {got['at'] - released:.3f}s after release (timeout was 20s)"
 
 
 def test_a_chain_of_blocked_waiters_each_wake_on_the_previous_release(srv, r):
@@ -118,7 +126,7 @@ def test_a_chain_of_blocked_waiters_each_wake_on_the_previous_release(srv, r):
     threads = [threading.Thread(target=wait, args=(i,), daemon=True) for i in range(5)]
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    _wait_blocked(r, 5)
     t0 = time.monotonic()
     holder.release()
     for t in threads:
