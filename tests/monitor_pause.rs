@@ -231,3 +231,54 @@ fn pause_all_holds_reads_and_ends_by_itself() {
         .unwrap_err();
     assert!(e.to_string().contains("timeout is negative"), "{e}");
 }
+
+#[test]
+fn pause_write_holds_scripts_that_may_write_and_counts_held_clients() {
+    let server = TestServer::start();
+    let mut admin = server.conn();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(100_000)
+        .arg("WRITE")
+        .query(&mut admin)
+        .unwrap();
+    let mut eval = redis::cmd("EVAL");
+    eval.arg("return 1").arg(0);
+    let held = in_background(&server, eval);
+    // A script declared no-writes runs at once.
+    let v: i64 = redis::cmd("EVAL")
+        .arg("#!lua flags=no-writes\nreturn 2")
+        .arg(0)
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(v, 2);
+    let started = Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut admin).unwrap();
+        if info.contains("blocked_clients:1\r\n") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{info}");
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(held.try_recv().is_err());
+    let _: () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(
+        held.recv_timeout(Duration::from_secs(5)).unwrap(),
+        redis::Value::Int(1)
+    );
+    // PUBLISH may replicate: a read-only script may not call it.
+    let e = redis::cmd("EVAL_RO")
+        .arg("return redis.call('publish','ch','m')")
+        .arg(0)
+        .query::<redis::Value>(&mut admin)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Write commands are not allowed from read-only scripts"),
+        "{e}"
+    );
+}

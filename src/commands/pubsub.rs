@@ -18,7 +18,7 @@ use crate::server::Server;
 /// Whether a pause in `mode` holds `argv` back, as Redis decides: ALL holds every command, WRITE those
 /// that may write or replicate and EXEC of a transaction that queued one. Commands that fail lookup or
 /// arity are answered at once.
-pub fn held_by_pause(client: &Client, argv: &[Bytes], mode: PauseMode) -> bool {
+pub fn held_by_pause(server: &Server, client: &Client, argv: &[Bytes], mode: PauseMode) -> bool {
     let Ok(spec) = resolve(argv) else {
         return false;
     };
@@ -28,20 +28,42 @@ pub fn held_by_pause(client: &Client, argv: &[Bytes], mode: PauseMode) -> bool {
     match mode {
         PauseMode::Off => false,
         PauseMode::All => true,
-        PauseMode::Write => may_write(client, spec),
+        PauseMode::Write => {
+            may_write(server, spec, argv)
+                || (spec.name == "exec"
+                    && client.multi.as_ref().is_some_and(|q| {
+                        q.iter()
+                            .any(|c| resolve(c).is_ok_and(|s| may_write(server, s, c)))
+                    }))
+        }
     }
 }
 
-fn may_write(client: &Client, spec: &super::table::CommandSpec) -> bool {
-    if spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE) {
-        return true;
+/// A command's write flags as Redis sees them for a pause: EVAL, EVALSHA and FCALL of a script or
+/// function declared `no-writes` do not write.
+fn may_write(server: &Server, spec: &super::table::CommandSpec, argv: &[Bytes]) -> bool {
+    if !(spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
+        return false;
     }
-    spec.name == "exec"
-        && client.multi.as_ref().is_some_and(|q| {
-            q.iter().any(|c| {
-                resolve(c).is_ok_and(|s| s.has(flags::WRITE) || s.has(flags::MAY_REPLICATE))
-            })
-        })
+    let no_writes = |flags: u32| flags & crate::scripting::functions::NO_WRITES != 0;
+    let Some(target) = argv.get(1) else {
+        return true;
+    };
+    match spec.name {
+        "eval" => !crate::scripting::functions::parse_eval_shebang(target)
+            .is_ok_and(|(f, _)| f.is_some_and(no_writes)),
+        // Cached scripts and functions are looked up without waiting for a running script.
+        "evalsha" => !server.scripting.engine.try_lock().is_some_and(|e| {
+            let sha = String::from_utf8_lossy(target).to_ascii_lowercase();
+            e.shebang_flags.get(&sha).is_some_and(|f| no_writes(*f))
+        }),
+        "fcall" => !server.scripting.engine.try_lock().is_some_and(|e| {
+            e.libs
+                .function(&String::from_utf8_lossy(target))
+                .is_some_and(|f| no_writes(f.flags))
+        }),
+        _ => true,
+    }
 }
 
 /// Whether everything `argv` replies is a subscribe-family confirmation: Redis sends those even under

@@ -364,7 +364,8 @@ fn redis_call(
     if spec.has(flags::NOSCRIPT) {
         return err_table(lua, "This Redis command is not allowed from script");
     }
-    if read_only && spec.has(flags::WRITE) {
+    // PUBLISH and the like (MAY_REPLICATE) count as writes here, as in Redis.
+    if read_only && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
         return err_table(
             lua,
             "Write commands are not allowed from read-only scripts.",

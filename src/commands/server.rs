@@ -109,7 +109,7 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                  total_blocking_keys_on_nokey:0\r\n",
                 srv.clients.len(),
                 srv.config.maxclients.load(Ordering::Relaxed),
-                srv.blocking.len(),
+                srv.blocking.len() + srv.pubsub.pause.held(),
                 srv.notify.tracking.clients(),
                 srv.blocking.len(),
                 srv.blocking.key_count(),

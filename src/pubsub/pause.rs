@@ -3,7 +3,7 @@
 //!
 //! Checking costs one relaxed atomic load while no pause is on.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
 
 /// What a pause covers.
@@ -21,6 +21,17 @@ pub struct Pause {
     /// Server-clock ms when the pause ends.
     until_ms: AtomicU64,
     ended: Notify,
+    /// Clients whose command is held right now (counted in INFO blocked_clients, as Redis does).
+    held: AtomicUsize,
+}
+
+/// Counts a held client for as long as it lives.
+pub struct Held<'a>(&'a AtomicUsize);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Pause {
@@ -71,6 +82,17 @@ impl Pause {
     /// Server-clock ms when the current pause ends.
     pub fn until_ms(&self) -> u64 {
         self.until_ms.load(Ordering::Relaxed)
+    }
+
+    /// Number of clients whose command a pause holds.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Marks a client as held until the returned guard drops.
+    pub fn hold(&self) -> Held<'_> {
+        self.held.fetch_add(1, Ordering::Relaxed);
+        Held(&self.held)
     }
 
     /// Resolves on UNPAUSE or a new PAUSE (callers re-check the mode and the clock).

@@ -214,15 +214,21 @@ async fn wait_paused(
 ) -> bool {
     use crate::pubsub::pause::PauseMode;
     let mut shutdown = server.shutdown.subscribe();
+    let mut _held = None;
     loop {
         let now = server.now_ms();
         let mode = server.pubsub.pause.mode(now);
-        if mode == PauseMode::Off || !crate::commands::pubsub::held_by_pause(client, argv, mode) {
+        if mode == PauseMode::Off
+            || !crate::commands::pubsub::held_by_pause(server, client, argv, mode)
+        {
             return true;
         }
         // Replies to earlier commands of the batch are not held back by this one.
         if flush(server, info, stream, out, pushed).await.is_err() {
             return false;
+        }
+        if _held.is_none() {
+            _held = Some(server.pubsub.pause.hold());
         }
         let left = server.pubsub.pause.until_ms().saturating_sub(now).max(1);
         tokio::select! {
