@@ -323,6 +323,19 @@ fn container_events_end_with_del_when_emptied() {
         &["ZREMRANGEBYSCORE", "z", "-inf", "+inf"],
         &[&ks("z", "zremrangebyscore"), &ks("z", "del")],
     );
+    // SORT ... STORE
+    expect_events(
+        &mut c,
+        &mut s,
+        &["RPUSH", "srt", "3", "1"],
+        &[&ks("srt", "rpush")],
+    );
+    expect_events(
+        &mut c,
+        &mut s,
+        &["SORT", "srt", "STORE", "srt2"],
+        &[&ks("srt2", "sortstore")],
+    );
     // Streams
     expect_events(
         &mut c,
@@ -352,6 +365,12 @@ fn container_events_end_with_del_when_emptied() {
         &mut c,
         &mut s,
         &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "st", ">"],
+        &[&ks("st", "xgroup-createconsumer")],
+    );
+    expect_events(
+        &mut c,
+        &mut s,
+        &["XAUTOCLAIM", "st", "g", "c3", "0", "0-0"],
         &[&ks("st", "xgroup-createconsumer")],
     );
     expect_events(

@@ -1456,10 +1456,13 @@ pub fn xpending(ctx: &mut Ctx) -> CmdResult {
     })
 }
 
-/// Looks up (refreshing) or creates a consumer for a claim.
-fn claim_consumer(g: &mut Group, name: &[u8], now: u64) {
+/// Looks up (refreshing) or creates a consumer for a claim. Returns whether it was created.
+fn claim_consumer(g: &mut Group, name: &[u8], now: u64) -> bool {
     match g.consumers.get_mut(name) {
-        Some(c) => c.seen_time = now,
+        Some(c) => {
+            c.seen_time = now;
+            false
+        }
         None => {
             g.consumers.insert(
                 name.to_vec().into_boxed_slice(),
@@ -1468,6 +1471,7 @@ fn claim_consumer(g: &mut Group, name: &[u8], now: u64) {
                     ..Default::default()
                 },
             );
+            true
         }
     }
 }
@@ -1556,6 +1560,7 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
     let key_b = argv[1].clone();
     let mut replies: Vec<Result<StreamEntry, StreamId>> = Vec::new();
     let mut consumer_ready = false;
+    let mut created = false;
     for id in ids {
         let entry = s.get(id).cloned();
         let Some(g) = s.groups.get_mut(gname) else {
@@ -1581,7 +1586,7 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
             continue;
         }
         if !consumer_ready {
-            claim_consumer(g, cname, now);
+            created = claim_consumer(g, cname, now);
             consumer_ready = true;
         }
         let n = g.assign(id, cname, time);
@@ -1609,6 +1614,9 @@ pub fn xclaim(ctx: &mut Ctx) -> CmdResult {
     if changed {
         stamp(ctx, &mut shard, hash, key);
         drop(shard);
+        if created {
+            ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
+        }
         log_all(ctx, logs);
     }
     Ok(())
@@ -1668,6 +1676,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
     let mut deleted: Vec<StreamId> = Vec::new();
     let mut logs = Vec::new();
     let mut consumer_ready = false;
+    let mut created = false;
     let mut i = 0;
     while attempts > 0 && count > 0 && i < scan.len() {
         attempts -= 1;
@@ -1691,7 +1700,7 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
             continue;
         }
         if !consumer_ready {
-            claim_consumer(g, cname, now);
+            created = claim_consumer(g, cname, now);
             consumer_ready = true;
         }
         let n = g.assign(id, cname, now);
@@ -1721,6 +1730,9 @@ pub fn xautoclaim(ctx: &mut Ctx) -> CmdResult {
     if !logs.is_empty() || consumer_ready {
         stamp(ctx, &mut shard, hash, key);
         drop(shard);
+        if created {
+            ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
+        }
         log_all(ctx, logs);
     }
     Ok(())
