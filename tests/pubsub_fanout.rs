@@ -108,7 +108,6 @@ fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
 
 #[test]
 fn a_subscriber_that_never_reads_is_disconnected_at_its_hard_limit_while_others_keep_receiving() {
-    const LIMIT: usize = 1 << 20;
     const MSG: usize = 16 * 1024;
     const COUNT: usize = 3000; // 48 MB in total, far past the limit plus the kernel's socket buffers
     let server =
