@@ -485,3 +485,43 @@ fn confirmations_and_messages_go_out_under_client_reply_off() {
     assert_eq!(c.read(), V::Simple("OK".into()));
     assert_eq!(c.cmd(&["GET", "k"]), b("v"));
 }
+
+#[test]
+fn client_list_and_kill_filter_by_type_pubsub() {
+    let server = TestServer::start();
+    let mut sub = Conn::new(&server);
+    sub.cmd(&["CLIENT", "SETNAME", "sub"]);
+    sub.cmd(&["SUBSCRIBE", "ch"]);
+    let mut c = server.conn();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("plain")
+        .query(&mut c)
+        .unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("name=sub "), "{list}");
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("normal")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("name=plain "), "{list}");
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(killed, 1);
+    let mut rest = Vec::new();
+    let _ = sub.r.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+}

@@ -258,17 +258,18 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     let mut ids: Option<Vec<u64>> = None;
     let mut only_normal = true;
+    // TYPE pubsub / normal: with or without a subscription (None: no TYPE given).
+    let mut pubsub_type: Option<bool> = None;
     let mut i = 2;
     while i < argv.len() {
         if is_kw(&argv[i], "TYPE") && i + 1 < argv.len() {
             let t = &argv[i + 1][..];
             if is_kw(t, "normal") {
                 only_normal = true;
-            } else if is_kw(t, "master")
-                || is_kw(t, "replica")
-                || is_kw(t, "slave")
-                || is_kw(t, "pubsub")
-            {
+                pubsub_type = Some(false);
+            } else if is_kw(t, "pubsub") {
+                pubsub_type = Some(true);
+            } else if is_kw(t, "master") || is_kw(t, "replica") || is_kw(t, "slave") {
                 only_normal = false;
             } else {
                 return Err(CommandError::Custom(format!(
@@ -295,7 +296,9 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
     let mut text = String::new();
     if only_normal {
         for c in ctx.server.clients.snapshot() {
-            if ids.as_ref().is_some_and(|l| !l.contains(&c.id)) {
+            if ids.as_ref().is_some_and(|l| !l.contains(&c.id))
+                || pubsub_type.is_some_and(|p| p != c.in_pubsub())
+            {
                 continue;
             }
             let name = if c.id == ctx.client.info.id {
@@ -346,6 +349,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
     let (mut id, mut addr, mut laddr, mut skipme, mut user, mut maxage) =
         (None, None, None, true, None, None);
     let mut normal = true;
+    let mut pubsub_type: Option<bool> = None;
     for pair in argv[2..].chunks_exact(2) {
         let (k, v) = (&pair[0][..], &pair[1][..]);
         let text = String::from_utf8_lossy(v).into_owned();
@@ -369,11 +373,10 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
         } else if is_kw(k, "TYPE") {
             if is_kw(v, "normal") {
                 normal = true;
-            } else if is_kw(v, "master")
-                || is_kw(v, "replica")
-                || is_kw(v, "slave")
-                || is_kw(v, "pubsub")
-            {
+                pubsub_type = Some(false);
+            } else if is_kw(v, "pubsub") {
+                pubsub_type = Some(true);
+            } else if is_kw(v, "master") || is_kw(v, "replica") || is_kw(v, "slave") {
                 normal = false;
             } else {
                 return Err(CommandError::Custom(format!(
@@ -396,6 +399,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
     for c in ctx.server.clients.snapshot() {
         let age_s = ctx.now_ms.saturating_sub(c.created_ms) / 1000;
         let matches = normal
+            && pubsub_type.is_none_or(|p| p == c.in_pubsub())
             && id.is_none_or(|i| i == c.id)
             && addr.as_ref().is_none_or(|a| *a == c.addr)
             && laddr.as_ref().is_none_or(|a| *a == c.laddr)
