@@ -339,6 +339,12 @@ def test_register_script_evalsha_with_noscript_fallback(r):
     incr_by(keys=["p"], args=[2, 100], client=pipe)
     pipe.get("p")
     assert pipe.execute() == [1, 3, "3"]
+    # The manual fallback other clients use: NOSCRIPT, then EVAL, which also caches the body.
+    r.script_flush()
+    with pytest.raises(NoScriptError):
+        r.evalsha(incr_by.sha, 1, "e", 1, 100)
+    assert r.eval(incr_by.script, 1, "e", 1, 100) == 1
+    assert r.evalsha(incr_by.sha, 1, "e", 1, 100) == 2
     # Plain EVAL with a status reply and a table.
     assert r.eval("return redis.status_reply('FINE')", 0) == "FINE"
     assert r.eval("return {1, 'two', {3}}", 0) == [1, "two", [3]]
