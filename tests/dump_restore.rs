@@ -260,6 +260,16 @@ impl Drop for Redis {
     }
 }
 
+/// Makes Redis validate restored payloads in depth (listpack and stream integrity, not just the header).
+fn strict(r: &mut redis::Connection) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("sanitize-dump-payload")
+        .arg("yes")
+        .query(r)
+        .unwrap();
+}
+
 /// Fills `c` with one key per type and size; returns the keys.
 fn populate(c: &mut redis::Connection) -> Vec<String> {
     let mut p = redis::pipe();
@@ -439,6 +449,8 @@ fn values_dumped_by_concord_restore_into_redis() {
     let concord = support::TestServer::start();
     let mut r = redis.try_conn().unwrap();
     let mut c = concord.conn();
+    // Redis checks every restored payload deeply, so Concord's must be well-formed throughout.
+    strict(&mut r);
     let keys = populate(&mut c);
     transfer_all(&mut c, &mut r, &keys, "concord->redis");
     // Byte-identical payloads for the types Concord writes as Redis does.
@@ -591,6 +603,8 @@ fn streams_move_between_redis_and_concord() {
     let concord = support::TestServer::start();
     let mut r = redis.try_conn().unwrap();
     let mut c = concord.conn();
+    // Redis checks every restored payload deeply, so Concord's must be well-formed throughout.
+    strict(&mut r);
     for (n, key) in [(5, "s:small"), (400, "s:big")] {
         // Redis -> Concord
         populate_stream(&mut r, key, n);
