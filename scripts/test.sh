@@ -107,7 +107,11 @@ if [[ -f tests/node/package.json ]]; then
     if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
         echo "installing tests/node dependencies"
         if [[ -f tests/node/package-lock.json ]]; then
-            (cd tests/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+            # npm 11's `npm ci` rejects lockfiles whose optional platform packages (msgpackr-extract's
+            # darwin/win32 builds, pulled in by bullmq) it did not record, even freshly generated
+            # ones; `npm install` resolves the same pinned versions from the lockfile.
+            (cd tests/node && { npm ci --no-audit --no-fund --loglevel=silent >/dev/null 2>&1 ||
+                npm install --no-audit --no-fund --loglevel=error >/dev/null; })
         else
             (cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
         fi

@@ -555,18 +555,6 @@ pub fn memory_help(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// FUNCTION FLUSH [ASYNC|SYNC]: Redis 7 functions are not implemented yet, so there is never a library to
-/// remove; the command exists because test harnesses and clients call it between runs.
-pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
-    match ctx.argv.get(2) {
-        None => {}
-        Some(a) if (is_kw(a, "ASYNC") || is_kw(a, "SYNC")) && ctx.argv.len() == 3 => {}
-        Some(_) => return Err(CommandError::Syntax),
-    }
-    ctx.out.ok();
-    Ok(())
-}
-
 // --------------------------------------------------------------------------------------------- DEBUG
 
 /// DEBUG subcommand ...: Concord's test hooks, available only with `enable-debug-command`.
