@@ -215,3 +215,36 @@ fn a_parked_move_to_a_wrong_type_destination_gets_wrongtype() {
         assert_eq!(blocked_clients(&mut admin), 0);
     }
 }
+
+fn info(c: &mut Raw, section: &str) -> String {
+    c.send(&["INFO", section]);
+    let mut line = String::new();
+    c.r.read_line(&mut line).unwrap();
+    let n: usize = line.trim_end()[1..].parse().unwrap();
+    let mut body = vec![0u8; n + 2];
+    std::io::Read::read_exact(&mut c.r, &mut body).unwrap();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+#[test]
+fn an_error_unblock_counts_as_a_failed_call() {
+    let server = TestServer::start();
+    let mut admin = Raw::new(&server);
+    let (mut c, id) = park(&server, &mut admin, &["BLPOP", "l", "0"], 0);
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]), ":1");
+    assert!(c.reply().starts_with("-UNBLOCKED"));
+    assert!(info(&mut admin, "errorstats").contains("errorstat_UNBLOCKED:count=1"));
+    let stats = info(&mut admin, "commandstats");
+    let blpop = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_blpop:"))
+        .unwrap();
+    assert!(blpop.contains("calls=1,"), "{blpop}");
+    assert!(blpop.ends_with("failed_calls=1"), "{blpop}");
+    // A TIMEOUT unblock is no failure.
+    let (mut c, id) = park(&server, &mut admin, &["BLPOP", "l", "0"], 0);
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), ":1");
+    assert_eq!(c.reply(), "*-1");
+    let stats = info(&mut admin, "commandstats");
+    assert!(stats.contains("failed_calls=1"));
+}

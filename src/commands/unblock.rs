@@ -35,7 +35,22 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     } else {
         WaitResult::TimedOut
     };
-    let done = id >= 0 && ctx.server.blocking.unblock(id as u64, outcome);
-    ctx.out.int(i64::from(done));
+    let argv = if id >= 0 {
+        ctx.server.blocking.unblock(id as u64, outcome)
+    } else {
+        None
+    };
+    if as_error && let Some(argv) = &argv {
+        // The parked command failed, as Redis counts it (errorstat UNBLOCKED, the command's
+        // failed_calls).
+        let stats = &ctx.server.stats;
+        stats.count_error("UNBLOCKED");
+        if let Ok(spec) = super::resolve(argv) {
+            stats.commands[spec.id]
+                .failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    ctx.out.int(i64::from(argv.is_some()));
     Ok(())
 }

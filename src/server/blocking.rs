@@ -230,27 +230,24 @@ impl Blocking {
     }
 
     /// Ends the wait of the client `client_id` from outside (CLIENT UNBLOCK), handing it `r`. Returns
-    /// false if that client is not parked here (unknown, not blocked, or its command is being re-run for
-    /// it at this very moment, in which case it is served normally).
-    pub fn unblock(&self, client_id: u64, r: WaitResult) -> bool {
+    /// the parked command's argv, or None if that client is not parked here (unknown, not blocked, or
+    /// its command is being re-run for it at this very moment, in which case it is served normally).
+    pub fn unblock(&self, client_id: u64, r: WaitResult) -> Option<Vec<Bytes>> {
         if self.is_empty() {
-            return false;
+            return None;
         }
         let w = {
             let mut st = self.state.lock();
-            let Some(w) = st
+            let w = st
                 .by_seq
                 .values()
                 .find(|w| w.client_id == client_id)
-                .cloned()
-            else {
-                return false;
-            };
+                .cloned()?;
             st.unlink(&w);
             self.count.fetch_sub(1, Ordering::Relaxed);
             w
         };
-        w.complete(r)
+        w.complete(r).then(|| w.argv.clone())
     }
 
     /// Times out every waiter whose deadline is at or before `now_ms`. Returns how many.
@@ -320,10 +317,10 @@ mod tests {
     fn unblock_completes_only_a_parked_client() {
         let bl = Blocking::default();
         let mut h = bl.register(7, 0, vec![b("k")], vec![], Resp::V2, 0);
-        assert!(!bl.unblock(8, WaitResult::TimedOut));
-        assert!(bl.unblock(7, WaitResult::TimedOut));
+        assert!(bl.unblock(8, WaitResult::TimedOut).is_none());
+        assert!(bl.unblock(7, WaitResult::TimedOut).is_some());
         assert!(matches!(h.rx.try_recv(), Ok(WaitResult::TimedOut)));
-        assert!(!bl.unblock(7, WaitResult::TimedOut));
+        assert!(bl.unblock(7, WaitResult::TimedOut).is_none());
         assert_eq!(bl.len(), 0);
         assert_eq!(bl.key_count(), 0);
     }
