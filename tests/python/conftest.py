@@ -3,6 +3,7 @@
 The server is the Concord binary from CONCORD_BIN (else target/debug/concord), started on an ephemeral
 port with `--enable-debug-command yes`. Set CONCORD_TARGET=redis to run the very same tests against
 Debian's redis-server instead: that is how a failure is told apart from a test or library bug.
+CONCORD_PROTOCOL=3 runs them with RESP3 clients wherever a test does not choose the protocol itself.
 """
 
 import os
@@ -18,6 +19,8 @@ import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
+# CONCORD_PROTOCOL=3 makes every client the tests create without an explicit protocol speak RESP3.
+PROTOCOL = int(os.environ.get("CONCORD_PROTOCOL", "2"))
 READY = re.compile(r"Ready to accept connections.*port=(\d+)")
 
 
@@ -46,9 +49,12 @@ class Server:
         self.proc = proc
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
+        if PROTOCOL != 2:
+            self.url += f"?protocol={PROTOCOL}"
 
     def client(self, **kw):
         kw.setdefault("decode_responses", True)
+        kw.setdefault("protocol", PROTOCOL)
         return redis.Redis(host="127.0.0.1", port=self.port, **kw)
 
     def advance(self, ms):

@@ -208,14 +208,15 @@ def test_counter_list_and_nextid(srv, r):
     assert all(m == sorted(m) for m in per_thread.values())
 
 
-def test_simple_queue_consumers_take_each_item_exactly_once(srv, r, raw):
+def test_simple_queue_consumers_take_each_item_exactly_once(srv, r):
     """RedisSimpleQueue is a stream: get() is XREAD under WATCH, then XDEL in MULTI. Concurrent
     consumers must never both get one item."""
     from pottery import QueueEmptyError, RedisSimpleQueue
 
     # get() turns its timeout into XREAD BLOCK floor(seconds) milliseconds, so a timeout under 1 s
     # (or get_nowait) on an empty queue sends BLOCK 0 and waits forever, on Redis too: use timeout>=1.
-    q = RedisSimpleQueue(redis=raw, key="q")  # it reads fields as bytes
+    raw = srv.client(decode_responses=False, protocol=2)  # it indexes XREAD's RESP2 array reply
+    q = RedisSimpleQueue(redis=raw, key="q")  # and reads fields as bytes
     t0 = time.monotonic()
     with pytest.raises(QueueEmptyError):
         q.get(timeout=1)
@@ -229,7 +230,7 @@ def test_simple_queue_consumers_take_each_item_exactly_once(srv, r, raw):
         q.put_nowait(i)
 
     def consume(i):
-        c = srv.client(decode_responses=False)
+        c = srv.client(decode_responses=False, protocol=2)
         mine = RedisSimpleQueue(redis=c, key="q")
         while True:
             try:

@@ -146,7 +146,7 @@ def test_concurrent_worker_processes_run_each_job_exactly_once(srv, conn):
         q.enqueue(rq_jobs.claim, i)
     env = {**os.environ, "PYTHONPATH": str(HERE)}
     proto = conn.connection_pool.connection_kwargs.get("protocol") or 2
-    cmd = [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", f"{srv.url}?protocol={proto}",
+    cmd = [sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", f"redis://127.0.0.1:{srv.port}/0?protocol={proto}",
            "--worker-class", "rq.worker.SimpleWorker", "--quiet", "default"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)]
     deadline = time.time() + 30
