@@ -140,7 +140,7 @@ def test_mutual_exclusion_under_contention(srv, r):
     clients, iters = 20, 50
 
     def worker(i):
-        c = srv.client()
+        c = srv.client(protocol=2 + i % 2)  # half the clients speak RESP3
         for _ in range(iters):
             with redis_lock.Lock(c, "shared", expire=10):
                 crit.body(i, c)

@@ -67,7 +67,7 @@ def test_mutual_exclusion_under_contention(srv, r):
     clients, iters = 20, 25
 
     def worker(i):
-        c = srv.client()
+        c = srv.client(protocol=2 + i % 2)  # half the clients speak RESP3
         lock = RedisLock("shared", client=c, expire=10, timeout=30, retry_interval=0.001)
         for _ in range(iters):
             with lock:
