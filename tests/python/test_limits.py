@@ -130,3 +130,15 @@ def test_asyncio_limiters_are_exact_under_concurrent_coroutines(srv, r, kind):
 
     allowed, remaining = asyncio.run(main())
     assert allowed == 250 and remaining == 0
+
+
+def test_reset_deletes_only_the_limiters_keys(storage, r):
+    """storage.reset() runs KEYS prefix* and DEL in a script (keys it was not passed)."""
+    fixed, moving = FixedWindowRateLimiter(storage), MovingWindowRateLimiter(storage)
+    item = parse("10/minute")
+    for who in ("a", "b", "c"):
+        assert fixed.hit(item, who) and moving.hit(item, "m" + who)
+    r.set("not-a-limit", "keep")
+    assert storage.reset() == 6
+    assert r.keys("*") == ["not-a-limit"]
+    assert fixed.get_window_stats(item, "a").remaining == 10
