@@ -8,6 +8,9 @@ import aioredis
 import pytest
 from aioredlock import Aioredlock, Lock, LockError
 
+# aioredlock compares aioredis versions with distutils' StrictVersion on every connection.
+pytestmark = pytest.mark.filterwarnings("ignore:distutils Version classes:DeprecationWarning")
+
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 60))

@@ -4,7 +4,6 @@ checked both through pottery and against the raw keys they write."""
 
 import json
 import time
-import warnings
 
 import pytest
 from pottery import (
@@ -21,7 +20,8 @@ from pottery import (
 
 from conftest import Critical, run_threads
 
-warnings.filterwarnings("ignore", module="pottery")  # InefficientAccessWarning for bulk calls
+# pottery warns on every O(n) call (to_dict, iteration, list indexing): that is what these tests do.
+pytestmark = pytest.mark.filterwarnings("ignore::pottery.InefficientAccessWarning")
 
 
 @pytest.fixture
