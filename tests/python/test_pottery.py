@@ -220,7 +220,7 @@ def test_simple_queue_consumers_take_each_item_exactly_once(srv, r):
     t0 = time.monotonic()
     with pytest.raises(QueueEmptyError):
         q.get(timeout=1)
-    assert 0.9 < time.monotonic() - t0 < 3
+    assert 0.9 < time.monotonic() - t0 < 5
     for i in range(3):
         q.put(i)
     assert q.qsize() == 3 and [q.get(), q.get_nowait(), q.get()] == [0, 1, 2]

@@ -102,7 +102,7 @@ def test_blpop_wakes_a_waiter_promptly_on_release(srv, r):
     holder.release()
     t.join(5)
     assert got.get("ok") is True, "waiter did not get the lock"
-    assert got["at"] - released < 1.0, f"woken {got['at'] - released:.3f}s after release (timeout was 20s)"
+    assert got["at"] - released < 2.0, f"woken {got['at'] - released:.3f}s after release (timeout was 20s)"
 
 
 def test_a_chain_of_blocked_waiters_each_wake_on_the_previous_release(srv, r):
@@ -132,7 +132,7 @@ def test_a_chain_of_blocked_waiters_each_wake_on_the_previous_release(srv, r):
     for t in threads:
         t.join(10)
     assert sorted(order) == list(range(5))
-    assert time.monotonic() - t0 < 3, "a waiter sat out its BLPOP timeout instead of being woken"
+    assert time.monotonic() - t0 < 6, "a waiter sat out its BLPOP timeout instead of being woken"
 
 
 def test_mutual_exclusion_under_contention(srv, r):

@@ -202,14 +202,14 @@ def test_lock_blocking_timeout_gives_up_and_blocking_acquire_waits_for_release(s
     b = srv.client().lock("res", timeout=10, sleep=0.01)
     t0 = time.monotonic()
     assert b.acquire(blocking_timeout=0.2) is False
-    assert 0.15 < time.monotonic() - t0 < 2
+    assert 0.15 < time.monotonic() - t0 < 4
     with pytest.raises(LockError):
         with srv.client().lock("res", timeout=10, blocking_timeout=0.05):
             pass
     threading.Timer(0.2, a.release).start()
     t0 = time.monotonic()
     assert b.acquire(blocking_timeout=5) is True
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 4
     assert r.get("res") == b.local.token.decode()
     b.release()
 
@@ -430,11 +430,11 @@ def test_blocking_commands_wake_on_the_write_and_time_out_on_time(srv, r, proto)
         t.join(5)
         got = out["v"]
         assert (list(got) if isinstance(got, tuple) else got) == expected
-        assert out["at"] - written < 1.0
+        assert out["at"] - written < 2.0
     assert r.lrange("dst", 0, -1) == ["m"]
     t0 = time.monotonic()
     assert c.blpop(["nothing"], timeout=0.2) is None
-    assert 0.15 < time.monotonic() - t0 < 2
+    assert 0.15 < time.monotonic() - t0 < 4
     assert c.xread({"s": "$"}, block=200) in ([], {}, None)
     c.close()
 

@@ -21,7 +21,7 @@ def test_acquire_release_renew_locked(srv, r):
     t0 = time.monotonic()
     with pytest.raises(LockTimeoutException):
         b.acquire()
-    assert 0.15 < time.monotonic() - t0 < 2
+    assert 0.15 < time.monotonic() - t0 < 4
     with pytest.raises(LockException):
         b.release()  # never acquired by b
     b._owner = "impostor"
