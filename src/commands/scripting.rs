@@ -251,12 +251,29 @@ fn execute_script(
             }
         },
     )?;
+    let ctx = std::cell::RefCell::new(ctx);
     let reply = lua.scope(|scope| {
-        let call =
-            scope.create_function_mut(|lua, (raise, argv): (bool, mlua::Variadic<Value>)| {
-                redis_call(lua, ctx, raise, &argv, read_only)
-            })?;
+        let call = scope.create_function(|lua, (raise, argv): (bool, mlua::Variadic<Value>)| {
+            let mut ctx = ctx
+                .try_borrow_mut()
+                .map_err(|_| mlua::Error::RuntimeError("redis.call re-entered".into()))?;
+            redis_call(lua, &mut ctx, raise, &argv, read_only)
+        })?;
+        let call_raise = scope.create_function(|lua, argv: mlua::Variadic<Value>| {
+            let mut ctx = ctx
+                .try_borrow_mut()
+                .map_err(|_| mlua::Error::RuntimeError("redis.call re-entered".into()))?;
+            let (ok, v) = redis_call(lua, &mut ctx, true, &argv, read_only)?;
+            if ok {
+                return Ok(v);
+            }
+            engine.hooks.raw_set("last_err", v)?;
+            Err(mlua::Error::RuntimeError(
+                crate::scripting::CALL_ERR_MARKER.into(),
+            ))
+        })?;
         engine.hooks.raw_set("call", call)?;
+        engine.hooks.raw_set("call_raise", call_raise)?;
         let (ok, v): (bool, Value) = match target {
             Target::Eval(func) => {
                 let env: Value = engine.make_env.call((keys_t, args_t))?;
@@ -271,6 +288,8 @@ fn execute_script(
         Ok(script_error(&v, name))
     });
     engine.hooks.raw_set("call", Value::Nil)?;
+    engine.hooks.raw_set("call_raise", Value::Nil)?;
+    engine.hooks.raw_set("last_err", Value::Nil)?;
     lua.remove_hook();
     drop(running);
     // Lua 5.1 has no emergency collection: garbage left by a script that hit the memory cap would
@@ -405,13 +424,7 @@ fn redis_call(
 
 /// Lua numbers become arguments as Redis formats them (`%.17g`).
 fn format_g17(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e17 {
-        return format!("{}", n as i64);
-    }
-    let s = format!("{n:.16e}");
-    // Fall back to Rust's shortest round-trip form for non-integers; it parses back to the same value.
-    let _ = s;
-    format!("{n}")
+    crate::scripting::cjson::format_g(n, 17)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! module only knows Lua.
 
 pub mod busy;
+pub mod cjson;
 pub mod functions;
 mod msgpack;
 mod structlib;
@@ -16,6 +17,10 @@ mod structlib;
 use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, Table, Value};
 use parking_lot::Mutex;
 use std::collections::HashMap;
+
+/// What `redis.call` raises when the command failed; the prelude's handlers swap it for the error table
+/// left in `hooks.last_err` (a Rust function cannot raise a Lua table).
+pub const CALL_ERR_MARKER: &str = "\u{1}concord:redis.call-error\u{1}";
 
 /// Upper bound of the Lua heap: a runaway allocation errors instead of taking the server down.
 pub const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
@@ -79,11 +84,29 @@ local err_where = hooks.err_where
 local gsub = string.gsub
 local rawget, rawset, setmetatable, getmetatable, tostring, type, error, xpcall, setfenv, pairs =
       rawget, rawset, setmetatable, getmetatable, tostring, type, error, xpcall, setfenv, pairs
+local find = string.find
+local CALL_ERR = hooks.call_err_marker
+-- redis.call is a Rust function (so `return redis.call(...)` keeps the script's frame for the error
+-- line, and any number of arguments passes): it cannot raise a Lua table, so it leaves the error table
+-- in hooks.last_err and raises a marker, which the handlers below turn back into that table.
+local function call_error(e)
+  if type(e) ~= 'table' and find(tostring(e), CALL_ERR, 1, true) then
+    local t = hooks.last_err
+    hooks.last_err = nil
+    return t
+  end
+end
 local function handler(e)
   if type(e) ~= 'table' then
-    -- Errors raised by Concord's Rust helpers arrive wrapped: keep only the message, as Redis shows it.
-    local msg = gsub(gsub(tostring(e), '^runtime error: ', ''), '\nstack traceback:.*$', '')
-    e = {err = 'ERR ' .. msg}
+    local t = call_error(e)
+    if t then
+      e = t
+    else
+      -- Errors raised by Concord's Rust helpers arrive wrapped: keep only the message, as Redis
+      -- shows it.
+      local msg = gsub(gsub(tostring(e), '^runtime error: ', ''), '\nstack traceback:.*$', '')
+      e = {err = 'ERR ' .. msg}
+    end
   end
   local line, source = err_where()
   if line then e.source = source; e.line = line end
@@ -116,17 +139,22 @@ local guarded = {
   end,
 }
 local redis = G.redis
-local wrap, yield = coroutine.wrap, coroutine.yield
--- redis.call is handed out as a C function (a wrapped coroutine), so `return redis.call(...)` is not a
--- Lua tail call that would erase the script's frame, and the error handler still finds its line.
-local function call_loop(...)
-  local ok, r = hooks.call(true, ...)
-  if not ok then error(r, 0) end
-  return call_loop(yield(r))
-end
 redis.pcall = function(...)
   local _, r = hooks.call(false, ...)
   return r
+end
+local raw_pcall, select = pcall, select
+local function fix_pcall(ok, ...)
+  if not ok then
+    local t = call_error((...))
+    if t then return false, t end
+  end
+  return ok, ...
+end
+-- pcall/xpcall in scripts see redis.call's error table, as in Redis.
+guarded.pcall = function(f, ...) return fix_pcall(raw_pcall(f, ...)) end
+guarded.xpcall = function(f, h)
+  return xpcall(f, function(e) return h(call_error(e) or e) end)
 end
 local frozen = {}
 for _, name in ipairs({'cjson', 'cmsgpack', 'struct', 'bit', 'string', 'table', 'math'}) do
@@ -135,13 +163,19 @@ end
 for name, f in pairs(guarded) do frozen[name] = f end
 frozen.redis = setmetatable({}, {
   __index = function(_, n)
-    if n == 'call' then return wrap(call_loop) end
+    if n == 'call' then return hooks.call_raise end
     return redis[n]
   end,
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
   __metatable = false,
 })
 protected[frozen.redis] = true
+-- getmetatable('') answers a read-only view, so the real string metatable and library stay out of
+-- reach (method calls on strings still use the real one).
+local string_mt = getmetatable('')
+if string_mt then
+  string_mt.__metatable = readonly({__index = frozen.string})
+end
 local function make_env(keys, argv)
   local env = {}
   local view = setmetatable({}, {
@@ -285,12 +319,13 @@ impl Engine {
         let redis = lua.create_table()?;
         install_redis_lib(&lua, &redis)?;
         g.raw_set("redis", redis)?;
-        g.raw_set("cjson", cjson_lib(&lua)?)?;
+        g.raw_set("cjson", cjson::library(&lua)?)?;
         g.raw_set("bit", bit_lib(&lua)?)?;
         g.raw_set("cmsgpack", msgpack::library(&lua)?)?;
         g.raw_set("struct", structlib::library(&lua)?)?;
 
         let hooks = lua.create_table()?;
+        hooks.raw_set("call_err_marker", CALL_ERR_MARKER)?;
         hooks.raw_set(
             "err_where",
             lua.create_function(|lua, ()| Ok(script_line(lua)))?,
@@ -482,139 +517,6 @@ pub fn sha1_hex(data: &[u8]) -> String {
 /// `cjson.null`: a NULL light userdata, as lua-cjson uses.
 fn json_null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
-}
-
-fn cjson_lib(lua: &Lua) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    t.raw_set("null", json_null())?;
-    // lua-cjson's tuning switches: accepted for compatibility, encoding stays as documented above.
-    for name in [
-        "encode_keep_buffer",
-        "encode_max_depth",
-        "decode_max_depth",
-        "encode_number_precision",
-        "encode_sparse_array",
-        "encode_invalid_numbers",
-        "decode_invalid_numbers",
-    ] {
-        t.raw_set(
-            name,
-            lua.create_function(|_, _: mlua::Variadic<Value>| Ok(()))?,
-        )?;
-    }
-    t.raw_set(
-        "encode",
-        lua.create_function(|_, v: Value| {
-            let j = lua_to_json(&v, 0).map_err(mlua::Error::RuntimeError)?;
-            Ok(j.to_string())
-        })?,
-    )?;
-    t.raw_set(
-        "decode",
-        lua.create_function(|lua, s: mlua::LuaString| {
-            let j: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
-                mlua::Error::RuntimeError(format!("Expected value but found invalid token: {e}"))
-            })?;
-            json_to_lua(lua, &j)
-        })?,
-    )?;
-    Ok(t)
-}
-
-fn lua_to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
-    // lua-cjson allows 1000 levels; the recursion here (and serde_json's own) stays well inside a
-    // worker thread's stack only up to a smaller depth, so the limit is MAX_DEPTH.
-    if depth > MAX_DEPTH {
-        return Err(format!(
-            "Cannot serialise, excessive nesting ({})",
-            MAX_DEPTH + 1
-        ));
-    }
-    Ok(match v {
-        Value::Nil => serde_json::Value::Null,
-        Value::LightUserData(u) if u.0.is_null() => serde_json::Value::Null,
-        Value::Boolean(b) => serde_json::Value::Bool(*b),
-        Value::Integer(i) => serde_json::Value::from(*i),
-        Value::Number(n) => {
-            if n.fract() == 0.0 && n.abs() < 1e15 {
-                serde_json::Value::from(*n as i64)
-            } else {
-                serde_json::Number::from_f64(*n)
-                    .map(serde_json::Value::Number)
-                    .ok_or("Cannot serialise number: must not be NaN or Inf")?
-            }
-        }
-        Value::String(s) => serde_json::Value::String(s.to_string_lossy()),
-        Value::Table(t) => {
-            let len = t.raw_len();
-            let mut count = 0usize;
-            let mut all_int = true;
-            for pair in t.clone().pairs::<Value, Value>() {
-                let (k, _) = pair.map_err(|e| e.to_string())?;
-                count += 1;
-                match k {
-                    Value::Integer(i) if i >= 1 => {}
-                    Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => {}
-                    _ => all_int = false,
-                }
-            }
-            if count > 0 && all_int && count == len {
-                let mut arr = Vec::with_capacity(len);
-                for i in 1..=len {
-                    let e: Value = t.raw_get(i).map_err(|e| e.to_string())?;
-                    arr.push(lua_to_json(&e, depth + 1)?);
-                }
-                serde_json::Value::Array(arr)
-            } else {
-                let mut map = serde_json::Map::new();
-                for pair in t.clone().pairs::<Value, Value>() {
-                    let (k, val) = pair.map_err(|e| e.to_string())?;
-                    let key = match k {
-                        Value::String(s) => s.to_string_lossy(),
-                        Value::Integer(i) => i.to_string(),
-                        Value::Number(n) => format!("{n}"),
-                        _ => {
-                            return Err(
-                                "Cannot serialise table: table key must be a number or string"
-                                    .into(),
-                            );
-                        }
-                    };
-                    map.insert(key, lua_to_json(&val, depth + 1)?);
-                }
-                serde_json::Value::Object(map)
-            }
-        }
-        other => {
-            return Err(format!(
-                "Cannot serialise {}: type not supported",
-                other.type_name()
-            ));
-        }
-    })
-}
-
-fn json_to_lua(lua: &Lua, j: &serde_json::Value) -> mlua::Result<Value> {
-    Ok(match j {
-        serde_json::Value::Null => json_null(),
-        serde_json::Value::Bool(b) => Value::Boolean(*b),
-        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-        serde_json::Value::String(s) => Value::String(lua.create_string(s)?),
-        serde_json::Value::Array(a) => {
-            let t = lua.create_table()?;
-            for (i, e) in a.iter().enumerate() {
-                t.raw_set(i + 1, json_to_lua(lua, e)?)?;
-            }
-            Value::Table(t)
-        }
-        serde_json::Value::Object(m) => {
-            let t = lua.create_table()?;
-            for (k, e) in m {
-                t.raw_set(k.as_str(), json_to_lua(lua, e)?)?;
-            }
-            Value::Table(t)
-        }
-    })
 }
 
 /// The `bit` library (LuaBitOp semantics: 32-bit signed results).
