@@ -245,6 +245,9 @@ fn a_vanished_redirect_target_is_reported() {
         info,
         format!("flags on broken_redirect redirect {rid} prefixes")
     );
+    let line = t.call(&["CLIENT", "INFO"]).text();
+    assert!(line.contains(" flags=tR "), "{line}");
+    assert!(line.contains(&format!(" redir={rid} ")), "{line}");
 }
 
 #[test]
@@ -354,5 +357,16 @@ fn tracking_commands_reply_and_refuse_as_redis() {
     assert_eq!(
         c.call(&["CLIENT", "TRACKINGINFO"]).text(),
         "flags on bcast redirect 0 prefixes x y"
+    );
+    let line = c.call(&["CLIENT", "INFO"]).text();
+    assert!(
+        line.contains(" flags=tB ") && line.contains(" redir=0 "),
+        "{line}"
+    );
+    ok(c.call(&["CLIENT", "TRACKING", "OFF"]));
+    let line = c.call(&["CLIENT", "INFO"]).text();
+    assert!(
+        line.contains(" flags=N ") && line.contains(" redir=-1 "),
+        "{line}"
     );
 }

@@ -77,8 +77,8 @@ pub fn client_tracking(ctx: &mut Ctx) -> CmdResult {
         if o.bcast {
             check_prefixes(&tracking.prefixes_of(ctx.client.info.id), &o.prefixes)?;
         }
-        let id = ctx.client.info.id;
-        tracking.enable(&mut ctx.client.tracking, id, &o);
+        let info = ctx.client.info.clone();
+        tracking.enable(&mut ctx.client.tracking, &info, &o);
     } else if is_kw(&argv[2], "off") {
         tracking.disable_client(&mut ctx.client.tracking);
     } else {

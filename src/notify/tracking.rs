@@ -21,6 +21,15 @@ use crate::commands::Client;
 use crate::commands::table::CommandSpec;
 use crate::server::{ClientInfo, Server};
 
+/// The tracking bits of `ClientInfo::tracking` (CLIENT LIST flags).
+pub mod flag {
+    pub const ON: u8 = 1;
+    pub const BROKEN_REDIRECT: u8 = 2;
+    pub const BCAST: u8 = 4;
+    /// The CLIENT LIST letters, in Redis's order.
+    pub const LETTERS: [(u8, char); 3] = [(ON, 't'), (BROKEN_REDIRECT, 'R'), (BCAST, 'B')];
+}
+
 /// The channel RESP2 redirect targets receive invalidations on.
 pub const CHANNEL: &[u8] = b"__redis__:invalidate";
 
@@ -38,6 +47,8 @@ pub struct ClientTracking {
     /// Client id invalidations go to (0 = this connection).
     pub redirect: u64,
     registration: Option<(Arc<Tracking>, u64)>,
+    /// The connection's shared half, for CLIENT LIST's flags while tracking is on.
+    info: Option<Arc<ClientInfo>>,
 }
 
 impl Drop for ClientTracking {
@@ -133,7 +144,13 @@ impl Tracking {
     }
 
     /// Turns tracking on for `id` (or changes its options); BCAST prefixes add to the ones it has.
-    pub fn enable(self: &Arc<Self>, client: &mut ClientTracking, id: u64, o: &Options) {
+    pub fn enable(
+        self: &Arc<Self>,
+        client: &mut ClientTracking,
+        info: &Arc<ClientInfo>,
+        o: &Options,
+    ) {
+        let id = info.id;
         let mut s = self.state.lock();
         let had = s.clients.contains_key(&id);
         let mut prefixes = s
@@ -179,12 +196,19 @@ impl Tracking {
         client.caching = false;
         client.redirect = o.redirect;
         client.registration = Some((self.clone(), id));
+        let bits = flag::ON | if o.bcast { flag::BCAST } else { 0 };
+        info.tracking.store(bits, Ordering::Relaxed);
+        info.tracking_redir.store(o.redirect, Ordering::Relaxed);
+        client.info = Some(info.clone());
     }
 
     /// Turns tracking off for a connection.
     pub fn disable_client(&self, client: &mut ClientTracking) {
         if let Some((_, id)) = client.registration.take() {
             self.disable(id);
+        }
+        if let Some(info) = client.info.take() {
+            info.tracking.store(0, Ordering::Relaxed);
         }
         let _ = std::mem::take(client);
     }
@@ -352,6 +376,8 @@ impl Tracking {
                     if let Some(t) = self.state.lock().clients.get_mut(&send.client) {
                         t.broken_redirect = true;
                     }
+                    own.tracking
+                        .fetch_or(flag::BROKEN_REDIRECT, Ordering::Relaxed);
                     if is_resp3(&own) {
                         let mut b = Vec::with_capacity(48);
                         b.extend_from_slice(b">2\r\n$21\r\ntracking-redir-broken\r\n:");

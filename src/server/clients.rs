@@ -42,6 +42,10 @@ pub struct ClientInfo {
     pub lib_ver: Mutex<Option<Vec<u8>>>,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// CLIENT TRACKING as CLIENT LIST shows it (`notify::tracking::flag` bits: on, broken redirect,
+    /// BCAST) and its redirect target (0 = none); kept by notify::tracking.
+    pub tracking: AtomicU8,
+    pub tracking_redir: AtomicU64,
     pub qbuf: AtomicUsize,
     /// Pushed bytes not yet written to the socket (queued, or taken by the task and being written).
     pub obuf: AtomicUsize,
@@ -78,6 +82,8 @@ impl ClientInfo {
             lib_ver: Mutex::new(None),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            tracking: AtomicU8::new(0),
+            tracking_redir: AtomicU64::new(0),
             qbuf: AtomicUsize::new(0),
             obuf: AtomicUsize::new(0),
             sub: AtomicUsize::new(0),
@@ -244,6 +250,12 @@ impl ClientInfo {
         if self.in_pubsub() {
             flags.push('P');
         }
+        let tracking = self.tracking.load(Ordering::Relaxed);
+        for (bit, c) in crate::notify::tracking::flag::LETTERS {
+            if tracking & bit != 0 {
+                flags.push(c);
+            }
+        }
         if self.no_evict.load(Ordering::Relaxed) {
             flags.push('e');
         }
@@ -258,7 +270,7 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={age} idle={idle} flags={flags} db={} sub={} psub={} \
              ssub={} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} \
-             omem={obuf} tot-mem={} events=r cmd={cmd_name} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+             omem={obuf} tot-mem={} events=r cmd={cmd_name} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -270,6 +282,11 @@ impl ClientInfo {
             self.ssub.load(Ordering::Relaxed),
             usize::from(obuf != 0),
             16384 + qbuf + obuf,
+            if tracking & crate::notify::tracking::flag::ON != 0 {
+                self.tracking_redir.load(Ordering::Relaxed) as i64
+            } else {
+                -1
+            },
             self.resp.load(Ordering::Relaxed),
             text(&self.lib_name),
             text(&self.lib_ver),
