@@ -370,3 +370,21 @@ fn tracking_commands_reply_and_refuse_as_redis() {
         "{line}"
     );
 }
+
+#[test]
+fn client_caching_yes_covers_a_whole_transaction() {
+    let srv = TestServer::start();
+    let mut w = Client::connect(srv.port);
+    let mut i = tracker(&srv, &["OPTIN"]);
+    ok(i.call(&["CLIENT", "CACHING", "YES"]));
+    ok(i.call(&["MULTI"]));
+    i.call(&["GET", "a"]);
+    i.call(&["GET", "b"]);
+    assert_eq!(i.call(&["EXEC"]).text(), "nil nil");
+    // The next command is not covered any more.
+    i.call(&["GET", "c"]);
+    w.call(&["MSET", "a", "1", "b", "1", "c", "1"]);
+    assert_eq!(i.read(), push(&["a"]));
+    assert_eq!(i.read(), push(&["b"]));
+    assert!(i.read_within(100).is_none());
+}

@@ -496,3 +496,72 @@ fn is_subscriber(_server: &Server, c: &ClientInfo) -> bool {
 pub fn publish(server: &Server, channel: &[u8], message: &[u8]) {
     server.pubsub.publish(server, channel, message);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(clients: &[(u64, bool, bool)], table: &[(&str, &[u64])]) -> State {
+        let mut s = State::default();
+        for &(id, bcast, noloop) in clients {
+            s.clients.insert(
+                id,
+                Target {
+                    bcast,
+                    noloop,
+                    ..Default::default()
+                },
+            );
+        }
+        for (k, ids) in table {
+            s.table
+                .insert(Bytes::copy_from_slice(k.as_bytes()), ids.to_vec());
+            s.items += ids.len();
+        }
+        s
+    }
+
+    fn targets(sends: &[Send]) -> Vec<u64> {
+        sends.iter().map(|s| s.client).collect()
+    }
+
+    #[test]
+    fn a_changed_key_is_sent_to_each_reader_once_and_forgotten() {
+        let mut s = state(&[(1, false, false), (2, false, false)], &[("k", &[1, 2])]);
+        let mut sends = Vec::new();
+        invalidate_key(&mut s, None, b"k", &mut sends);
+        assert_eq!(targets(&sends), vec![1, 2]);
+        assert!(s.table.is_empty());
+        assert_eq!(s.items, 0);
+        sends.clear();
+        invalidate_key(&mut s, None, b"k", &mut sends);
+        assert!(sends.is_empty());
+    }
+
+    #[test]
+    fn noloop_bcast_and_departed_clients_are_skipped() {
+        // 1: NOLOOP and the writer; 2: switched to BCAST; 3: tracking off (gone from the clients map).
+        let mut s = state(
+            &[(1, false, true), (2, true, false), (4, false, false)],
+            &[("k", &[1, 2, 3, 4])],
+        );
+        let mut sends = Vec::new();
+        invalidate_key(&mut s, Some(1), b"k", &mut sends);
+        assert_eq!(targets(&sends), vec![4]);
+    }
+
+    #[test]
+    fn eviction_brings_the_table_down_to_its_limit_with_invalidations() {
+        let mut s = state(
+            &[(7, false, false)],
+            &[("a", &[7]), ("b", &[7]), ("c", &[7])],
+        );
+        let mut sends = Vec::new();
+        evict_over(&mut s, 1, &mut sends);
+        assert_eq!(s.table.len(), 1);
+        assert_eq!(sends.len(), 2);
+        sends.clear();
+        evict_over(&mut s, 0, &mut sends);
+        assert_eq!(s.table.len(), 1, "0 means no limit");
+    }
+}
