@@ -72,6 +72,9 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 Ok(n) => n,
             },
             _ = info.pushed() => {
+                // Let the publishers that are ready run first, then write everything they pushed
+                // with one write, as Redis writes a subscriber's buffer once per event-loop turn.
+                tokio::task::yield_now().await;
                 pushed += info.take_pushes(&mut out.buf);
                 if flush(&server, &info, &mut stream, &mut out, &mut pushed).await.is_err() {
                     break 'conn;

@@ -37,6 +37,10 @@ pub async fn run(server: Arc<Server>) {
 /// Deletes every key due at the server's current time. Returns how many were deleted.
 pub fn expire_due(server: &Server) -> usize {
     let now = server.now_ms();
+    // CLIENT PAUSE stops expiry too, as in Redis: keys only look expired until it ends.
+    if server.pubsub.pause.mode(now) != crate::pubsub::pause::PauseMode::Off {
+        return 0;
+    }
     let mut total = 0;
     let mut keys = Vec::new();
     let mut notes = crate::notify::Notes::default();
