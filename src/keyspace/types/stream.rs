@@ -99,14 +99,15 @@ fn lp_str_size(len: usize) -> usize {
     body + backlen_size(body)
 }
 
-/// Size of a listpack integer element.
-fn lp_int_size(v: u64) -> usize {
+/// Size of a listpack integer element. Signed, as listpack encodes it: an entry's seq delta from
+/// its node's master ID is negative whenever the millisecond moved on (seq restarts at 0).
+fn lp_int_size(v: i64) -> usize {
     let body = match v {
         0..=127 => 1,
-        128..=4095 => 2,
-        4096..=32767 => 3,
-        32768..=8_388_607 => 4,
-        8_388_608..=2_147_483_647 => 5,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8_388_608..=8_388_607 => 4,
+        -2_147_483_648..=2_147_483_647 => 5,
         _ => 9,
     };
     body + backlen_size(body)
@@ -124,7 +125,7 @@ fn backlen_size(n: usize) -> usize {
 /// Size of a value as a listpack stores it (canonical integers as integers).
 fn lp_value_size(v: &[u8]) -> usize {
     match crate::util::numbers::parse_i64(v) {
-        Some(n) if v.len() <= 20 => lp_int_size(n.unsigned_abs()),
+        Some(n) if v.len() <= 20 => lp_int_size(n),
         _ => lp_str_size(v.len()),
     }
 }
@@ -133,7 +134,7 @@ impl Node {
     fn new(first: &StreamEntry) -> Node {
         let master: Box<[Box<[u8]>]> = first.fields.iter().step_by(2).cloned().collect();
         // Header (6) and terminator (1), then count, deleted, field count, fields, master terminator.
-        let mut bytes = 7 + lp_int_size(0) * 3 + lp_int_size(master.len() as u64);
+        let mut bytes = 7 + lp_int_size(0) * 3 + lp_int_size(master.len() as i64);
         bytes += master.iter().map(|f| lp_value_size(f)).sum::<usize>();
         Node {
             entries: VecDeque::new(),
@@ -151,8 +152,8 @@ impl Node {
                 .zip(self.master.iter())
                 .all(|(a, b)| a == b);
         let mut n = lp_int_size(2) // flags
-            + lp_int_size(e.id.ms.wrapping_sub(master_id.ms))
-            + lp_int_size(e.id.seq.wrapping_sub(master_id.seq));
+            + lp_int_size(e.id.ms.wrapping_sub(master_id.ms) as i64)
+            + lp_int_size(e.id.seq.wrapping_sub(master_id.seq) as i64);
         if same {
             n += e
                 .fields
@@ -161,11 +162,11 @@ impl Node {
                 .step_by(2)
                 .map(|v| lp_value_size(v))
                 .sum::<usize>();
-            n += lp_int_size(self.master.len() as u64 + 3);
+            n += lp_int_size(self.master.len() as i64 + 3);
         } else {
-            n += lp_int_size(e.fields.len() as u64 / 2);
+            n += lp_int_size(e.fields.len() as i64 / 2);
             n += e.fields.iter().map(|v| lp_value_size(v)).sum::<usize>();
-            n += lp_int_size(e.fields.len() as u64 + 4);
+            n += lp_int_size(e.fields.len() as i64 + 4);
         }
         n
     }
