@@ -525,3 +525,16 @@ fn client_list_and_kill_filter_by_type_pubsub() {
     let _ = sub.r.read_to_end(&mut rest);
     assert!(rest.is_empty());
 }
+
+#[test]
+fn numsub_replies_a_flat_array_in_resp3_too() {
+    let server = TestServer::start();
+    let mut c = Conn::new(&server);
+    c.cmd(&["HELLO", "3"]);
+    c.send(&["PUBSUB", "NUMSUB", "a", "b"]);
+    let expect = b"*4\r\n$1\r\na\r\n:0\r\n$1\r\nb\r\n:0\r\n";
+    let mut got = vec![0; expect.len()];
+    c.r.read_exact(&mut got).unwrap();
+    assert_eq!(got, expect);
+    assert_eq!(c.cmd(&["PUBSUB", "NUMPAT"]), V::Int(0));
+}

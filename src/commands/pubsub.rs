@@ -305,7 +305,8 @@ fn channels_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
 
 fn numsub_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     let names = &ctx.argv[2..];
-    ctx.out.map(names.len());
+    // A flat array in RESP3 too, as Redis replies.
+    ctx.out.array(2 * names.len());
     for name in names {
         let n = ctx.server.pubsub.numsub(kind, name);
         ctx.out.bulk(name);
