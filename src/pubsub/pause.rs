@@ -95,9 +95,10 @@ impl Pause {
         Held(&self.held)
     }
 
-    /// Resolves on UNPAUSE or a new PAUSE (callers re-check the mode and the clock).
-    pub async fn changed(&self) {
-        self.ended.notified().await
+    /// A future that resolves on the next UNPAUSE or PAUSE. Create it (and `enable` it) before
+    /// checking `mode`, so a change in between is not missed.
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.ended.notified()
     }
 }
 

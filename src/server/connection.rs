@@ -219,6 +219,10 @@ async fn wait_paused(
     let mut shutdown = server.shutdown.subscribe();
     let mut _held = None;
     loop {
+        // Registered before the check, so an UNPAUSE while this client flushes is not missed.
+        let changed = server.pubsub.pause.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
         let now = server.now_ms();
         let mode = server.pubsub.pause.mode(now);
         if mode == PauseMode::Off
@@ -235,7 +239,7 @@ async fn wait_paused(
         }
         let left = server.pubsub.pause.until_ms().saturating_sub(now).max(1);
         tokio::select! {
-            _ = server.pubsub.pause.changed() => {}
+            _ = &mut changed => {}
             _ = tokio::time::sleep(Duration::from_millis(left)) => {}
             _ = info.pushed() => {
                 *pushed += info.take_pushes(&mut out.buf);
