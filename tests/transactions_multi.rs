@@ -138,6 +138,43 @@ fn watch_fails_exec_when_another_client_writes() {
 }
 
 #[test]
+fn watch_fails_exec_when_an_absent_key_is_created_and_removed_in_between() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    let mut other = s.conn();
+    s.freeze_clock(&mut c);
+    // Created then deleted, by DEL, by an emptying pop, or by expiry: EXEC fails as in Redis.
+    let cases: [&[&[&str]]; 3] = [
+        &[&["SET", "gone", "x"], &["DEL", "gone"]],
+        &[&["RPUSH", "gone", "x"], &["LPOP", "gone"]],
+        &[&["SET", "gone", "x", "PX", "10"]],
+    ];
+    for (i, writes) in cases.iter().enumerate() {
+        raw(&mut c, &["WATCH", "gone"]);
+        for w in writes.iter() {
+            raw(&mut other, w);
+        }
+        if i == 2 {
+            s.advance_clock(&mut c, 20);
+            raw(&mut c, &["DEBUG", "EXPIRE-NOW"]);
+        }
+        raw(&mut c, &["MULTI"]);
+        raw(&mut c, &["SET", "w", "mine"]);
+        assert_eq!(raw(&mut c, &["EXEC"]), Value::Nil, "case {i}");
+    }
+    // A key that was already stale when watched and is reaped meanwhile does not fail EXEC (Redis's
+    // "WATCH stale keys should not fail EXEC"), nor do writes to other keys.
+    raw(&mut c, &["SET", "stale", "x", "PX", "10"]);
+    s.advance_clock(&mut c, 20);
+    raw(&mut c, &["WATCH", "stale", "absent"]);
+    raw(&mut other, &["DEL", "stale"]);
+    raw(&mut other, &["SET", "unrelated", "1"]);
+    raw(&mut c, &["MULTI"]);
+    raw(&mut c, &["SET", "w", "mine"]);
+    assert_eq!(raw(&mut c, &["EXEC"]), Value::Array(vec![Value::Okay]));
+}
+
+#[test]
 fn watch_fails_exec_when_the_key_expires() {
     let s = TestServer::start();
     let mut c = s.conn();

@@ -82,8 +82,8 @@ pub struct Client {
     pub multi: Option<Vec<Vec<Bytes>>>,
     /// A command was refused while queueing: EXEC must abort.
     pub multi_error: bool,
-    /// WATCHed keys: (db, key, mod_revision when watched, None if absent).
-    pub watched: Vec<(usize, Bytes, Option<u64>)>,
+    /// WATCHed keys: (db, key, what WATCH saw).
+    pub watched: Vec<(usize, Bytes, transactions::Watched)>,
     /// CLIENT TRACKING state.
     pub tracking: crate::notify::tracking::ClientTracking,
 }

@@ -7,8 +7,11 @@
 //! Revision seam: the queued commands share EXEC's `Txn`, so the whole transaction is one revision; each
 //! command that wrote is logged with that revision, in order.
 //!
-//! WATCH records a key's `mod_revision` (None if absent). Any change to the key by anyone, an expiry, a
-//! delete or a FLUSH moves the revision or removes the key, so EXEC compares the two: no per-key hooks.
+//! WATCH records a key's `mod_revision`, or for an absent key the global revision. Any change to the key
+//! by anyone, an expiry, a delete or a FLUSH moves the revision or removes the key, so EXEC compares the
+//! two: no per-key hooks. A key absent at both ends that was created and removed in between is caught by
+//! the shard's removal stamps (`Shard::removed_created`). Not caught, unlike Redis: such a key removed by
+//! FLUSHDB/FLUSHALL or moved away by SWAPDB.
 
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
@@ -24,12 +27,34 @@ pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
     )
 }
 
-/// The key's current mod_revision, or None if absent (expired counts as absent).
-fn watched_state(ctx: &Ctx, db: usize, key: &[u8]) -> Option<u64> {
+/// What WATCH saw of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watched {
+    /// Live, with this mod_revision.
+    Present(u64),
+    /// Absent (or expired) while the global revision was this.
+    Absent(u64),
+}
+
+/// The key's state now (expired counts as absent).
+fn watched_state(ctx: &Ctx, db: usize, key: &[u8]) -> Watched {
     let (hash, shard) = ctx.server.keyspace.db(db).lock_key(key);
-    shard
-        .get_live(hash, key, ctx.now_ms)
-        .map(|e| e.mod_revision)
+    match shard.get_live(hash, key, ctx.now_ms) {
+        Some(e) => Watched::Present(e.mod_revision),
+        None => Watched::Absent(ctx.server.keyspace.revision()),
+    }
+}
+
+/// Whether the key changed since WATCH saw `then`.
+fn changed_since(ctx: &Ctx, db: usize, key: &[u8], then: Watched) -> bool {
+    match (then, watched_state(ctx, db, key)) {
+        (Watched::Present(a), Watched::Present(b)) => a != b,
+        (Watched::Absent(seen), Watched::Absent(_)) => {
+            let (hash, shard) = ctx.server.keyspace.db(db).lock_key(key);
+            shard.removed_created(hash) > seen
+        }
+        _ => true,
+    }
 }
 
 /// MULTI
@@ -93,7 +118,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     }
     if watched
         .iter()
-        .any(|(db, key, state)| watched_state(ctx, *db, key) != *state)
+        .any(|(db, key, state)| changed_since(ctx, *db, key, *state))
     {
         ctx.out.null_array();
         return Ok(());

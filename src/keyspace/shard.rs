@@ -7,6 +7,9 @@ use hashbrown::HashTable;
 use super::entry::Entry;
 use super::wheel::Wheel;
 
+/// Slots of `Shard::removed_created`.
+const REMOVAL_SLOTS: usize = 128;
+
 /// Keys whose hash falls in this shard.
 pub struct Shard {
     table: HashTable<Box<Entry>>,
@@ -16,6 +19,11 @@ pub struct Shard {
     /// Bumped whenever entries may have moved between buckets (growth, in-place rehash, clear), so a SCAN
     /// cursor taken before knows to restart this shard (duplicates are allowed, misses are not).
     layout_epoch: u32,
+    /// For each slot (key hash modulo REMOVAL_SLOTS), the highest `create_revision` of a key removed from
+    /// it. A key absent both at WATCH and at EXEC was created and removed in between exactly when its
+    /// slot moved past the revision WATCH saw (other keys sharing the slot can only cause a false abort,
+    /// which WATCH allows; a stale key reaped in between was created before, so it does not abort).
+    removed_created: Box<[u64; REMOVAL_SLOTS]>,
 }
 
 impl Shard {
@@ -25,6 +33,7 @@ impl Shard {
             wheel: Wheel::new(now_ms),
             expiring: 0,
             layout_epoch: 0,
+            removed_created: Box::new([0; REMOVAL_SLOTS]),
         }
     }
 
@@ -92,7 +101,14 @@ impl Shard {
         if entry.expires_at_ms != 0 {
             self.expiring -= 1;
         }
+        let slot = &mut self.removed_created[hash as usize % REMOVAL_SLOTS];
+        *slot = (*slot).max(entry.create_revision);
         Some(entry)
+    }
+
+    /// The highest create_revision of any key removed from `hash`'s slot (see `removed_created`).
+    pub fn removed_created(&self, hash: u64) -> u64 {
+        self.removed_created[hash as usize % REMOVAL_SLOTS]
     }
 
     /// Sets (or clears, with 0) the expiry of `key`, keeping the wheel and counters right. Returns false if

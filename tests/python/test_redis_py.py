@@ -376,13 +376,6 @@ def test_script_booleans_follow_the_scripts_resp_level_not_the_clients(srv):
         c2.close()
 
 
-@pytest.mark.xfail(
-    ON_CONCORD,
-    reason="transactions: WATCH compares mod_revision and treats absent-at-WATCH and absent-at-EXEC as "
-    "unchanged, so a watched missing key that is created and deleted in between does not abort EXEC; "
-    "Redis flags every write to a watched key (signalModifiedKey)",
-    strict=True,
-)
 def test_watch_on_a_missing_key_sees_it_created_and_deleted(srv, r):
     other = srv.client()
     with r.pipeline() as pipe:
