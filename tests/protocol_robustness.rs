@@ -276,7 +276,8 @@ fn a_client_that_never_reads_does_not_stall_others() {
     for _ in 0..50 {
         assert_eq!(setup.cmd(&["PING"]), Reply::Simple("PONG".into()));
     }
-    assert!(t.elapsed() < Duration::from_secs(2));
+    // A stall would be unbounded; the bound is loose so a loaded CI machine does not fail it.
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     // CLIENT KILL reaches a client whose connection is stuck writing replies it never reads.
     assert_eq!(
         setup.cmd(&["CLIENT", "KILL", "ID", &hog_id.to_string()]),
@@ -289,7 +290,7 @@ fn a_client_that_never_reads_does_not_stall_others() {
             break;
         }
         assert!(
-            t.elapsed() < Duration::from_secs(5),
+            t.elapsed() < Duration::from_secs(15),
             "stuck client not closed: {n:?}"
         );
         std::thread::sleep(Duration::from_millis(20));

@@ -560,7 +560,7 @@ pub fn memory_help(ctx: &mut Ctx) -> CmdResult {
 /// DEBUG subcommand ...: Concord's test hooks, available only with `enable-debug-command`.
 /// `DEBUG CLOCK GET|FREEZE|UNFREEZE|ADVANCE ms|SET ms` moves the server's clock (the time seam) so TTLs
 /// are tested without sleeping; `DEBUG EXPIRE-NOW` runs active expiry at once; `DEBUG OBJECT key` and
-/// `DEBUG SET-ACTIVE-EXPIRE` answer as Redis does.
+/// `DEBUG SET-ACTIVE-EXPIRE 0|1` (stops and restarts the active expirer) answer as Redis does.
 pub fn debug(ctx: &mut Ctx) -> CmdResult {
     if !ctx.server.debug_enabled {
         return Err(CommandError::Custom("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into()));
@@ -586,7 +586,8 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out.int(n as i64);
         }
         ("set-active-expire", 3) => {
-            parse_int(&ctx.argv[2])?;
+            let on = parse_int(&ctx.argv[2])? != 0;
+            ctx.server.active_expire.store(on, Ordering::Relaxed);
             ctx.out.ok();
         }
         ("object", 3) => {

@@ -27,7 +27,9 @@ pub async fn run(server: Arc<Server>) {
             _ = ticker.tick() => {}
             _ = shutdown.changed() => return,
         }
-        expire_due(&server);
+        if server.active_expire.load(Ordering::Relaxed) {
+            expire_due(&server);
+        }
         let now = server.now_ms();
         server.blocking.expire(now);
         server.stats.sample(now);

@@ -145,6 +145,9 @@ pub struct Server {
     pub stats: Stats,
     pub effects: EffectLog,
     pub blocking: blocking::Blocking,
+    /// False after `DEBUG SET-ACTIVE-EXPIRE 0`: the expirer's ticks stop deleting keys (reads still treat
+    /// them as absent; `DEBUG EXPIRE-NOW` still reaps).
+    pub active_expire: std::sync::atomic::AtomicBool,
     /// Frees big values off the hot path (UNLINK, FLUSH ASYNC).
     pub lazyfree: crate::keyspace::lazyfree::LazyFree,
     /// Keyspace notifications and client tracking.
@@ -183,6 +186,7 @@ impl Server {
             stats: Stats::new(),
             effects: EffectLog::default(),
             blocking: blocking::Blocking::default(),
+            active_expire: std::sync::atomic::AtomicBool::new(true),
             lazyfree: Default::default(),
             notify: Default::default(),
             exec_lock: parking_lot::RwLock::new(()),
