@@ -268,3 +268,27 @@ fn config_set_changes_output_buffer_limits_per_class() {
         .unwrap_err();
     assert!(e.to_string().contains("Wrong number of arguments"), "{e}");
 }
+
+#[test]
+fn a_reply_over_the_normal_hard_limit_closes_the_client_without_sending_it() {
+    let server =
+        TestServer::start_with(&["--client-output-buffer-limit", "normal", "100000", "0", "0"]);
+    let mut c = server.conn();
+    let item = "x".repeat(1000);
+    for _ in 0..150 {
+        let _: i64 = redis::cmd("RPUSH")
+            .arg("l")
+            .arg(&item)
+            .query(&mut c)
+            .unwrap();
+    }
+    let mut raw = server.raw();
+    raw.write_all(b"PING\r\nLRANGE l 0 -1\r\n").unwrap();
+    let mut got = Vec::new();
+    let _ = raw.read_to_end(&mut got);
+    // Neither the big reply nor the PONG before it in the same batch was sent.
+    assert!(got.is_empty(), "{} bytes", got.len());
+    // Small replies are unaffected.
+    let n: i64 = redis::cmd("LLEN").arg("l").query(&mut c).unwrap();
+    assert_eq!(n, 150);
+}

@@ -150,16 +150,65 @@ impl ClientInfo {
         true
     }
 
+    /// Checks the output buffer limit after a command added `pending` bytes of replies (plus any
+    /// pushes they include) that are not written yet. On a breach the client is killed (its replies
+    /// are to be dropped unsent, as Redis does) and true is returned.
+    pub fn replies_over_limit(&self, pending: usize) -> bool {
+        let mut q = self.pushes.lock();
+        let used = pending + q.buf.len();
+        if !self.over_limit(used, &mut q) {
+            return false;
+        }
+        q.buf = Vec::new();
+        drop(q);
+        warn!(
+            client = self.id,
+            addr = %self.addr,
+            bytes = used,
+            "client closed for overcoming of output buffer limits"
+        );
+        self.kill();
+        true
+    }
+
+    /// When the soft limit, if it is breached now, runs out (None if it is not breached): a client
+    /// stuck writing is checked then even if nothing more is pushed to it.
+    pub fn soft_limit_deadline(&self) -> Option<Instant> {
+        let limits = self.limits.as_ref()?;
+        let since = self.pushes.lock().soft_since?;
+        let (_, _, secs) = limits.get(self.obuf_class());
+        Some(since + std::time::Duration::from_secs(secs + 1))
+    }
+
+    /// Kills the client if its soft limit breach has lasted longer than allowed; returns whether.
+    pub fn soft_limit_expired(&self) -> bool {
+        let Some(limits) = &self.limits else {
+            return false;
+        };
+        let (_, soft, secs) = limits.get(self.obuf_class());
+        let q = self.pushes.lock();
+        let expired = soft != 0 && q.soft_since.is_some_and(|t| t.elapsed().as_secs() > secs);
+        drop(q);
+        if expired {
+            warn!(client = self.id, addr = %self.addr, "client closed: output buffer soft limit");
+            self.kill();
+        }
+        expired
+    }
+
+    fn obuf_class(&self) -> ObufClass {
+        if self.in_pubsub() {
+            ObufClass::Pubsub
+        } else {
+            ObufClass::Normal
+        }
+    }
+
     fn over_limit(&self, used: usize, q: &mut PushQueue) -> bool {
         let Some(limits) = &self.limits else {
             return false;
         };
-        let class = if self.in_pubsub() {
-            ObufClass::Pubsub
-        } else {
-            ObufClass::Normal
-        };
-        let (hard, soft, secs) = limits.get(class);
+        let (hard, soft, secs) = limits.get(self.obuf_class());
         let used = used as u64;
         if hard != 0 && used >= hard {
             return true;

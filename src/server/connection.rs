@@ -160,6 +160,12 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                     if client.reply_mode == ReplyMode::Skipping {
                         client.reply_mode = ReplyMode::On;
                     }
+                    // Replies not written yet count against the output buffer limit, as in Redis:
+                    // past it the client is closed and gets none of them. (Below 1 kB no sensible
+                    // limit is reached, which keeps the common path free of the lock.)
+                    if out.len() > 1024 && info.replies_over_limit(out.len()) {
+                        break 'conn;
+                    }
                     if client.close_after_reply || info.is_killed() {
                         let _ = flush(&server, &info, &mut stream, &mut out, &mut pushed).await;
                         break 'conn;
@@ -327,13 +333,35 @@ async fn flush(
         return Ok(());
     }
     let mut shutdown = server.shutdown.subscribe();
-    tokio::select! {
-        r = stream.write_all(&out.buf) => r?,
-        _ = info.killed() => {
-            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "killed"));
-        }
-        _ = shutdown.changed() => {
-            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "shutdown"));
+    let aborted = |why| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            why,
+        ))
+    };
+    let mut pos = 0;
+    while pos < out.buf.len() {
+        // A client over its soft limit that reads nothing more is closed when the limit's seconds
+        // run out, without waiting for the next push (Redis checks it from its cron).
+        // A write that waits looks again every half second: the breach may start while it waits.
+        let soft_wait = match info.soft_limit_deadline() {
+            Some(at) => tokio::time::sleep_until(at.into()),
+            None => tokio::time::sleep(Duration::from_millis(500)),
+        };
+        tokio::select! {
+            // The write first: when it completes at once, no timer is armed.
+            biased;
+            r = stream.write(&out.buf[pos..]) => match r? {
+                0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                n => pos += n,
+            },
+            _ = soft_wait => {
+                if info.soft_limit_expired() {
+                    return aborted("output buffer soft limit");
+                }
+            }
+            _ = info.killed() => return aborted("killed"),
+            _ = shutdown.changed() => return aborted("shutdown"),
         }
     }
     server
