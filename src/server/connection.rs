@@ -344,9 +344,12 @@ async fn flush(
         // A client over its soft limit that reads nothing more is closed when the limit's seconds
         // run out, without waiting for the next push (Redis checks it from its cron).
         // A write that waits looks again every half second: the breach may start while it waits.
-        let soft_wait = match info.soft_limit_deadline() {
-            Some(at) => tokio::time::sleep_until(at.into()),
-            None => tokio::time::sleep(Duration::from_millis(500)),
+        // Lazy: nothing is locked or armed unless the write has to wait.
+        let soft_wait = async {
+            match info.soft_limit_deadline() {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
         };
         tokio::select! {
             // The write first: when it completes at once, no timer is armed.
