@@ -168,14 +168,28 @@ fn load_errors_are_redis_errors() {
         fcall(&mut c, "FCALL", "setter2", &[], &[]).unwrap(),
         Value::Int(2)
     );
-    // register_function outside FUNCTION LOAD.
+    // At run time `redis` has no register_function; the loading API kept aside refuses outside LOAD.
     let lib = "#!lua name=sneaky\nredis.register_function('f', function() redis.register_function('g', function() end) end)";
     load(&mut c, lib).unwrap();
     let e = error_of(fcall(&mut c, "FCALL", "f", &[], &[]));
     assert!(
+        e.contains("attempt to call field 'register_function' (a nil value)"),
+        "{e}"
+    );
+    let lib = "#!lua name=sneaky2\nlocal api = redis\nredis.register_function('f2', function() api.register_function('g', function() end) end)";
+    load(&mut c, lib).unwrap();
+    let e = error_of(fcall(&mut c, "FCALL", "F2", &[], &[]));
+    assert!(
         e.contains("can only be called on FUNCTION LOAD command"),
         "{e}"
     );
+    // Quoted library names, as Redis's header parser allows.
+    let v = load(
+        &mut c,
+        "#!lua name=\"quoted\"\nredis.register_function('q', function() return 1 end)",
+    )
+    .unwrap();
+    assert_eq!(v, Value::BulkString(b"quoted".to_vec()));
 }
 
 #[test]

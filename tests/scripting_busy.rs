@@ -210,3 +210,27 @@ fn many_clients_waiting_on_a_long_script_are_all_answered() {
     let n: i64 = redis::cmd("INCR").arg("n").query(&mut first).unwrap();
     assert_eq!(n, 1);
 }
+
+#[test]
+fn exec_during_a_busy_script_aborts_the_whole_transaction() {
+    let s = server_with_threshold(50);
+    let mut c = s.conn();
+    let _: () = redis::cmd("SET").arg("xx").arg(1).query(&mut c).unwrap();
+    let mut tx = s.conn();
+    let _: () = redis::cmd("MULTI").query(&mut tx).unwrap();
+    let _: redis::Value = redis::cmd("INCR").arg("xx").query(&mut tx).unwrap();
+    let looping = eval_in_background(&s, "while true do end");
+    wait_busy(&mut c, &["PING"]);
+    assert_eq!(
+        raw_error(&mut tx, &["EXEC"]).as_deref(),
+        Some(format!("EXECABORT Transaction discarded because of: {BUSY}").as_str())
+    );
+    let ok: String = redis::cmd("SCRIPT").arg("KILL").query(&mut c).unwrap();
+    assert_eq!(ok, "OK");
+    assert!(looping.join().unwrap().is_err());
+    // Nothing ran, and the client left MULTI.
+    let v: i64 = redis::cmd("GET").arg("xx").query(&mut c).unwrap();
+    assert_eq!(v, 1);
+    let pong: String = redis::cmd("PING").arg("asdf").query(&mut tx).unwrap();
+    assert_eq!(pong, "asdf");
+}

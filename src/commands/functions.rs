@@ -52,8 +52,10 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
     let mut engine = ctx.server.scripting.engine.lock();
     let engine = &mut *engine;
     // Redis checks the header and the name before compiling anything.
-    let (_, name, _) = crate::scripting::functions::parse_library_header(code).map_err(err)?;
+    let (engine_name, name, _) =
+        crate::scripting::functions::parse_library_header(code).map_err(err)?;
     if crate::scripting::functions::valid_name(&name)
+        && engine_name.eq_ignore_ascii_case("lua")
         && !replace
         && engine.libs.libraries.contains_key(&name)
     {

@@ -524,8 +524,7 @@ pub fn execute(
         return None;
     }
     // A script past busy-reply-threshold: only ALLOW_BUSY commands (scripting/busy.rs).
-    if let Err(e) = crate::scripting::busy::refuse_if_busy(server, spec) {
-        client.multi_error |= client.multi.is_some();
+    if let Err(e) = crate::scripting::busy::refuse_if_busy(server, spec, client) {
         reject(server, out, Some(spec), &e);
         return None;
     }
@@ -565,7 +564,7 @@ pub fn execute(
         // Every command runs under the shared side of the exec lock; EXEC and scripts take the exclusive
         // side so no other client sees them half-applied. Waiting does not hold a runtime worker, and a
         // busy script answers -BUSY (scripting/busy.rs).
-        let _guard = match crate::scripting::busy::acquire(server, spec) {
+        let _guard = match crate::scripting::busy::acquire(server, spec, client) {
             Ok(g) => g,
             Err(e) => {
                 reject(server, out, Some(spec), &e);

@@ -214,16 +214,49 @@ pub fn is_exclusive(spec: &CommandSpec) -> bool {
 
 /// Refuses a command with `-BUSY` while a script is busy, unless its spec allows it (Redis checks this
 /// before queueing inside MULTI too).
-pub fn refuse_if_busy(server: &Server, spec: &CommandSpec) -> Result<(), CommandError> {
+pub fn refuse_if_busy(
+    server: &Server,
+    spec: &CommandSpec,
+    client: &mut crate::commands::Client,
+) -> Result<(), CommandError> {
     match server.scripting.run.busy() {
-        Some(kind) if !spec.has(flags::ALLOW_BUSY) => Err(busy_error(kind)),
+        Some(kind) if !spec.has(flags::ALLOW_BUSY) => Err(refused(client, spec, kind)),
         _ => Ok(()),
     }
 }
 
+/// The error for a command refused because a script is busy. As in Redis, a refused EXEC aborts the
+/// transaction (`EXECABORT ... BUSY ...`, MULTI state and WATCHes dropped) so half of it never runs; any
+/// other command refused inside MULTI makes EXEC abort.
+pub fn refused(
+    client: &mut crate::commands::Client,
+    spec: &CommandSpec,
+    kind: Kind,
+) -> CommandError {
+    let busy = busy_error(kind).message();
+    if spec.name == "exec" && client.multi.is_some() {
+        client.multi = None;
+        client.multi_error = false;
+        client.watched.clear();
+        return CommandError::Custom(format!(
+            "EXECABORT Transaction discarded because of: {busy}"
+        ));
+    }
+    client.multi_error |= client.multi.is_some();
+    CommandError::Custom(busy)
+}
+
 /// Takes the side of the exec lock `spec` runs under, without parking a runtime worker on a long wait,
 /// and answers `-BUSY` when the script holding it runs past busy-reply-threshold.
-pub fn acquire<'a>(server: &'a Server, spec: &CommandSpec) -> Result<ExecGuard<'a>, CommandError> {
+pub fn acquire<'a>(
+    server: &'a Server,
+    spec: &CommandSpec,
+    client: &mut crate::commands::Client,
+) -> Result<ExecGuard<'a>, CommandError> {
+    acquire_inner(server, spec).map_err(|kind| refused(client, spec, kind))
+}
+
+fn acquire_inner<'a>(server: &'a Server, spec: &CommandSpec) -> Result<ExecGuard<'a>, Kind> {
     let lock = &server.exec_lock;
     let allow_busy = spec.has(flags::ALLOW_BUSY);
     if is_exclusive(spec) {
@@ -259,15 +292,15 @@ pub fn shared(server: &Server) -> RwLockReadGuard<'_, ()> {
 }
 
 /// The contended path of `acquire`: Ok(Some) when taken, Ok(None) when an ALLOW_BUSY command should
-/// run unlocked beside a busy script, Err(BUSY) for any other command then.
+/// run unlocked beside a busy script, Err(kind) for any other command then.
 fn wait<G>(
     server: &Server,
     allow_busy: bool,
     try_for: impl Fn(Duration) -> Option<G>,
-) -> Result<Option<G>, CommandError> {
+) -> Result<Option<G>, Kind> {
     let busy = |server: &Server| match server.scripting.run.busy() {
         Some(_) if allow_busy => Some(Ok(None)),
-        Some(kind) => Some(Err(busy_error(kind))),
+        Some(kind) => Some(Err(kind)),
         None => None,
     };
     if let Some(r) = busy(server) {

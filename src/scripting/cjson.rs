@@ -369,7 +369,7 @@ mod tests {
     fn numbers_format_as_printf_g14() {
         assert_eq!(format_g(100.0, 14), "100");
         assert_eq!(format_g(0.1, 14), "0.1");
-        assert_eq!(format_g(3.141592653589793, 14), "3.1415926535898");
+        assert_eq!(format_g(std::f64::consts::PI, 14), "3.1415926535898");
         assert_eq!(format_g(1e20, 14), "1e+20");
         assert_eq!(format_g(123456789012345678.0, 14), "1.2345678901235e+17");
         assert_eq!(format_g(0.00001, 14), "1e-05");

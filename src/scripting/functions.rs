@@ -63,7 +63,7 @@ pub struct Libraries {
     pub call_fn: Function,
     pub registering: Registering,
     pub libraries: BTreeMap<String, Library>,
-    /// Function name -> library name.
+    /// Function name, lower-cased (FCALL finds functions case-insensitively, as Redis) -> library name.
     pub functions: BTreeMap<String, String>,
 }
 
@@ -72,14 +72,64 @@ pub fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Splits a shebang line into words as Redis's `sdssplitargs` does for these headers (plain words
-/// separated by blanks; quotes are not needed by any valid header).
-fn header_words(line: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(line)
-        .split([' ', '\t', '\r'])
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+/// Splits a shebang line into words as Redis's `sdssplitargs` does: blanks separate words, double
+/// quotes (with `\` escapes) and single quotes group, and a closing quote must end its word. None when
+/// the quoting is unbalanced.
+fn header_words(line: &[u8]) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return Some(words);
+        }
+        let mut word = Vec::new();
+        let mut quote: Option<u8> = None;
+        loop {
+            let Some(&c) = line.get(i) else {
+                if quote.is_some() {
+                    return None;
+                }
+                break;
+            };
+            match quote {
+                Some(q) => {
+                    if c == b'\\' && q == b'"' && i + 1 < n {
+                        i += 1;
+                        word.push(match line[i] {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            other => other,
+                        });
+                    } else if c == q {
+                        if line.get(i + 1).is_some_and(|b| !b.is_ascii_whitespace()) {
+                            return None;
+                        }
+                        i += 1;
+                        break;
+                    } else {
+                        word.push(c);
+                    }
+                }
+                None => {
+                    if c.is_ascii_whitespace() {
+                        break;
+                    }
+                    if c == b'"' || c == b'\'' {
+                        quote = Some(c);
+                    } else {
+                        word.push(c);
+                    }
+                }
+            }
+            i += 1;
+        }
+        words.push(String::from_utf8_lossy(&word).into_owned());
+    }
 }
 
 /// Parses a library header: (engine, library name, offset where the code after the header starts).
@@ -90,7 +140,9 @@ pub fn parse_library_header(code: &[u8]) -> Result<(String, String, usize), Stri
     let Some(end) = code.iter().position(|&b| b == b'\n') else {
         return Err("Invalid library metadata".into());
     };
-    let words = header_words(&code[..end]);
+    let Some(words) = header_words(&code[..end]) else {
+        return Err("Invalid library metadata".into());
+    };
     let Some(first) = words.first() else {
         return Err("Invalid library metadata".into());
     };
@@ -122,7 +174,9 @@ pub fn parse_eval_shebang(body: &[u8]) -> Result<(Option<u32>, usize), String> {
     let Some(end) = body.iter().position(|&b| b == b'\n') else {
         return Err("Invalid script shebang".into());
     };
-    let words = header_words(&body[..end]);
+    let Some(words) = header_words(&body[..end]) else {
+        return Err("Invalid engine in script shebang".into());
+    };
     let Some(first) = words.first() else {
         return Err("Invalid engine in script shebang".into());
     };
@@ -280,7 +334,7 @@ pub fn register_function(lua: &Lua, reg: &Registering) -> mlua::Result<Function>
         if !valid_name(&def.name) {
             return err(BAD_NAME);
         }
-        if list.iter().any(|d| d.name == def.name) {
+        if list.iter().any(|d| d.name.eq_ignore_ascii_case(&def.name)) {
             return err("Function already exists in the library");
         }
         list.push(def);
@@ -378,7 +432,7 @@ impl Libraries {
         }
         for lib in &libs {
             for f in lib.functions.keys() {
-                if let Some(owner) = self.functions.get(f)
+                if let Some(owner) = self.functions.get(&f.to_ascii_lowercase())
                     && !replaced.contains(&owner.as_str())
                 {
                     return Err(format!("Function {f} already exists"));
@@ -388,7 +442,8 @@ impl Libraries {
         for lib in libs {
             self.delete(&lib.name.clone());
             for f in lib.functions.keys() {
-                self.functions.insert(f.clone(), lib.name.clone());
+                self.functions
+                    .insert(f.to_ascii_lowercase(), lib.name.clone());
             }
             self.libraries.insert(lib.name.clone(), lib);
         }
@@ -400,7 +455,7 @@ impl Libraries {
         match self.libraries.remove(name) {
             Some(lib) => {
                 for f in lib.functions.keys() {
-                    self.functions.remove(f);
+                    self.functions.remove(&f.to_ascii_lowercase());
                 }
                 true
             }
@@ -415,8 +470,12 @@ impl Libraries {
 
     /// The function called `name`.
     pub fn function(&self, name: &str) -> Option<&FunctionDef> {
-        let lib = self.functions.get(name)?;
-        self.libraries.get(lib)?.functions.get(name)
+        let lib = self.functions.get(&name.to_ascii_lowercase())?;
+        self.libraries
+            .get(lib)?
+            .functions
+            .values()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
     /// (libraries, functions) counts.
@@ -486,6 +545,16 @@ mod tests {
             parse_library_header(b"#!lua\n").unwrap_err(),
             "Library name was not given"
         );
+    }
+
+    #[test]
+    fn header_words_follow_redis_quoting() {
+        assert_eq!(
+            header_words(b"#!lua name=\"foo\""),
+            Some(vec!["#!lua".to_string(), "name=foo".to_string()])
+        );
+        assert_eq!(header_words(b"#!lua name=\"foo"), None);
+        assert_eq!(header_words(b"#!lua 'a'b"), None);
     }
 
     #[test]

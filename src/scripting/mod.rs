@@ -73,10 +73,6 @@ pub struct Engine {
     pub libs: functions::Libraries,
 }
 
-fn redis_table_of(g: &Table) -> mlua::Result<Table> {
-    g.raw_get("redis")
-}
-
 /// Lua-side plumbing (Concord's own): environments, the error handler and the call wrappers.
 const PRELUDE: &str = r#"
 local hooks, G = ...
@@ -342,10 +338,7 @@ impl Engine {
             .call((hooks.clone(), g.clone()))?;
         let registering = functions::Registering::default();
         let load_api = functions::load_api(&lua, &make_load_api, &registering)?;
-        redis_table_of(&g)?.raw_set(
-            "register_function",
-            functions::register_function(&lua, &registering)?,
-        )?;
+
         // setfenv stays reachable only through the prelude's upvalues.
         g.raw_set("setfenv", Value::Nil)?;
         g.raw_set("getfenv", Value::Nil)?;
@@ -426,13 +419,11 @@ fn install_redis_lib(lua: &Lua, redis: &Table) -> mlua::Result<()> {
         "error_reply",
         lua.create_function(|lua, msg: mlua::LuaString| {
             let t = lua.create_table()?;
+            // As Redis: "-CODE msg" keeps its code, a single word or empty text gets "ERR".
             let s = msg.to_string_lossy();
-            let s = if let Some(rest) = s.strip_prefix('-') {
-                rest.to_string()
-            } else {
-                s
-            };
-            t.raw_set("err", s)?;
+            let body = s.strip_prefix('-').unwrap_or(&s);
+            let (code, text) = body.split_once(' ').unwrap_or(("ERR", body));
+            t.raw_set("err", format!("{code} {}", text.trim_matches(['\r', '\n'])))?;
             Ok(t)
         })?,
     )?;

@@ -37,6 +37,37 @@ pub fn library(lua: &Lua) -> mlua::Result<Table> {
             Ok(Variadic::from_iter(vals))
         })?,
     )?;
+    // unpack_limit(s, limit, offset) / unpack_one(s, offset): up to `limit` objects (0 = all) from byte
+    // `offset`; returns the offset to continue from (-1 once the input is used up), then the objects.
+    let limited = |lua: &Lua, s: mlua::LuaString, limit: i64, offset: i64| {
+        let bytes = s.as_bytes();
+        if offset < 0 || offset as usize > bytes.len() {
+            return Err(mlua::Error::RuntimeError(
+                "Start offset greater than input length".into(),
+            ));
+        }
+        let mut pos = offset as usize;
+        let mut vals = vec![Value::Nil];
+        while pos < bytes.len() && (limit <= 0 || (vals.len() as i64) <= limit) {
+            vals.push(unpack(lua, &bytes, &mut pos, 0)?);
+        }
+        vals[0] = Value::Integer(if pos >= bytes.len() { -1 } else { pos as i64 });
+        Ok(Variadic::from_iter(vals))
+    };
+    t.raw_set(
+        "unpack_limit",
+        lua.create_function(
+            move |lua, (s, limit, offset): (mlua::LuaString, Option<i64>, Option<i64>)| {
+                limited(lua, s, limit.unwrap_or(0), offset.unwrap_or(0))
+            },
+        )?,
+    )?;
+    t.raw_set(
+        "unpack_one",
+        lua.create_function(move |lua, (s, offset): (mlua::LuaString, Option<i64>)| {
+            limited(lua, s, 1, offset.unwrap_or(0))
+        })?,
+    )?;
     Ok(t)
 }
 
