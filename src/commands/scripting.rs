@@ -43,6 +43,7 @@ pub fn script_load(ctx: &mut Ctx) -> CmdResult {
     let body = ctx.arg(2);
     let mut engine = ctx.server.scripting.engine.lock();
     let sha = cache(&mut engine, body)?;
+    publish_count(ctx.server, &engine);
     ctx.out.bulk(sha.as_bytes());
     Ok(())
 }
@@ -72,6 +73,7 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
     let mut engine = ctx.server.scripting.engine.lock();
     engine.scripts.clear();
     engine.shebang_flags.clear();
+    publish_count(ctx.server, &engine);
     ctx.out.ok();
     Ok(())
 }
@@ -85,6 +87,14 @@ pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
         .map_err(|e| CommandError::Custom(e.into()))?;
     ctx.out.ok();
     Ok(())
+}
+
+/// Publishes the cache size for INFO.
+fn publish_count(server: &crate::server::Server, engine: &Engine) {
+    server
+        .scripting
+        .cached_scripts
+        .store(engine.scripts.len() as u64, Ordering::Relaxed);
 }
 
 /// Compiles and caches `body` (a no-op when cached), returning its sha.
@@ -133,7 +143,9 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
         }
         sha
     } else {
-        cache(&mut engine, ctx.arg(1))?
+        let sha = cache(&mut engine, ctx.arg(1))?;
+        publish_count(server, &engine);
+        sha
     };
     let Some(func) = engine.scripts.get(&sha).cloned() else {
         return Err(CommandError::Custom(NOSCRIPT.into()));

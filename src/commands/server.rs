@@ -122,12 +122,14 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                 s,
                 "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
                  used_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\n\
-                 used_memory_lua:31744\r\nused_memory_scripts:0\r\nmaxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
+                 used_memory_lua:31744\r\nused_memory_scripts:0\r\nnumber_of_cached_scripts:{}\r\n\
+                 maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
                  maxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n\
                  lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                 human(rss),
                 human(rss),
                 human(rss),
+                srv.scripting.cached_scripts.load(Ordering::Relaxed),
                 human(maxmemory),
                 srv.config.get("maxmemory-policy").unwrap_or_default(),
                 srv.lazyfree.pending(),

@@ -36,6 +36,8 @@ pub struct Scripting {
     /// Loaded function libraries and functions (FUNCTION STATS reads these without the engine lock).
     pub libraries_count: std::sync::atomic::AtomicU64,
     pub functions_count: std::sync::atomic::AtomicU64,
+    /// Scripts in the EVAL cache (INFO memory's number_of_cached_scripts), readable without the lock.
+    pub cached_scripts: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Scripting {
@@ -52,6 +54,7 @@ impl Scripting {
             run: busy::RunState::default(),
             libraries_count: Default::default(),
             functions_count: Default::default(),
+            cached_scripts: Default::default(),
         }
     }
 }
