@@ -282,3 +282,23 @@ fn pause_write_holds_scripts_that_may_write_and_counts_held_clients() {
         "{e}"
     );
 }
+
+#[test]
+fn monitor_redacts_auth_and_hello_credentials() {
+    let server = TestServer::start_with(&["--requirepass", "s3cret"]);
+    let mut mon = server.raw();
+    support::roundtrip(&mut mon, b"AUTH s3cret\r\nMONITOR\r\n", 10);
+    let mut mon = Monitor {
+        r: BufReader::new(mon),
+    };
+    let mut s = server.raw();
+    support::roundtrip(&mut s, b"AUTH default s3cret\r\n", 5);
+    support::roundtrip(&mut s, b"HELLO 2 AUTH default s3cret SETNAME x\r\n", 10);
+    support::roundtrip(&mut s, b"PING\r\n", 7);
+    assert_eq!(parse(&mon.line()).3, r#""AUTH" "(redacted)" "(redacted)""#);
+    assert_eq!(
+        parse(&mon.line()).3,
+        r#""HELLO" "2" "AUTH" "(redacted)" "(redacted)" "SETNAME" "x""#
+    );
+    assert_eq!(parse(&mon.line()).3, r#""PING""#);
+}

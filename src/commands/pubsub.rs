@@ -151,12 +151,47 @@ pub fn feed_monitors(
     if !feeds_itself && (spec.has(flags::ADMIN) || spec.has(flags::SKIP_MONITOR)) {
         return;
     }
+    let argv = redacted(argv);
     server.pubsub.monitors.feed(
         server.clock.now_us(),
         client.db,
         Origin::Client(&client.info.addr),
-        argv,
+        &argv,
     );
+}
+
+/// `argv` with its secrets replaced by `(redacted)` for MONITOR, as Redis does: AUTH's password (and
+/// user), HELLO's AUTH user and password.
+fn redacted(argv: &[Bytes]) -> std::borrow::Cow<'_, [Bytes]> {
+    let secret = Bytes::from_static(b"(redacted)");
+    let Some(name) = argv.first() else {
+        return argv.into();
+    };
+    if is_kw(name, "auth") && argv.len() <= 3 {
+        let mut v = argv.to_vec();
+        for a in v.iter_mut().skip(1) {
+            *a = secret.clone();
+        }
+        return v.into();
+    }
+    if is_kw(name, "hello") {
+        let mut v = argv.to_vec();
+        let mut j = 2;
+        while j < v.len() {
+            let more = v.len() - 1 - j;
+            if is_kw(&v[j], "AUTH") && more >= 2 {
+                v[j + 1] = secret.clone();
+                v[j + 2] = secret.clone();
+                j += 3;
+            } else if is_kw(&v[j], "SETNAME") && more >= 1 {
+                j += 2;
+            } else {
+                break;
+            }
+        }
+        return v.into();
+    }
+    argv.into()
 }
 
 /// Feeds a command run inside a unit: by a script (`[db lua]`) or inside EXEC (the client's address).
