@@ -9,8 +9,10 @@
 //!   cost more than the script). The Lua count hook (every `HOOK_EVERY` instructions) notices when the
 //!   script has run for `HANDOFF_AFTER` (or busy-reply-threshold, if smaller) and hands the worker's
 //!   core to another thread with `tokio::task::block_in_place`: it spawns a marker task and waits in the
-//!   blocking section until that task ran, which proves a new thread owns the core; the script then goes
-//!   on core-less on its thread, and every other connection is served by the new worker.
+//!   blocking section until that task ran, which proves a new thread owns the core; since leaving
+//!   `block_in_place` may take back a core another thread just set down, a second marker, spawned after
+//!   it, must also run elsewhere (see `hand_off_worker`). The script then goes on core-less on its
+//!   thread, and every other connection is served by the new worker.
 //! * **Waiting for the exec lock does not park a worker.** `acquire` tries the lock; on contention it
 //!   retries briefly in place (scripts and EXECs are usually microseconds), then waits inside
 //!   `block_in_place`, waking every few ms to check the busy state. Once the running script passed
@@ -395,29 +397,49 @@ impl Watchdog {
 /// Moves the current runtime worker's core to another thread, so the calling thread may keep running a
 /// long script while other tasks are served. Returns whether the hand-off is known to have happened
 /// (or was not needed: not on a runtime worker).
+///
+/// `block_in_place` hands the core over, but when its closure returns it takes back a core that is
+/// waiting in the worker's slot, and that can be one another thread set down a moment earlier for its own
+/// blocking wait. So the hand-off is checked afterwards, outside `block_in_place`: a marker task spawned
+/// now runs only if some other thread owns the core (from a thread that owns it, it sits in that core's
+/// LIFO slot, which no one else runs). If it does not run, the hand-off is done again.
 fn hand_off_worker() -> bool {
     if !on_multi_thread_runtime() {
         return true;
     }
-    let Ok(handle) = tokio::runtime::Handle::try_current() else {
-        return true;
-    };
+    for _ in 0..5 {
+        let Some(moved) = spawn_marker() else {
+            return true;
+        };
+        tokio::task::block_in_place(|| wait_for(&moved, Duration::from_millis(200)));
+        let Some(probe) = spawn_marker() else {
+            return true;
+        };
+        if wait_for(&probe, Duration::from_millis(50)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Spawns a task that sets the returned flag and wakes this thread.
+fn spawn_marker() -> Option<Arc<AtomicBool>> {
+    let handle = tokio::runtime::Handle::try_current().ok()?;
     let ran = Arc::new(AtomicBool::new(false));
     let me = std::thread::current();
-    {
-        let ran = ran.clone();
-        // Spawned from this worker, the marker sits in the core's queue: it runs only on whichever
-        // thread owns the core next.
-        handle.spawn(async move {
-            ran.store(true, Ordering::SeqCst);
-            me.unpark();
-        });
-    }
-    tokio::task::block_in_place(|| {
-        let deadline = Instant::now() + Duration::from_millis(200);
-        while !ran.load(Ordering::SeqCst) && Instant::now() < deadline {
-            std::thread::park_timeout(Duration::from_millis(1));
-        }
+    let flag = ran.clone();
+    handle.spawn(async move {
+        flag.store(true, Ordering::SeqCst);
+        me.unpark();
     });
-    ran.load(Ordering::SeqCst)
+    Some(ran)
+}
+
+/// Parks this thread until `flag` is set or `limit` passes; returns the flag.
+fn wait_for(flag: &AtomicBool, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while !flag.load(Ordering::SeqCst) && Instant::now() < deadline {
+        std::thread::park_timeout(Duration::from_millis(1));
+    }
+    flag.load(Ordering::SeqCst)
 }
