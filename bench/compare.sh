@@ -11,6 +11,11 @@
 #                  a BLPOP consumer + RPUSH producer pair, and memory per element of a 1M-member hash,
 #                  set and sorted set
 #   --only-types   just those
+#   --scripts      also the scripting tests (issue #5): lock release (owner-checked GET+DEL,
+#                  scripts/lock-release.lua) by EVALSHA and by EVAL, a fixed-window rate limiter
+#                  (INCR, PEXPIRE NX on the first hit) by EVALSHA, and MULTI + 5 SETs + EXEC
+#                  (bench/multi_exec.py; rps counts transactions, CPU per transaction)
+#   --only-scripts just those
 # Environment:
 #   CONCORD_BIN    binary for side A (default: target/release/concord, built with cargo first)
 #   CONCORD_ARGS   extra args for side A, word-split (e.g. "--save '' --appendonly no" when
@@ -50,6 +55,16 @@ TYPE_TESTS=(
     "BLPOP pair|BLPOP_PAIR"
 )
 DO_TYPES=0
+# Scripting tests (--scripts): markers handled by run_bench (script bodies do not survive word-splitting).
+SCRIPT_TESTS=(
+    "LOCK EVALSHA|SCRIPT_LOCK_EVALSHA"
+    "LOCK EVAL|SCRIPT_LOCK_EVAL"
+    "RATE EVALSHA|SCRIPT_RATE"
+    "MULTI 5xSET|SCRIPT_MULTI5"
+)
+DO_SCRIPTS=0
+LOCK_SCRIPT=$(cat "$ROOT/scripts/lock-release.lua")
+RATE_SCRIPT="local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1], 'NX') end return c"
 
 REQUESTS=200000
 CLIENTS=50
@@ -68,6 +83,8 @@ while (($#)); do
         --no-tput) DO_TPUT=0 ;;
         --types) DO_TYPES=1 ;;
         --only-types) DO_TYPES=1; TESTS=() ;;
+        --scripts) DO_SCRIPTS=1 ;;
+        --only-scripts) DO_SCRIPTS=1; TESTS=() ;;
         -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
@@ -167,6 +184,7 @@ echo "params:   -n $REQUESTS -c $CLIENTS -r $KEYSPACE -d $DATASIZE, pipelines ${
 echo
 
 ((DO_TYPES)) && TESTS+=("${TYPE_TESTS[@]}")
+((DO_SCRIPTS)) && TESTS+=("${SCRIPT_TESTS[@]}")
 
 if ((DO_TPUT)); then
     PORT_A=$(free_port); start_server concord "$PORT_A"; PID_A=$SRV_PID
@@ -192,6 +210,27 @@ if ((DO_TPUT)); then
                 '{for (i = 1; i <= NF; i++) gsub(/"/, "", $i); print $2, $5, $7, dt * 1e6 / hz / (2 * n)}' <<<"$line"
             return
         fi
+        case $1 in
+            SCRIPT_MULTI5)
+                t0=$(cpu_ticks "$pid")
+                line=$("${BENCH_PIN[@]}" python3 "$ROOT/bench/multi_exec.py" 127.0.0.1 "$port" "$CLIENTS" \
+                    "$REQUESTS" "$pipe") || { echo "compare.sh: multi_exec.py failed ($side)" >&2; exit 1; }
+                t1=$(cpu_ticks "$pid")
+                awk -v dt=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$REQUESTS" \
+                    '{print $1, $2, $3, dt * 1e6 / hz / n}' <<<"$line"
+                return ;;
+            SCRIPT_LOCK_EVALSHA | SCRIPT_LOCK_EVAL)
+                # Unmeasured: give most lock keys their owner, so releases find and delete them.
+                redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -P 16 \
+                    SET lock:__rand_int__ owner >/dev/null 2>&1
+                if [[ $1 == SCRIPT_LOCK_EVAL ]]; then
+                    set -- EVAL "$LOCK_SCRIPT" 1 lock:__rand_int__ owner
+                else
+                    set -- EVALSHA "$(redis-cli -p "$port" SCRIPT LOAD "$LOCK_SCRIPT")" 1 lock:__rand_int__ owner
+                fi ;;
+            SCRIPT_RATE)
+                set -- EVALSHA "$(redis-cli -p "$port" SCRIPT LOAD "$RATE_SCRIPT")" 1 rate:__rand_int__ 60000 ;;
+        esac
         t0=$(cpu_ticks "$pid")
         csv=$("${BENCH_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$REQUESTS" \
             -r "$KEYSPACE" -d "$DATASIZE" -P "$pipe" --csv "$@" 2>"$WORK/bench.err") || {
