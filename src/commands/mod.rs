@@ -16,6 +16,7 @@ pub mod functions;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
+pub mod keyspecs;
 pub mod lists;
 pub mod pubsub;
 pub mod scripting;

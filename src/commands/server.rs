@@ -1076,96 +1076,12 @@ pub fn command_docs(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// The (argument index, key spec flags) of every key in `argv` for `spec`, from its key specs.
-pub fn keys_of(spec: &CommandSpec, argv: &[Bytes]) -> Vec<(usize, Vec<String>)> {
-    let doc = spec.doc();
-    let mut out = Vec::new();
-    let Some(specs) = doc.get("key_specs").and_then(Json::as_array) else {
-        return out;
-    };
-    let argc = argv.len() as i64;
-    for ks in specs {
-        let flags: Vec<String> = ks
-            .get("flags")
-            .and_then(Json::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let start = if let Some(pos) = ks.pointer("/begin_search/index/pos").and_then(Json::as_i64)
-        {
-            pos
-        } else if let Some(kw) = ks.pointer("/begin_search/keyword") {
-            let word = kw.get("keyword").and_then(Json::as_str).unwrap_or("");
-            let from = kw.get("startfrom").and_then(Json::as_i64).unwrap_or(1);
-            let found = if from >= 0 {
-                (from..argc).find(|&i| is_kw(&argv[i as usize], word))
-            } else {
-                (1..=(argc + from).max(0))
-                    .rev()
-                    .find(|&i| is_kw(&argv[i as usize], word))
-            };
-            match found {
-                Some(i) => i + 1,
-                None => continue,
-            }
-        } else {
-            continue;
-        };
-        if let Some(r) = ks.pointer("/find_keys/range") {
-            let lastkey = r.get("lastkey").and_then(Json::as_i64).unwrap_or(0);
-            let step = r.get("step").and_then(Json::as_i64).unwrap_or(1).max(1);
-            let limit = r.get("limit").and_then(Json::as_i64).unwrap_or(0);
-            let last = if lastkey >= 0 {
-                start + lastkey
-            } else if lastkey == -1 {
-                let span = argc - 1 - start;
-                if limit > 1 {
-                    start + span / limit
-                } else {
-                    argc - 1
-                }
-            } else {
-                argc + lastkey
-            };
-            let mut i = start;
-            while i <= last.min(argc - 1) {
-                out.push((i as usize, flags.clone()));
-                i += step;
-            }
-        } else if let Some(k) = ks.pointer("/find_keys/keynum") {
-            let idx = start + k.get("keynumidx").and_then(Json::as_i64).unwrap_or(0);
-            let first = start + k.get("firstkey").and_then(Json::as_i64).unwrap_or(1);
-            let step = k.get("step").and_then(Json::as_i64).unwrap_or(1).max(1);
-            let n = argv
-                .get(idx as usize)
-                .and_then(|a| crate::util::numbers::parse_i64(a))
-                .unwrap_or(0)
-                .max(0);
-            for j in 0..n {
-                let i = first + j * step;
-                if i < argc {
-                    out.push((i as usize, flags.clone()));
-                }
-            }
-        }
-    }
-    out
-}
-
 fn getkeys_common(ctx: &mut Ctx) -> Result<Vec<(usize, Vec<String>)>, CommandError> {
     let argv = &ctx.argv[2..];
     let spec = super::resolve(argv)
         .map_err(|_| CommandError::Custom("ERR Invalid command specified".into()))?;
     // Redis's order of checks: known command, has key specs at all, then arity.
-    let has_keys = spec
-        .doc()
-        .get("key_specs")
-        .and_then(Json::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if !has_keys {
+    if !super::keyspecs::has_keys(spec) {
         return Err(CommandError::Custom(
             "ERR The command has no key arguments".into(),
         ));
@@ -1175,7 +1091,7 @@ fn getkeys_common(ctx: &mut Ctx) -> Result<Vec<(usize, Vec<String>)>, CommandErr
             "ERR Invalid number of arguments specified for command".into(),
         ));
     }
-    let mut keys = keys_of(spec, argv);
+    let mut keys = super::keyspecs::keys_with_flags(spec, argv);
     if spec.name == "set" {
         // SET's key flags depend on its arguments (VARIABLE_FLAGS): with GET it reads the old value.
         let get = argv[3..].iter().any(|a| is_kw(a, "GET"));

@@ -9,7 +9,6 @@
 //! allocation while nobody asked for events and no client tracks.
 
 pub mod commands;
-pub mod keyspecs;
 pub mod tracking;
 
 use bytes::Bytes;
@@ -246,7 +245,7 @@ pub fn after_command(
             tracking.enforce_limit(server);
         }
         if !notes.flushed && wrote && !(top && notes.nested) && spec.has(cmd_flags::WRITE) {
-            keyspecs::written_keys(spec, argv, |k| notes.changed.push(k.clone()));
+            crate::commands::keyspecs::written_keys(spec, argv, |k| notes.changed.push(k.clone()));
         }
     }
     // CLIENT CACHING applies to the next command, or to a whole MULTI ... EXEC.

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::keyspecs;
 use crate::commands::Client;
+use crate::commands::keyspecs;
 use crate::commands::table::CommandSpec;
 use crate::server::{ClientInfo, Server};
 

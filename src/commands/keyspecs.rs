@@ -1,5 +1,6 @@
 //! The keys of a command from its spec's `key_specs`, compiled once per command (not parsed from JSON
-//! on every call): which keys a tracking client read, which keys a write may have changed.
+//! on every call): which keys a tracking client read, which keys a write may have changed, and what
+//! COMMAND GETKEYS / GETKEYSANDFLAGS answer.
 
 use bytes::Bytes;
 use serde_json::Value as Json;
@@ -21,6 +22,8 @@ enum Find {
 struct KeySpec {
     /// Only read (`RO`): not a key the command changes.
     read_only: bool,
+    /// The spec's flags as Redis names them (`RW`, `ACCESS`, `UPDATE`, ...).
+    flags: Vec<String>,
     begin: Begin,
     find: Find,
 }
@@ -44,10 +47,16 @@ fn compile(spec: &CommandSpec) -> Vec<KeySpec> {
     let int = |v: Option<&Json>, d: i64| v.and_then(Json::as_i64).unwrap_or(d);
     list.iter()
         .filter_map(|ks| {
-            let read_only = ks
+            let flags: Vec<String> = ks
                 .get("flags")
                 .and_then(Json::as_array)
-                .is_some_and(|f| f.iter().any(|x| x.as_str() == Some("RO")));
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| f.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let read_only = flags.iter().any(|f| f == "RO");
             let begin = if let Some(pos) = ks.pointer("/begin_search/index/pos") {
                 Begin::Index(pos.as_i64()?)
             } else {
@@ -73,6 +82,7 @@ fn compile(spec: &CommandSpec) -> Vec<KeySpec> {
             };
             Some(KeySpec {
                 read_only,
+                flags,
                 begin,
                 find,
             })
@@ -80,7 +90,14 @@ fn compile(spec: &CommandSpec) -> Vec<KeySpec> {
         .collect()
 }
 
-fn each_key(spec: &CommandSpec, argv: &[Bytes], written_only: bool, mut f: impl FnMut(&Bytes)) {
+/// Calls `f` with the argument index and key spec of every key `argv` names for `spec`, in key-spec
+/// order (a key named by two specs is reported twice, as Redis's GETKEYS does).
+fn each_key(
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    written_only: bool,
+    mut f: impl FnMut(usize, &KeySpec),
+) {
     let Some(specs) = SPECS.get(spec.id) else {
         return;
     };
@@ -124,7 +141,7 @@ fn each_key(spec: &CommandSpec, argv: &[Bytes], written_only: bool, mut f: impl 
                 };
                 let mut i = start;
                 while i >= 1 && i <= last.min(argc - 1) {
-                    f(&argv[i as usize]);
+                    f(i as usize, ks);
                     i += step;
                 }
             }
@@ -137,7 +154,7 @@ fn each_key(spec: &CommandSpec, argv: &[Bytes], written_only: bool, mut f: impl 
                 for j in 0..n {
                     let i = start + first + j * step;
                     if i >= 1 && i < argc {
-                        f(&argv[i as usize]);
+                        f(i as usize, ks);
                     }
                 }
             }
@@ -146,13 +163,25 @@ fn each_key(spec: &CommandSpec, argv: &[Bytes], written_only: bool, mut f: impl 
 }
 
 /// Every key `argv` names for `spec` (what a tracking client's read remembers).
-pub fn all_keys(spec: &CommandSpec, argv: &[Bytes], f: impl FnMut(&Bytes)) {
-    each_key(spec, argv, false, f)
+pub fn all_keys(spec: &CommandSpec, argv: &[Bytes], mut f: impl FnMut(&Bytes)) {
+    each_key(spec, argv, false, |i, _| f(&argv[i]))
 }
 
 /// The keys `argv` may change for `spec`: every key not flagged read-only.
-pub fn written_keys(spec: &CommandSpec, argv: &[Bytes], f: impl FnMut(&Bytes)) {
-    each_key(spec, argv, true, f)
+pub fn written_keys(spec: &CommandSpec, argv: &[Bytes], mut f: impl FnMut(&Bytes)) {
+    each_key(spec, argv, true, |i, _| f(&argv[i]))
+}
+
+/// The (argument index, key spec flags) of every key in `argv` for `spec` (COMMAND GETKEYS).
+pub fn keys_with_flags(spec: &CommandSpec, argv: &[Bytes]) -> Vec<(usize, Vec<String>)> {
+    let mut out = Vec::new();
+    each_key(spec, argv, false, |i, ks| out.push((i, ks.flags.clone())));
+    out
+}
+
+/// Whether `spec` names any keys at all.
+pub fn has_keys(spec: &CommandSpec) -> bool {
+    SPECS.get(spec.id).is_some_and(|s| !s.is_empty())
 }
 
 #[cfg(test)]
@@ -171,8 +200,8 @@ mod tests {
         let a = argv(words);
         let spec = resolve(&a).expect("known command");
         let mut out = Vec::new();
-        each_key(spec, &a, written, |k| {
-            out.push(String::from_utf8_lossy(k).into_owned())
+        each_key(spec, &a, written, |i, _| {
+            out.push(String::from_utf8_lossy(&a[i]).into_owned())
         });
         out
     }
