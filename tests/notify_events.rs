@@ -460,3 +460,32 @@ fn scripts_publish_their_writes_events() {
     assert_eq!(next(&mut s), "__keyspace@0__:h hset");
     assert_eq!(next(&mut s), "__keyspace@0__:k expire");
 }
+
+#[test]
+fn read_misses_publish_keymiss_and_hits_and_writes_do_not() {
+    let srv = TestServer::start();
+    let mut c = Client::connect(srv.port);
+    let mut s = subscriber(&srv, &mut c, "Km");
+    c.call(&["SET", "here", "1"]);
+    c.call(&["GET", "here"]);
+    c.call(&["GET", "nokey"]);
+    assert_eq!(next(&mut s), "__keyspace@0__:nokey keymiss");
+    // One event per missing key of a multi-key read, none for the present one.
+    c.call(&["MGET", "here", "m1", "m2"]);
+    assert_eq!(next(&mut s), "__keyspace@0__:m1 keymiss");
+    assert_eq!(next(&mut s), "__keyspace@0__:m2 keymiss");
+    for cmd in [
+        &["HGET", "h", "f"][..],
+        &["LRANGE", "l", "0", "-1"],
+        &["SMEMBERS", "st"],
+        &["ZSCORE", "z", "m"],
+        &["XRANGE", "x", "-", "+"],
+    ] {
+        c.call(cmd);
+        assert_eq!(next(&mut s), format!("__keyspace@0__:{} keymiss", cmd[1]));
+    }
+    // Writes creating a key are not misses; the next event is the marker.
+    c.call(&["INCR", "counter"]);
+    c.call(&["PUBLISH", "__keyspace@0__:marker", "m"]);
+    assert_eq!(next(&mut s), "__keyspace@0__:marker m");
+}

@@ -89,7 +89,7 @@ fn read_bytes<R>(
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
         drop(shard);
-        ctx.hit(false);
+        ctx.hit(false, key);
         return Ok(f(None));
     };
     if touch {
@@ -97,12 +97,12 @@ fn read_bytes<R>(
     }
     let Some(mut s) = e.value.as_str() else {
         drop(shard);
-        ctx.hit(true);
+        ctx.hit(true, key);
         return Err(CommandError::WrongType);
     };
     let r = s.with(|b| f(Some(b)));
     drop(shard);
-    ctx.hit(true);
+    ctx.hit(true, key);
     Ok(r)
 }
 
@@ -367,9 +367,9 @@ pub fn bitop(ctx: &mut Ctx) -> CmdResult {
     for k in srcs {
         let h = set.hash(k);
         match set.shard(h).get_live(h, k, now) {
-            None => ctx.hit(false),
+            None => ctx.hit(false, k),
             Some(e) => {
-                ctx.hit(true);
+                ctx.hit(true, k);
                 maxlen = maxlen.max(e.value.str_len().ok_or(CommandError::WrongType)?);
             }
         }

@@ -44,7 +44,7 @@ pub fn dump(ctx: &mut Ctx) -> CmdResult {
         .get_live(hash, key, ctx.now_ms)
         .map(|e| rdb::dump(&e.value));
     drop(shard);
-    ctx.hit(payload.is_some());
+    ctx.hit(payload.is_some(), key);
     match payload {
         Some(p) => ctx.out.bulk(&p),
         None => ctx.out.null(),

@@ -34,7 +34,7 @@ fn read_hash<R>(
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
         drop(shard);
-        ctx.hit(false);
+        ctx.hit(false, key);
         return Ok(f(None, ctx.out));
     };
     if touch {
@@ -45,7 +45,7 @@ fn read_hash<R>(
     };
     let r = f(Some(h), ctx.out);
     drop(shard);
-    ctx.hit(true);
+    ctx.hit(true, key);
     Ok(r)
 }
 

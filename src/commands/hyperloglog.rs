@@ -416,7 +416,7 @@ pub fn pfcount(ctx: &mut Ctx) -> CmdResult {
             let h = set.hash(k);
             let found = set.shard(h).get_live(h, k, now);
             // Sources are looked up as reads (keyspace hits and misses), as in Redis.
-            ctx.hit(found.is_some());
+            ctx.hit(found.is_some(), k);
             let Some(e) = found else {
                 continue;
             };
@@ -433,11 +433,11 @@ pub fn pfcount(ctx: &mut Ctx) -> CmdResult {
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, now) else {
         drop(shard);
-        ctx.hit(false);
+        ctx.hit(false, key);
         ctx.out.int(0);
         return Ok(());
     };
-    ctx.hit(true);
+    ctx.hit(true, key);
     let Some(mut s) = e.value.as_str() else {
         return Err(CommandError::WrongType);
     };
@@ -478,7 +478,7 @@ pub fn pfmerge(ctx: &mut Ctx) -> CmdResult {
     for (j, k) in keys.iter().enumerate() {
         let h = set.hash(k);
         let found = set.shard(h).get_live(h, k, now);
-        ctx.hit(found.is_some());
+        ctx.hit(found.is_some(), k);
         let Some(e) = found else {
             continue;
         };

@@ -54,7 +54,7 @@ pub fn exists(ctx: &mut Ctx) -> CmdResult {
         let (h, shard) = db.lock_key(k);
         let found = shard.get_live(h, k, ctx.now_ms).is_some();
         drop(shard);
-        ctx.hit(found);
+        ctx.hit(found, k);
         n += found as i64;
     }
     ctx.out.int(n);
@@ -76,7 +76,7 @@ pub fn touch(ctx: &mut Ctx) -> CmdResult {
             None => false,
         };
         drop(shard);
-        ctx.hit(found);
+        ctx.hit(found, k);
         n += found as i64;
     }
     ctx.out.int(n);
@@ -305,7 +305,7 @@ pub fn copy(ctx: &mut Ctx) -> CmdResult {
     }
     let outcome = transfer(ctx, &src, dst_db, &dst, replace, true);
     // Redis reads COPY's source with a read lookup, which counts a keyspace hit or miss.
-    ctx.hit(outcome != Transfer::NoSource);
+    ctx.hit(outcome != Transfer::NoSource, &src);
     let copied = outcome == Transfer::Done;
     if copied {
         ctx.notify_db(dst_db, ev::GENERIC, "copy_to", &dst);
@@ -479,7 +479,7 @@ fn with_live<R>(ctx: &Ctx, key: &[u8], f: impl FnOnce(&Entry) -> R) -> Option<R>
     let (h, shard) = ctx.db().lock_key(key);
     let r = shard.get_live(h, key, ctx.now_ms).map(f);
     drop(shard);
-    ctx.hit(r.is_some());
+    ctx.hit(r.is_some(), key);
     r
 }
 

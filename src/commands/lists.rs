@@ -45,14 +45,14 @@ fn read_list<R>(
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
         drop(shard);
-        ctx.hit(false);
+        ctx.hit(false, key);
         return f(None, ctx.out);
     };
     if touch {
         e.access_s = lru;
     }
     // The lookup found the key: a hit even when the type check then fails, as in Redis.
-    ctx.hit(true);
+    ctx.hit(true, key);
     f(Some(list_of(e)?), ctx.out)
 }
 

@@ -357,12 +357,14 @@ impl<'a> Ctx<'a> {
     }
 
     #[inline]
-    pub fn hit(&self, found: bool) {
+    pub fn hit(&self, found: bool, key: &[u8]) {
         let s = &self.server.stats;
         if found {
             s.keyspace_hits.fetch_add(1, Ordering::Relaxed);
         } else {
             s.keyspace_misses.fetch_add(1, Ordering::Relaxed);
+            // A read miss is announced at once, as Redis's lookup does (there is no write to wait for).
+            crate::notify::key_miss(self.server, self.client.db, key);
         }
     }
 }

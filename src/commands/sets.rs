@@ -37,7 +37,7 @@ fn read_set<R>(
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
         drop(shard);
-        ctx.hit(false);
+        ctx.hit(false, key);
         return Ok(f(None, ctx.out));
     };
     if touch {
@@ -48,7 +48,7 @@ fn read_set<R>(
     };
     let r = f(Some(s), ctx.out);
     drop(shard);
-    ctx.hit(true);
+    ctx.hit(true, key);
     Ok(r)
 }
 
@@ -429,7 +429,7 @@ fn algebra(
                 _ => return Err(CommandError::WrongType),
             },
         };
-        ctx.hit(size.is_some());
+        ctx.hit(size.is_some(), k);
         sizes.push(size);
     }
     let members: Vec<SmallBytes> = match op {

@@ -180,7 +180,7 @@ fn read_stream<R>(
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, now) else {
         drop(shard);
-        ctx.hit(false);
+        ctx.hit(false, key);
         return f(None, ctx.out);
     };
     if touch {
@@ -191,7 +191,7 @@ fn read_stream<R>(
     };
     let r = f(Some(s), ctx.out);
     drop(shard);
-    ctx.hit(true);
+    ctx.hit(true, key);
     r
 }
 
@@ -733,7 +733,7 @@ pub fn xread(ctx: &mut Ctx) -> CmdResult {
     }
     drop(set);
     for i in 0..r.keys.len() {
-        ctx.hit(found.iter().any(|(j, _)| *j == i));
+        ctx.hit(found.iter().any(|(j, _)| *j == i), &r.keys[i]);
     }
     if found.is_empty() {
         let rerun = xread_rerun(&r, &after);

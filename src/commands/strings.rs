@@ -198,7 +198,7 @@ pub fn set(ctx: &mut Ctx) -> CmdResult {
         return Err(CommandError::WrongType);
     }
     let old = if req.get {
-        ctx.hit(current.is_some());
+        ctx.hit(current.is_some(), key);
         current.and_then(|e| e.value.to_vec())
     } else {
         None
@@ -284,7 +284,7 @@ pub fn get(ctx: &mut Ctx) -> CmdResult {
     match shard.get_live_mut(hash, key, now) {
         None => {
             drop(shard);
-            ctx.hit(false);
+            ctx.hit(false, key);
             ctx.out.null();
         }
         Some(e) => {
@@ -296,12 +296,12 @@ pub fn get(ctx: &mut Ctx) -> CmdResult {
                 Value::Int(n) => ctx.out.bulk_int(*n),
                 _ => {
                     drop(shard);
-                    ctx.hit(true);
+                    ctx.hit(true, key);
                     return Err(CommandError::WrongType);
                 }
             }
             drop(shard);
-            ctx.hit(true);
+            ctx.hit(true, key);
         }
     }
     Ok(())
@@ -314,7 +314,7 @@ fn read_string(ctx: &Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
     let (hash, mut shard) = ctx.db().lock_key(key);
     let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
         drop(shard);
-        ctx.hit(false);
+        ctx.hit(false, key);
         return Ok(None);
     };
     if touch {
@@ -322,7 +322,7 @@ fn read_string(ctx: &Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
     }
     let v = e.value.to_vec();
     drop(shard);
-    ctx.hit(true);
+    ctx.hit(true, key);
     v.map(Some).ok_or(CommandError::WrongType)
 }
 
@@ -331,7 +331,7 @@ pub fn getdel(ctx: &mut Ctx) -> CmdResult {
     let key = ctx.arg(1);
     let (hash, mut shard) = ctx.db().lock_key(key);
     ctx.reap(&mut shard, hash, key);
-    ctx.hit(shard.get(hash, key).is_some());
+    ctx.hit(shard.get(hash, key).is_some(), key);
     let old = match shard.get(hash, key) {
         None => None,
         Some(e) => Some(e.value.to_vec().ok_or(CommandError::WrongType)?),
@@ -353,7 +353,7 @@ pub fn getset(ctx: &mut Ctx) -> CmdResult {
     let (key, value) = (ctx.argv[1].clone(), ctx.argv[2].clone());
     let (hash, mut shard) = ctx.db().lock_key(&key);
     ctx.reap(&mut shard, hash, &key);
-    ctx.hit(shard.get(hash, &key).is_some());
+    ctx.hit(shard.get(hash, &key).is_some(), &key);
     let old = match shard.get(hash, &key) {
         None => None,
         Some(e) => Some(e.value.to_vec().ok_or(CommandError::WrongType)?),
@@ -380,11 +380,11 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
     ctx.reap(&mut shard, hash, &key);
     let Some(e) = shard.get(hash, &key) else {
         drop(shard);
-        ctx.hit(false);
+        ctx.hit(false, &key);
         ctx.out.null();
         return Ok(());
     };
-    ctx.hit(true);
+    ctx.hit(true, &key);
     let value = e.value.to_vec().ok_or(CommandError::WrongType)?;
     let had_ttl = e.expires_at_ms != 0;
     let change = match req.expiry {
@@ -443,7 +443,7 @@ pub fn mget(ctx: &mut Ctx) -> CmdResult {
         let (hash, mut shard) = db.lock_key(key);
         let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
             drop(shard);
-            ctx.hit(false);
+            ctx.hit(false, key);
             ctx.out.null();
             continue;
         };
@@ -455,7 +455,7 @@ pub fn mget(ctx: &mut Ctx) -> CmdResult {
             None => ctx.out.null(),
         }
         drop(shard);
-        ctx.hit(true);
+        ctx.hit(true, key);
     }
     Ok(())
 }
@@ -555,7 +555,7 @@ pub fn strlen(ctx: &mut Ctx) -> CmdResult {
     let n = match shard.get_live_mut(hash, key, ctx.now_ms) {
         None => {
             drop(shard);
-            ctx.hit(false);
+            ctx.hit(false, key);
             0
         }
         Some(e) => {
@@ -564,7 +564,7 @@ pub fn strlen(ctx: &mut Ctx) -> CmdResult {
             }
             let n = e.value.str_len();
             drop(shard);
-            ctx.hit(true);
+            ctx.hit(true, key);
             n.ok_or(CommandError::WrongType)?
         }
     };

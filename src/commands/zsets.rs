@@ -375,14 +375,14 @@ fn read<R>(
             }
             let Value::ZSet(z) = &e.value else {
                 drop(shard);
-                ctx.hit(true);
+                ctx.hit(true, key);
                 return Err(CommandError::WrongType);
             };
             Some(f(z, ctx.out))
         }
     };
     drop(shard);
-    ctx.hit(r.is_some());
+    ctx.hit(r.is_some(), key);
     Ok(r)
 }
 
@@ -475,7 +475,7 @@ fn read_sources(
     for k in keys {
         let h = set.hash(k);
         let found = set.shard(h).get_live(h, k, now);
-        ctx.hit(found.is_some());
+        ctx.hit(found.is_some(), k);
         let src = match found {
             None => None,
             Some(e) => match &e.value {
@@ -981,7 +981,7 @@ pub fn zrangestore(ctx: &mut Ctx) -> CmdResult {
     let mut set = ctx.db().lock_many(&[dst, src]);
     let hs = set.hash(src);
     let found = set.shard(hs).get_live(hs, src, ctx.now_ms);
-    ctx.hit(found.is_some());
+    ctx.hit(found.is_some(), src);
     let z = match found.map(|e| &e.value) {
         None => None,
         Some(Value::ZSet(z)) => Some(z),

@@ -305,6 +305,21 @@ pub fn publish_events(server: &Server, events: &[Event]) {
     }
 }
 
+/// A read found no `key` in `db`: the `keymiss` event (class `m`), published at once.
+#[inline]
+pub fn key_miss(server: &Server, db: usize, key: &[u8]) {
+    if wants(event_flags(server), class::KEY_MISS) {
+        publish_events(
+            server,
+            &[Event {
+                db,
+                event: "keymiss",
+                key: Bytes::copy_from_slice(key),
+            }],
+        );
+    }
+}
+
 /// The active expirer removed `key` from `db`: its `expired` event and invalidation, recorded into
 /// `notes` (published by the expirer with `unit_done` once its shard lock is released).
 pub fn key_expired(server: &Server, notes: &mut Notes, db: usize, key: &[u8]) {
