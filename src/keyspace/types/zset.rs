@@ -295,8 +295,15 @@ impl ZSetValue {
         let chunk = self.chunks.get(c)?;
         let p = if max { chunk.last()? } else { chunk.first()? };
         let (score, member) = (p.0, p.1.clone());
-        // The index slot goes first: finding it confirms the pair in the runs.
-        self.unindex(member.as_slice());
+        // The pair is known exactly: any slot with its hash and score will do (two such slots are
+        // identical), so no search in the runs is needed to confirm it.
+        let h = hash_of(&member);
+        if let Ok(e) = self
+            .scores
+            .find_entry(h, |&(eh, es)| eh == h && Score(es) == score)
+        {
+            e.remove();
+        }
         let chunk = &mut self.chunks[c];
         if max {
             chunk.pop();
