@@ -610,9 +610,14 @@ fn resp3_clients_get_booleans_doubles_maps_and_sets() {
     r.set_nonblocking(true).unwrap();
     let _ = std::io::Read::read(&mut r, &mut sink);
     r.set_nonblocking(false).unwrap();
-    let cases: [(&str, &[u8]); 5] = [
-        ("return true", b"#t\r\n"),
-        ("return false", b"#f\r\n"),
+    // Booleans follow the script's redis.setresp level (2 by default), not the caller's protocol,
+    // exactly as redis-server 7.0.15 answers these five.
+    let cases: [(&str, &[u8]); 8] = [
+        ("return true", b":1\r\n"),
+        ("return false", b"_\r\n"),
+        ("redis.setresp(3) return true", b"#t\r\n"),
+        ("redis.setresp(3) return false", b"#f\r\n"),
+        ("return {true, false}", b"*2\r\n:1\r\n_\r\n"),
         ("return {double=1.5}", b",1.5\r\n"),
         ("return {map={a=1}}", b"%1\r\n$1\r\na\r\n:1\r\n"),
         ("return {set={x=true}}", b"~1\r\n$1\r\nx\r\n"),

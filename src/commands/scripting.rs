@@ -295,7 +295,8 @@ fn execute_script(
         };
         engine.hooks.raw_set("call", Value::Nil)?;
         if ok {
-            return Ok(lua_to_reply(&v));
+            let level: i64 = lua.named_registry_value("concord_resp").unwrap_or(2);
+            return Ok(lua_to_reply(&v).at_script_resp(level));
         }
         Ok(script_error(&v, name))
     });

@@ -660,7 +660,34 @@ fn to_reply(v: &Value, depth: usize) -> ScriptReply {
 }
 
 impl ScriptReply {
-    /// Writes the reply in the client's protocol (booleans are 1/nil in RESP2, as Redis does).
+    /// Applies the script's `redis.setresp` level to its booleans, as Redis converts them by the
+    /// script's protocol, not the caller's: at level 2 true is `:1` and false a null (for a RESP3
+    /// caller too); at level 3 they stay booleans (`#t`/`#f`, or `:1`/`:0` for a RESP2 caller).
+    pub fn at_script_resp(self, level: i64) -> ScriptReply {
+        if level == 3 {
+            return self;
+        }
+        match self {
+            ScriptReply::Bool(true) => ScriptReply::Int(1),
+            ScriptReply::Bool(false) => ScriptReply::Null,
+            ScriptReply::Array(items) => {
+                ScriptReply::Array(items.into_iter().map(|i| i.at_script_resp(level)).collect())
+            }
+            ScriptReply::Map(pairs) => ScriptReply::Map(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.at_script_resp(level), v.at_script_resp(level)))
+                    .collect(),
+            ),
+            ScriptReply::Set(items) => {
+                ScriptReply::Set(items.into_iter().map(|i| i.at_script_resp(level)).collect())
+            }
+            other => other,
+        }
+    }
+
+    /// Writes the reply in the client's protocol (after `at_script_resp`, a boolean left is a
+    /// RESP3-level script's: `#t`/`#f` to RESP3 callers, `:1`/`:0` to RESP2 ones, as addReplyBool).
     pub fn write(&self, out: &mut crate::protocol::ReplyBuf) {
         match self {
             ScriptReply::Bulk(b) => out.bulk(b),
@@ -669,10 +696,8 @@ impl ScriptReply {
             ScriptReply::Bool(b) => {
                 if out.is_resp3() {
                     out.boolean(*b);
-                } else if *b {
-                    out.int(1);
                 } else {
-                    out.null();
+                    out.int(*b as i64);
                 }
             }
             ScriptReply::Status(s) => out.simple(s),

@@ -353,13 +353,6 @@ def test_register_script_evalsha_with_noscript_fallback(r):
 ON_CONCORD = os.environ.get("CONCORD_TARGET") != "redis"
 
 
-@pytest.mark.xfail(
-    ON_CONCORD,
-    reason="scripting: ScriptReply::write encodes Lua booleans by the client's protocol (RESP3 #t/#f), "
-    "but Redis encodes them by the script's redis.setresp level (default 2): true -> :1, false -> null "
-    "even for a HELLO 3 client; with setresp(3) a RESP2 client gets :1/:0",
-    strict=True,
-)
 def test_script_booleans_follow_the_scripts_resp_level_not_the_clients(srv):
     c3 = srv.client(protocol=3)
     c2 = srv.client(protocol=2)
