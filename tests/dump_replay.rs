@@ -4,59 +4,14 @@
 //! and revisions. RESTORE is logged as `RESTORE key <abs-ms> payload ABSTTL [REPLACE]` (or `DEL key` when
 //! an expired TTL only removed the replaced key), so replay never depends on the time it runs at.
 
-use bytes::Bytes;
+mod replay_support;
+
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use std::sync::Arc;
 
-use concord::clock::ServerClock;
-use concord::commands::{Client, Effect, execute, replay};
-use concord::config::Config;
-use concord::keyspace::db::SHARDS;
-use concord::protocol::{ReplyBuf, Resp};
-use concord::server::{ClientInfo, Server, expirer};
-
-type Dump = Vec<(usize, Vec<u8>, String, u64, u64, u64, u64)>;
-
-fn new_server() -> Arc<Server> {
-    let clock = Arc::new(ServerClock::new());
-    clock.freeze();
-    clock.set(1_700_000_000_000);
-    Server::new(Config::default(), clock)
-}
-
-fn state(server: &Server) -> Dump {
-    let mut out = Vec::new();
-    for (i, db) in server.keyspace.dbs().iter().enumerate() {
-        for s in 0..SHARDS {
-            let shard = db.lock(s);
-            for e in shard.iter() {
-                out.push((
-                    i,
-                    e.key.to_vec(),
-                    format!("{:?}", e.value),
-                    e.expires_at_ms,
-                    e.version,
-                    e.create_revision,
-                    e.mod_revision,
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn argv(parts: &[&[u8]]) -> Vec<Bytes> {
-    parts.iter().map(|p| Bytes::copy_from_slice(p)).collect()
-}
-
-/// Runs one command and returns its raw reply.
-fn exec(server: &Server, client: &mut Client, parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = ReplyBuf::new(Resp::V2);
-    execute(server, client, &mut out, &argv(parts));
-    out.buf
-}
+use concord::commands::Effect;
+use concord::server::expirer;
+use replay_support::{assert_same_state, client, exec, new_server, replay_all};
 
 /// The bulk payload of a DUMP reply, or None for nil.
 fn bulk(reply: &[u8]) -> Option<Vec<u8>> {
@@ -71,8 +26,7 @@ fn bulk(reply: &[u8]) -> Option<Vec<u8>> {
 fn run(seed: u64, steps: usize) {
     let original = new_server();
     original.effects.start();
-    let info = Arc::new(ClientInfo::new(1, "test".into(), "test".into(), 0));
-    let mut client = Client::new(info, true);
+    let mut client = client();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut payloads: Vec<Vec<u8>> = Vec::new();
     for _ in 0..steps {
@@ -150,21 +104,8 @@ fn run(seed: u64, steps: usize) {
         }),
         "seed {seed}: no RESTORE was logged"
     );
-    let copy = new_server();
-    for effect in &log {
-        let reply = replay(&copy, effect);
-        assert!(
-            !reply.starts_with(b"-"),
-            "replay of {effect:?} failed: {}",
-            String::from_utf8_lossy(&reply)
-        );
-    }
-    assert_eq!(state(&original), state(&copy), "seed {seed}: states differ");
-    assert_eq!(
-        original.keyspace.revision(),
-        copy.keyspace.revision(),
-        "seed {seed}: revisions differ"
-    );
+    let copy = replay_all(&log);
+    assert_same_state(&original, &copy, &format!("seed {seed}"));
 }
 
 #[test]

@@ -2,35 +2,11 @@
 //! the writes its function made, so replaying the effect log on an empty server rebuilds the same
 //! libraries, keys and revision. In-process, as tests/replay_conformance.rs.
 
-use bytes::Bytes;
-use std::sync::Arc;
+mod replay_support;
 
-use concord::clock::ServerClock;
-use concord::commands::{Client, Effect, execute, replay};
-use concord::config::Config;
-use concord::protocol::{ReplyBuf, Resp};
-use concord::server::{ClientInfo, Server};
-
-fn new_server() -> Arc<Server> {
-    let clock = Arc::new(ServerClock::new());
-    clock.freeze();
-    clock.set(1_700_000_000_000);
-    Server::new(Config::default(), clock)
-}
-
-fn run(server: &Server, client: &mut Client, args: &[&[u8]]) -> Vec<u8> {
-    let mut out = ReplyBuf::new(Resp::V2);
-    let argv: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-    execute(server, client, &mut out, &argv);
-    out.buf
-}
-
-fn client() -> Client {
-    Client::new(
-        Arc::new(ClientInfo::new(1, "t".into(), "t".into(), 0)),
-        true,
-    )
-}
+use concord::commands::Effect;
+use concord::server::Server;
+use replay_support::{client, exec as run, new_server, replay_all};
 
 #[test]
 fn replaying_the_log_rebuilds_libraries_keys_and_revision() {
@@ -76,15 +52,7 @@ fn replaying_the_log_rebuilds_libraries_keys_and_revision() {
     let log: Vec<Effect> = original.effects.drain();
     assert!(log.len() >= 8, "{log:?}");
 
-    let copy = new_server();
-    for effect in &log {
-        let reply = replay(&copy, effect);
-        assert!(
-            !reply.starts_with(b"-"),
-            "replay of {effect:?} failed: {}",
-            String::from_utf8_lossy(&reply)
-        );
-    }
+    let copy = replay_all(&log);
     let list = |s: &Server| run(s, &mut client(), &[b"FUNCTION", b"LIST", b"WITHCODE"]);
     assert_eq!(list(&original), list(&copy));
     for key in [&b"n"[..], b"s"] {

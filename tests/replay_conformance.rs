@@ -4,49 +4,16 @@
 //! will pass later (the apply-path seam). It runs in-process on purpose: what it checks is the apply path,
 //! not the network.
 
+mod replay_support;
+
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use std::sync::Arc;
 
-use concord::clock::ServerClock;
-use concord::commands::{Client, Effect, execute, replay};
-use concord::config::Config;
-use concord::keyspace::db::SHARDS;
+use concord::commands::{Effect, execute};
 use concord::protocol::{ReplyBuf, Resp};
-use concord::server::{ClientInfo, Server, expirer};
-
-type Dump = Vec<(usize, Vec<u8>, String, u64, u64, u64, u64)>;
-
-fn new_server() -> Arc<Server> {
-    let clock = Arc::new(ServerClock::new());
-    clock.freeze();
-    clock.set(1_700_000_000_000);
-    Server::new(Config::default(), clock)
-}
-
-/// Every key of every db with its value, expiry and revision metadata, sorted.
-fn dump(server: &Server) -> Dump {
-    let mut out = Vec::new();
-    for (i, db) in server.keyspace.dbs().iter().enumerate() {
-        for s in 0..SHARDS {
-            let shard = db.lock(s);
-            for e in shard.iter() {
-                out.push((
-                    i,
-                    e.key.to_vec(),
-                    format!("{:?}", e.value),
-                    e.expires_at_ms,
-                    e.version,
-                    e.create_revision,
-                    e.mod_revision,
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use concord::server::expirer;
+use replay_support::{assert_same_state, client, new_server, replay_all};
 
 fn random_command(rng: &mut StdRng) -> Vec<String> {
     let key = |rng: &mut StdRng| format!("k{}", rng.random_range(0..12));
@@ -398,8 +365,7 @@ fn random_stream_command(rng: &mut StdRng) -> Vec<String> {
 fn run_stream_with(seed: u64, steps: usize, generate: fn(&mut StdRng) -> Vec<String>) {
     let original = new_server();
     original.effects.start();
-    let info = Arc::new(ClientInfo::new(1, "test".into(), "test".into(), 0));
-    let mut client = Client::new(info, true);
+    let mut client = client();
     let mut out = ReplyBuf::new(Resp::V2);
     let mut rng = StdRng::seed_from_u64(seed);
     for _ in 0..steps {
@@ -417,25 +383,8 @@ fn run_stream_with(seed: u64, steps: usize, generate: fn(&mut StdRng) -> Vec<Str
     let log: Vec<Effect> = original.effects.drain();
     assert!(!log.is_empty());
 
-    let copy = new_server();
-    for effect in &log {
-        let reply = replay(&copy, effect);
-        assert!(
-            !reply.starts_with(b"-"),
-            "replay of {effect:?} failed: {}",
-            String::from_utf8_lossy(&reply)
-        );
-    }
-    assert_eq!(
-        dump(&original),
-        dump(&copy),
-        "seed {seed}: states differ after replay"
-    );
-    assert_eq!(
-        original.keyspace.revision(),
-        copy.keyspace.revision(),
-        "seed {seed}: revisions differ"
-    );
+    let copy = replay_all(&log);
+    assert_same_state(&original, &copy, &format!("seed {seed}"));
 }
 
 #[test]
@@ -456,8 +405,7 @@ fn replaying_stream_writes_reproduces_groups_and_pending_lists() {
 fn every_logged_write_has_a_distinct_increasing_revision_unless_it_shares_a_unit() {
     let server = new_server();
     server.effects.start();
-    let info = Arc::new(ClientInfo::new(1, "t".into(), "t".into(), 0));
-    let mut client = Client::new(info, true);
+    let mut client = client();
     let mut out = ReplyBuf::new(Resp::V2);
     for cmd in [
         &["SET", "a", "1"][..],

@@ -1,0 +1,93 @@
+//! The shared harness of the in-process replay tests (replay_conformance, dump_replay,
+//! functions_replay): a server on a frozen clock, a client, running one command, the whole keyspace
+//! as comparable data, and replaying an effect log onto a fresh server. In-process on purpose: these
+//! tests check the apply path, not the network.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use std::sync::Arc;
+
+use concord::clock::ServerClock;
+use concord::commands::{Client, Effect, execute, replay};
+use concord::config::Config;
+use concord::keyspace::db::SHARDS;
+use concord::protocol::{ReplyBuf, Resp};
+use concord::server::{ClientInfo, Server};
+
+/// Every key of every db: (db, key, value as Debug, expiry, version, create_revision, mod_revision).
+pub type State = Vec<(usize, Vec<u8>, String, u64, u64, u64, u64)>;
+
+/// A server whose clock is frozen at a fixed instant (tests move it explicitly).
+pub fn new_server() -> Arc<Server> {
+    let clock = Arc::new(ServerClock::new());
+    clock.freeze();
+    clock.set(1_700_000_000_000);
+    Server::new(Config::default(), clock)
+}
+
+/// An authenticated client in db 0.
+pub fn client() -> Client {
+    Client::new(
+        Arc::new(ClientInfo::new(1, "test".into(), "test".into(), 0)),
+        true,
+    )
+}
+
+/// Runs one command and returns its raw RESP2 reply.
+pub fn exec(server: &Server, client: &mut Client, parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = ReplyBuf::new(Resp::V2);
+    let argv: Vec<Bytes> = parts.iter().map(|p| Bytes::copy_from_slice(p)).collect();
+    execute(server, client, &mut out, &argv);
+    out.buf
+}
+
+/// Every key of every db with its value, expiry and revision metadata, sorted.
+pub fn state(server: &Server) -> State {
+    let mut out = Vec::new();
+    for (i, db) in server.keyspace.dbs().iter().enumerate() {
+        for s in 0..SHARDS {
+            let shard = db.lock(s);
+            for e in shard.iter() {
+                out.push((
+                    i,
+                    e.key.to_vec(),
+                    format!("{:?}", e.value),
+                    e.expires_at_ms,
+                    e.version,
+                    e.create_revision,
+                    e.mod_revision,
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Replays `log` onto a fresh server, every record without error, and returns that server.
+pub fn replay_all(log: &[Effect]) -> Arc<Server> {
+    let copy = new_server();
+    for effect in log {
+        let reply = replay(&copy, effect);
+        assert!(
+            !reply.starts_with(b"-"),
+            "replay of {effect:?} failed: {}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+    copy
+}
+
+/// Asserts that `copy` holds the same keys, values, expiries and revisions as `original`.
+pub fn assert_same_state(original: &Server, copy: &Server, what: &str) {
+    assert_eq!(
+        state(original),
+        state(copy),
+        "{what}: states differ after replay"
+    );
+    assert_eq!(
+        original.keyspace.revision(),
+        copy.keyspace.revision(),
+        "{what}: revisions differ"
+    );
+}
