@@ -284,16 +284,19 @@ fn execute_script(
                 crate::scripting::CALL_ERR_MARKER.into(),
             ))
         })?;
-        engine.hooks.raw_set("call", call)?;
-        engine.hooks.raw_set("call_raise", call_raise)?;
         let (ok, v): (bool, Value) = match target {
-            Target::Eval(func) => {
-                let env: Value = engine.make_env.call((keys_t, args_t))?;
-                engine.runner.call((func, env))?
+            // One call into Lua sets the hooks, runs and clears them (see the prelude's run_eval).
+            Target::Eval(func) => engine
+                .run_eval
+                .call((func, call, call_raise, keys_t, args_t))?,
+            Target::Function(func) => {
+                engine.hooks.raw_set("call", call)?;
+                engine.hooks.raw_set("call_raise", call_raise)?;
+                let r = engine.libs.call_fn.call((func, keys_t, args_t))?;
+                engine.hooks.raw_set("call", Value::Nil)?;
+                r
             }
-            Target::Function(func) => engine.libs.call_fn.call((func, keys_t, args_t))?,
         };
-        engine.hooks.raw_set("call", Value::Nil)?;
         if ok {
             let level: i64 = lua.named_registry_value("concord_resp").unwrap_or(2);
             return Ok(lua_to_reply(&v).at_script_resp(level));

@@ -66,8 +66,9 @@ pub struct Engine {
     pub scripts: HashMap<String, Function>,
     /// `run(f, env)`: runs `f` in `env` under an error handler, returns (ok, value-or-error-table).
     pub runner: Function,
-    /// `env(keys, argv)`: a fresh read-only proxy environment for one script.
-    pub make_env: Function,
+    /// `run_eval(f, call, call_raise, keys, argv)`: runs an EVAL script in the shared read-only
+    /// environment with this run's KEYS/ARGV and redis.call functions, returns (ok, value-or-error).
+    pub run_eval: Function,
     /// Where `redis.call`/`redis.pcall` find the dispatcher of the running script.
     pub hooks: Table,
     /// Flags of cached scripts that start with a `#!lua` shebang (absent: Redis's compatibility mode).
@@ -175,27 +176,36 @@ local string_mt = getmetatable('')
 if string_mt then
   string_mt.__metatable = readonly({__index = frozen.string})
 end
-local function make_env(keys, argv)
-  local env = {}
-  local view = setmetatable({}, {
-    __index = function(_, n)
-      if n == '_G' then return env end
-      local v = frozen[n]
-      if v == nil then v = rawget(G, n) end
-      if v == nil and n == 'KEYS' then return keys end
-      if v == nil and n == 'ARGV' then return argv end
-      if v == nil and n == '_G' then return env end
-      if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 0)
-      end
-      return v
-    end,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
-  })
-  env = view
-  protected[view] = true
-  return view
+-- The one environment every EVAL script runs in. It holds no state of its own (writes are refused),
+-- so it is built once; KEYS and ARGV are the current call's, set by run_eval.
+local cur_keys, cur_argv
+local eval_env
+eval_env = setmetatable({}, {
+  __index = function(_, n)
+    if n == '_G' then return eval_env end
+    local v = frozen[n]
+    if v == nil then v = rawget(G, n) end
+    if v == nil and n == 'KEYS' then return cur_keys end
+    if v == nil and n == 'ARGV' then return cur_argv end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 0)
+    end
+    return v
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+protected[eval_env] = true
+-- Runs an EVAL script in one call from Rust: installs this run's redis.call functions, runs, and
+-- clears them again (each mlua call costs a protected call and allocations, so they are batched).
+local function run_eval(f, call, call_raise, keys, argv)
+  cur_keys, cur_argv = keys, argv
+  hooks.call, hooks.call_raise = call, call_raise
+  setfenv(f, eval_env)
+  local ok, v = xpcall(f, handler)
+  hooks.call, hooks.call_raise, hooks.last_err = nil, nil, nil
+  cur_keys, cur_argv = nil, nil
+  return ok, v
 end
 local function run(f, env)
   setfenv(f, env)
@@ -248,7 +258,7 @@ end
 local function call_fn(f, keys, args)
   return xpcall(function() return f(keys, args) end, handler)
 end
-return run, make_env, make_lib_env, make_load_api, call_fn
+return run, run_eval, make_lib_env, make_load_api, call_fn
 "#;
 
 impl Default for Engine {
@@ -329,7 +339,7 @@ impl Engine {
             "err_where",
             lua.create_function(|lua, ()| Ok(script_line(lua)))?,
         )?;
-        let (runner, make_env, make_lib_env, make_load_api, call_fn): (
+        let (runner, run_eval, make_lib_env, make_load_api, call_fn): (
             Function,
             Function,
             Function,
@@ -350,7 +360,7 @@ impl Engine {
             scripts: HashMap::new(),
             shebang_flags: HashMap::new(),
             runner,
-            make_env,
+            run_eval,
             hooks,
             libs: functions::Libraries {
                 make_lib_env,
