@@ -114,10 +114,15 @@ local function handler(e)
 end
 -- Every read-only view a script can reach, so the metatable and raw-access functions refuse them.
 local protected = setmetatable({}, {__mode = 'k'})
+-- The metamethods every read-only view shares.
+local function refuse_write() error('Attempt to modify a readonly table', 2) end
+local function undeclared(n)
+  error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 0)
+end
 local function readonly(t)
   local view = setmetatable({}, {
     __index = t,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __newindex = refuse_write,
     __metatable = false,
   })
   protected[view] = true
@@ -166,7 +171,7 @@ frozen.redis = setmetatable({}, {
     if n == 'call' then return hooks.call_raise end
     return redis[n]
   end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __newindex = refuse_write,
   __metatable = false,
 })
 protected[frozen.redis] = true
@@ -188,11 +193,11 @@ eval_env = setmetatable({}, {
     if v == nil and n == 'KEYS' then return cur_keys end
     if v == nil and n == 'ARGV' then return cur_argv end
     if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 0)
+      undeclared(n)
     end
     return v
   end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __newindex = refuse_write,
   __metatable = false,
 })
 protected[eval_env] = true
@@ -229,11 +234,11 @@ local function make_lib_env(load_api)
         if v == nil then v = rawget(G, n) end
       end
       if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 0)
+        undeclared(n)
       end
       return v
     end,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __newindex = refuse_write,
     __metatable = false,
   })
   protected[view] = true
@@ -245,11 +250,11 @@ local function make_load_api(fields)
     __index = function(_, n)
       local v = fields[n]
       if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 0)
+        undeclared(n)
       end
       return v
     end,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __newindex = refuse_write,
     __metatable = false,
   })
   protected[view] = true
