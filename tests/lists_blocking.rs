@@ -6,12 +6,12 @@
 mod strings_script;
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use strings_script::{Target, run, script};
-use support::TestServer;
+use support::{TestServer, read_compact_reply, resp_command};
 
 /// A raw connection that sends one command and reads its reply later.
 struct Pending {
@@ -21,10 +21,7 @@ struct Pending {
 impl Pending {
     fn send(server: &TestServer, args: &[&str]) -> Pending {
         let mut s = server.raw();
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
+        let req = resp_command(args);
         s.write_all(req.as_bytes()).unwrap();
         Pending {
             reader: BufReader::new(s),
@@ -33,29 +30,7 @@ impl Pending {
 
     /// Reads one whole RESP2 reply and renders it compactly: `nil`, `*-1`, `[a, b]`, `$x`, `:n`, `-ERR`.
     fn reply(&mut self) -> String {
-        read_reply(&mut self.reader)
-    }
-}
-
-fn read_reply(r: &mut BufReader<TcpStream>) -> String {
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let line = line.trim_end().to_string();
-    let (kind, rest) = line.split_at(1);
-    match kind {
-        "*" if rest == "-1" => "*-1".into(),
-        "*" => {
-            let n: usize = rest.parse().unwrap();
-            let items: Vec<String> = (0..n).map(|_| read_reply(r)).collect();
-            format!("[{}]", items.join(", "))
-        }
-        "$" if rest == "-1" => "nil".into(),
-        "$" => {
-            let mut v = String::new();
-            r.read_line(&mut v).unwrap();
-            v.trim_end().to_string()
-        }
-        _ => line,
+        read_compact_reply(&mut self.reader)
     }
 }
 

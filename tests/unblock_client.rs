@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::TestServer;
+use support::{TestServer, read_compact_reply, resp_command};
 
 /// A raw connection: send commands, read RESP2 replies rendered compactly.
 struct Raw {
@@ -23,42 +23,17 @@ impl Raw {
     }
 
     fn send(&mut self, args: &[&str]) {
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
+        let req = resp_command(args);
         self.r.get_mut().write_all(req.as_bytes()).unwrap();
     }
 
     fn reply(&mut self) -> String {
-        read_reply(&mut self.r)
+        read_compact_reply(&mut self.r)
     }
 
     fn cmd(&mut self, args: &[&str]) -> String {
         self.send(args);
         self.reply()
-    }
-}
-
-fn read_reply(r: &mut BufReader<TcpStream>) -> String {
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let line = line.trim_end().to_string();
-    let (kind, rest) = line.split_at(1);
-    match kind {
-        "*" if rest == "-1" => "*-1".into(),
-        "*" => {
-            let n: usize = rest.parse().unwrap();
-            let items: Vec<String> = (0..n).map(|_| read_reply(r)).collect();
-            format!("[{}]", items.join(", "))
-        }
-        "$" if rest == "-1" => "nil".into(),
-        "$" => {
-            let mut v = String::new();
-            r.read_line(&mut v).unwrap();
-            v.trim_end().to_string()
-        }
-        _ => line,
     }
 }
 

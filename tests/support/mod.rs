@@ -130,3 +130,36 @@ pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
     let _ = stream.read_to_end(&mut got);
     got
 }
+
+/// `args` as a RESP2 command (text arguments).
+pub fn resp_command(args: &[&str]) -> String {
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    req
+}
+
+/// Reads one whole RESP2 reply and renders it compactly: `nil`, `*-1`, `[a, b]`, the bulk's text,
+/// or the line itself for `:n`, `+OK`, `-ERR ...`.
+pub fn read_compact_reply(r: &mut BufReader<TcpStream>) -> String {
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let line = line.trim_end().to_string();
+    let (kind, rest) = line.split_at(1);
+    match kind {
+        "*" if rest == "-1" => "*-1".into(),
+        "*" => {
+            let n: usize = rest.parse().unwrap();
+            let items: Vec<String> = (0..n).map(|_| read_compact_reply(r)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        "$" if rest == "-1" => "nil".into(),
+        "$" => {
+            let mut v = String::new();
+            r.read_line(&mut v).unwrap();
+            v.trim_end().to_string()
+        }
+        _ => line,
+    }
+}
