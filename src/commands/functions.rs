@@ -369,7 +369,7 @@ fn call(ctx: &mut Ctx, ro: bool) -> CmdResult {
         &engine,
         Target::Function(func),
         busy::Kind::Function,
-        name,
+        &name,
         nk,
         ro || no_writes,
     )

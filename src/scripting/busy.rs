@@ -77,7 +77,8 @@ pub struct RunInner {
     /// SCRIPT KILL / FUNCTION KILL asked it to stop.
     kill: AtomicBool,
     /// Function name (or sha) and the command that runs it, for FUNCTION STATS.
-    running: parking_lot::Mutex<Option<(String, Vec<bytes::Bytes>)>>,
+    /// (running, name, argv): the buffers are reused from run to run.
+    running: parking_lot::Mutex<(bool, String, Vec<bytes::Bytes>)>,
     /// When it started, in µs since `base`.
     started_us: AtomicU64,
     base: std::sync::OnceLock<Instant>,
@@ -96,13 +97,15 @@ impl Drop for Running<'_> {
         s.timed_out.store(false, Ordering::SeqCst);
         s.kill.store(false, Ordering::SeqCst);
         s.wrote.store(false, Ordering::SeqCst);
-        *s.running.lock() = None;
+        let mut r = s.running.lock();
+        r.0 = false;
+        r.2.clear();
     }
 }
 
 impl RunState {
     /// Marks a script of `kind` as running (the caller holds the exclusive exec lock).
-    pub fn begin(&self, kind: Kind, name: String, argv: Vec<bytes::Bytes>) -> Running<'_> {
+    pub fn begin(&self, kind: Kind, name: &str, argv: &[bytes::Bytes]) -> Running<'_> {
         let started = Instant::now();
         let base = *self.0.base.get_or_init(Instant::now);
         self.0.started_us.store(
@@ -112,7 +115,14 @@ impl RunState {
         self.0.timed_out.store(false, Ordering::SeqCst);
         self.0.kill.store(false, Ordering::SeqCst);
         self.0.wrote.store(false, Ordering::SeqCst);
-        *self.0.running.lock() = Some((name, argv));
+        {
+            let mut r = self.0.running.lock();
+            r.0 = true;
+            r.1.clear();
+            r.1.push_str(name);
+            r.2.clear();
+            r.2.extend_from_slice(argv);
+        }
         self.0.kind.store(kind as u8, Ordering::SeqCst);
         Running {
             state: self,
@@ -179,7 +189,8 @@ impl RunState {
 
     /// The running script's name and command line (FUNCTION STATS).
     pub fn running(&self) -> Option<(String, Vec<bytes::Bytes>)> {
-        self.0.running.lock().clone()
+        let r = self.0.running.lock();
+        r.0.then(|| (r.1.clone(), r.2.clone()))
     }
 
     fn set_timed_out(&self) {

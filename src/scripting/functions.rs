@@ -366,21 +366,10 @@ impl Libraries {
             .call(self.load_api.clone())
             .map_err(|e| lua_error_text(&e))?;
         *self.registering.0.lock() = Some(Vec::new());
-        let started = Instant::now();
-        let hooked = lua.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(10_000),
-            move |_, _| {
-                if started.elapsed() > LOAD_TIMEOUT {
-                    return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
-                }
-                Ok(mlua::VmState::Continue)
-            },
-        );
-        let outcome: mlua::Result<(bool, Value)> = match hooked {
-            Ok(()) => runner.call((chunk, env)),
-            Err(e) => Err(e),
+        let outcome: mlua::Result<(bool, Value)> = {
+            let _deadline = super::runner::LoadDeadline::set(Instant::now() + LOAD_TIMEOUT);
+            runner.call((chunk, env))
         };
-        lua.remove_hook();
         let registered = self.registering.0.lock().take().unwrap_or_default();
         let _ = done.call::<()>(());
         match outcome {

@@ -12,21 +12,15 @@ pub mod busy;
 pub mod cjson;
 pub mod functions;
 mod msgpack;
+pub mod runner;
 mod structlib;
 
 use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, Table, Value};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 
-/// What `redis.call` raises when the command failed; the prelude's handlers swap it for the error table
-/// left in `hooks.last_err` (a Rust function cannot raise a Lua table).
-pub const CALL_ERR_MARKER: &str = "\u{1}concord:redis.call-error\u{1}";
-
 /// Upper bound of the Lua heap: a runaway allocation errors instead of taking the server down.
 pub const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
-
-/// Deepest table nesting converted to a reply; deeper (or cyclic) tables give an error reply.
-const MAX_DEPTH: usize = 128;
 
 /// The server's scripting state.
 pub struct Scripting {
@@ -66,8 +60,8 @@ pub struct Engine {
     pub scripts: HashMap<String, Function>,
     /// `run(f, env)`: runs `f` in `env` under an error handler, returns (ok, value-or-error-table).
     pub runner: Function,
-    /// `run_eval(f, call, call_raise, keys, argv)`: runs an EVAL script in the shared read-only
-    /// environment with this run's KEYS/ARGV and redis.call functions, returns (ok, value-or-error).
+    /// `run_eval(f, keys, argv)`: runs an EVAL script in the shared read-only environment with this
+    /// run's KEYS/ARGV, returns (ok, value-or-error); see `runner`.
     pub run_eval: Function,
     /// Where `redis.call`/`redis.pcall` find the dispatcher of the running script.
     pub hooks: Table,
@@ -84,29 +78,15 @@ local err_where = hooks.err_where
 local gsub = string.gsub
 local rawget, rawset, setmetatable, getmetatable, tostring, type, error, xpcall, setfenv, pairs =
       rawget, rawset, setmetatable, getmetatable, tostring, type, error, xpcall, setfenv, pairs
-local find = string.find
-local CALL_ERR = hooks.call_err_marker
--- redis.call is a Rust function (so `return redis.call(...)` keeps the script's frame for the error
--- line, and any number of arguments passes): it cannot raise a Lua table, so it leaves the error table
--- in hooks.last_err and raises a marker, which the handlers below turn back into that table.
-local function call_error(e)
-  if type(e) ~= 'table' and find(tostring(e), CALL_ERR, 1, true) then
-    local t = hooks.last_err
-    hooks.last_err = nil
-    return t
-  end
-end
+-- Keys the C side reads results by: kept alive, so looking them up never allocates.
+hooks.pinned = {'err', 'ok', 'double', 'map', 'set', 'source', 'line'}
+-- redis.call raises its error table as is; any other error becomes one.
 local function handler(e)
   if type(e) ~= 'table' then
-    local t = call_error(e)
-    if t then
-      e = t
-    else
-      -- Errors raised by Concord's Rust helpers arrive wrapped: keep only the message, as Redis
-      -- shows it.
-      local msg = gsub(gsub(tostring(e), '^runtime error: ', ''), '\nstack traceback:.*$', '')
-      e = {err = 'ERR ' .. msg}
-    end
+    -- Errors raised by Concord's Rust helpers arrive wrapped: keep only the message, as Redis
+    -- shows it.
+    local msg = gsub(gsub(tostring(e), '^runtime error: ', ''), '\nstack traceback:.*$', '')
+    e = {err = 'ERR ' .. msg}
   end
   local line, source = err_where()
   if line then e.source = source; e.line = line end
@@ -143,34 +123,13 @@ local guarded = {
     return rawset(t, k, v)
   end,
 }
-local redis = G.redis
-redis.pcall = function(...)
-  local _, r = hooks.call(false, ...)
-  return r
-end
-local raw_pcall, select = pcall, select
-local function fix_pcall(ok, ...)
-  if not ok then
-    local t = call_error((...))
-    if t then return false, t end
-  end
-  return ok, ...
-end
--- pcall/xpcall in scripts see redis.call's error table, as in Redis.
-guarded.pcall = function(f, ...) return fix_pcall(raw_pcall(f, ...)) end
-guarded.xpcall = function(f, h)
-  return xpcall(f, function(e) return h(call_error(e) or e) end)
-end
 local frozen = {}
 for _, name in ipairs({'cjson', 'cmsgpack', 'struct', 'bit', 'string', 'table', 'math'}) do
   if G[name] then frozen[name] = readonly(G[name]) end
 end
 for name, f in pairs(guarded) do frozen[name] = f end
 frozen.redis = setmetatable({}, {
-  __index = function(_, n)
-    if n == 'call' then return hooks.call_raise end
-    return redis[n]
-  end,
+  __index = G.redis,
   __newindex = refuse_write,
   __metatable = false,
 })
@@ -201,14 +160,11 @@ eval_env = setmetatable({}, {
   __metatable = false,
 })
 protected[eval_env] = true
--- Runs an EVAL script in one call from Rust: installs this run's redis.call functions, runs, and
--- clears them again (each mlua call costs a protected call and allocations, so they are batched).
-local function run_eval(f, call, call_raise, keys, argv)
+-- Runs an EVAL script with this run's KEYS and ARGV (scripting/runner.rs calls it).
+local function run_eval(f, keys, argv)
   cur_keys, cur_argv = keys, argv
-  hooks.call, hooks.call_raise = call, call_raise
   setfenv(f, eval_env)
   local ok, v = xpcall(f, handler)
-  hooks.call, hooks.call_raise, hooks.last_err = nil, nil, nil
   cur_keys, cur_argv = nil, nil
   return ok, v
 end
@@ -332,6 +288,7 @@ impl Engine {
 
         let redis = lua.create_table()?;
         install_redis_lib(&lua, &redis)?;
+        runner::install(&lua, &redis)?;
         g.raw_set("redis", redis)?;
         g.raw_set("cjson", cjson::library(&lua)?)?;
         g.raw_set("bit", bit_lib(&lua)?)?;
@@ -339,7 +296,6 @@ impl Engine {
         g.raw_set("struct", structlib::library(&lua)?)?;
 
         let hooks = lua.create_table()?;
-        hooks.raw_set("call_err_marker", CALL_ERR_MARKER)?;
         hooks.raw_set(
             "err_where",
             lua.create_function(|lua, ()| Ok(script_line(lua)))?,
@@ -486,17 +442,6 @@ fn install_redis_lib(lua: &Lua, redis: &Table) -> mlua::Result<()> {
     ] {
         redis.raw_set(name, v)?;
     }
-    redis.raw_set(
-        "setresp",
-        lua.create_function(|lua, v: i64| {
-            if v != 2 && v != 3 {
-                return Err(mlua::Error::RuntimeError(
-                    "RESP version must be 2 or 3.".into(),
-                ));
-            }
-            lua.set_named_registry_value("concord_resp", v)
-        })?,
-    )?;
     // Effects replication is the only mode since Redis 7: replicate_commands answers true, set_repl
     // is accepted and changes nothing (each write is logged with the script's revision anyway).
     redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
@@ -590,268 +535,6 @@ fn bit_lib(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-/// A script's result, converted from Lua before anything is written (so an unconvertible table
-/// cannot leave half a reply behind).
-#[derive(Debug, Clone, PartialEq)]
-pub enum ScriptReply {
-    Bulk(Vec<u8>),
-    Int(i64),
-    Null,
-    Bool(bool),
-    Status(String),
-    Error(String),
-    Double(f64),
-    Array(Vec<ScriptReply>),
-    /// `{map={...}}` (RESP2: a flat array).
-    Map(Vec<(ScriptReply, ScriptReply)>),
-    /// `{set={...}}`, members whose value is true (RESP2: an array).
-    Set(Vec<ScriptReply>),
-}
-
-/// Converts a script's return value with Redis's Lua -> RESP rules.
-pub fn lua_to_reply(v: &Value) -> ScriptReply {
-    to_reply(v, 0)
-}
-
-fn to_reply(v: &Value, depth: usize) -> ScriptReply {
-    if depth > MAX_DEPTH {
-        return ScriptReply::Error("ERR reached lua stack limit".into());
-    }
-    match v {
-        Value::String(s) => ScriptReply::Bulk(s.as_bytes().to_vec()),
-        Value::Boolean(true) => ScriptReply::Bool(true),
-        Value::Boolean(false) => ScriptReply::Bool(false),
-        Value::Integer(i) => ScriptReply::Int(*i),
-        Value::Number(n) => ScriptReply::Int(*n as i64),
-        Value::Table(t) => {
-            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
-                let msg = e.to_string_lossy().replace(['\r', '\n'], " ");
-                return ScriptReply::Error(msg);
-            }
-            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
-                return ScriptReply::Status(s.to_string_lossy().replace(['\r', '\n'], " "));
-            }
-            match t.raw_get::<Value>("double") {
-                Ok(Value::Number(n)) => return ScriptReply::Double(n),
-                Ok(Value::Integer(n)) => return ScriptReply::Double(n as f64),
-                _ => {}
-            }
-            if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
-                let mut pairs = Vec::new();
-                for (k, v) in m.pairs::<Value, Value>().flatten() {
-                    pairs.push((to_reply(&k, depth + 1), to_reply(&v, depth + 1)));
-                }
-                return ScriptReply::Map(pairs);
-            }
-            if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
-                let mut members = Vec::new();
-                for (k, v) in m.pairs::<Value, Value>().flatten() {
-                    if matches!(v, Value::Boolean(true)) {
-                        members.push(to_reply(&k, depth + 1));
-                    }
-                }
-                return ScriptReply::Set(members);
-            }
-            let mut items = Vec::new();
-            let mut i = 1usize;
-            loop {
-                match t.raw_get::<Value>(i) {
-                    Ok(Value::Nil) | Err(_) => break,
-                    Ok(e) => {
-                        let r = to_reply(&e, depth + 1);
-                        if matches!(&r, ScriptReply::Error(m) if m == "ERR reached lua stack limit")
-                        {
-                            return r;
-                        }
-                        items.push(r);
-                    }
-                }
-                i += 1;
-            }
-            ScriptReply::Array(items)
-        }
-        _ => ScriptReply::Null,
-    }
-}
-
-impl ScriptReply {
-    /// Applies the script's `redis.setresp` level to its booleans, as Redis converts them by the
-    /// script's protocol, not the caller's: at level 2 true is `:1` and false a null (for a RESP3
-    /// caller too); at level 3 they stay booleans (`#t`/`#f`, or `:1`/`:0` for a RESP2 caller).
-    pub fn at_script_resp(self, level: i64) -> ScriptReply {
-        if level == 3 {
-            return self;
-        }
-        match self {
-            ScriptReply::Bool(true) => ScriptReply::Int(1),
-            ScriptReply::Bool(false) => ScriptReply::Null,
-            ScriptReply::Array(items) => {
-                ScriptReply::Array(items.into_iter().map(|i| i.at_script_resp(level)).collect())
-            }
-            ScriptReply::Map(pairs) => ScriptReply::Map(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (k.at_script_resp(level), v.at_script_resp(level)))
-                    .collect(),
-            ),
-            ScriptReply::Set(items) => {
-                ScriptReply::Set(items.into_iter().map(|i| i.at_script_resp(level)).collect())
-            }
-            other => other,
-        }
-    }
-
-    /// Writes the reply in the client's protocol (after `at_script_resp`, a boolean left is a
-    /// RESP3-level script's: `#t`/`#f` to RESP3 callers, `:1`/`:0` to RESP2 ones, as addReplyBool).
-    pub fn write(&self, out: &mut crate::protocol::ReplyBuf) {
-        match self {
-            ScriptReply::Bulk(b) => out.bulk(b),
-            ScriptReply::Int(i) => out.int(*i),
-            ScriptReply::Null => out.null(),
-            ScriptReply::Bool(b) => {
-                if out.is_resp3() {
-                    out.boolean(*b);
-                } else {
-                    out.int(*b as i64);
-                }
-            }
-            ScriptReply::Status(s) => out.simple(s),
-            ScriptReply::Error(e) => out.error(e),
-            ScriptReply::Double(d) => out.double(*d),
-            ScriptReply::Array(items) => {
-                out.array(items.len());
-                for i in items {
-                    i.write(out);
-                }
-            }
-            ScriptReply::Map(pairs) => {
-                out.map(pairs.len());
-                for (k, v) in pairs {
-                    k.write(out);
-                    v.write(out);
-                }
-            }
-            ScriptReply::Set(items) => {
-                out.set(items.len());
-                for i in items {
-                    i.write(out);
-                }
-            }
-        }
-    }
-}
-
-/// Parses one RESP2/RESP3 reply (as a handler wrote it) into a Lua value with Redis's RESP -> Lua rules.
-/// Returns the value and whether it was an error reply.
-pub fn reply_to_lua(lua: &Lua, buf: &[u8], resp3: bool) -> mlua::Result<(Value, bool)> {
-    let mut pos = 0;
-    let v = parse(lua, buf, &mut pos, resp3, 0)?;
-    let is_err = buf.first() == Some(&b'-');
-    Ok((v, is_err))
-}
-
-fn line<'a>(buf: &'a [u8], pos: &mut usize) -> mlua::Result<&'a [u8]> {
-    let rest = buf.get(*pos..).unwrap_or_default();
-    let end = rest
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .ok_or_else(|| mlua::Error::RuntimeError("malformed reply".into()))?;
-    *pos += end + 2;
-    Ok(&rest[..end])
-}
-
-fn num(b: &[u8]) -> mlua::Result<i64> {
-    crate::util::numbers::parse_i64(b)
-        .ok_or_else(|| mlua::Error::RuntimeError("malformed reply".into()))
-}
-
-fn parse(lua: &Lua, buf: &[u8], pos: &mut usize, resp3: bool, depth: usize) -> mlua::Result<Value> {
-    if depth > MAX_DEPTH {
-        return Err(mlua::Error::RuntimeError("reply too deep".into()));
-    }
-    let Some(&kind) = buf.get(*pos) else {
-        return Err(mlua::Error::RuntimeError("empty reply".into()));
-    };
-    *pos += 1;
-    let l = line(buf, pos)?;
-    let single = |field: &str, v: Value| -> mlua::Result<Value> {
-        let t = lua.create_table()?;
-        t.raw_set(field, v)?;
-        Ok(Value::Table(t))
-    };
-    match kind {
-        b'+' => single("ok", Value::String(lua.create_string(l)?)),
-        b'-' => single("err", Value::String(lua.create_string(l)?)),
-        b':' => Ok(Value::Number(num(l)? as f64)),
-        b'$' | b'=' => {
-            let n = num(l)?;
-            if n < 0 {
-                return Ok(if resp3 {
-                    Value::Nil
-                } else {
-                    Value::Boolean(false)
-                });
-            }
-            let n = n as usize;
-            let data = buf
-                .get(*pos..*pos + n)
-                .ok_or_else(|| mlua::Error::RuntimeError("malformed reply".into()))?;
-            *pos += n + 2;
-            if kind == b'=' {
-                let t = lua.create_table()?;
-                t.raw_set(
-                    "format",
-                    lua.create_string(data.get(..3).unwrap_or_default())?,
-                )?;
-                t.raw_set(
-                    "string",
-                    lua.create_string(data.get(4..).unwrap_or_default())?,
-                )?;
-                return single("verbatim_string", Value::Table(t));
-            }
-            Ok(Value::String(lua.create_string(data)?))
-        }
-        b'*' | b'>' => {
-            let n = num(l)?;
-            if n < 0 {
-                return Ok(if resp3 {
-                    Value::Nil
-                } else {
-                    Value::Boolean(false)
-                });
-            }
-            let t = lua.create_table()?;
-            for i in 0..n as usize {
-                let v = parse(lua, buf, pos, resp3, depth + 1)?;
-                t.raw_set(i + 1, v)?;
-            }
-            Ok(Value::Table(t))
-        }
-        b'%' | b'~' => {
-            let n = num(l)?.max(0) as usize;
-            let t = lua.create_table()?;
-            for _ in 0..n {
-                let k = parse(lua, buf, pos, resp3, depth + 1)?;
-                if kind == b'%' {
-                    let v = parse(lua, buf, pos, resp3, depth + 1)?;
-                    t.raw_set(k, v)?;
-                } else {
-                    t.raw_set(k, true)?;
-                }
-            }
-            single(if kind == b'%' { "map" } else { "set" }, Value::Table(t))
-        }
-        b'_' => Ok(Value::Nil),
-        b'#' => Ok(Value::Boolean(l == b"t")),
-        b',' => {
-            let d = crate::util::numbers::parse_f64(l).unwrap_or(0.0);
-            single("double", Value::Number(d))
-        }
-        b'(' => single("big_number", Value::String(lua.create_string(l)?)),
-        _ => Err(mlua::Error::RuntimeError("unknown reply type".into())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -859,27 +542,5 @@ mod tests {
     #[test]
     fn sha1_of_empty_script_matches_redis() {
         assert_eq!(sha1_hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-    }
-
-    #[test]
-    fn numbers_truncate_and_tables_stop_at_first_nil() {
-        let e = Engine::new();
-        let v: Value = e
-            .lua
-            .load("return {1.9, 2, nil, 4}")
-            .eval()
-            .unwrap_or(Value::Nil);
-        assert_eq!(
-            lua_to_reply(&v),
-            ScriptReply::Array(vec![ScriptReply::Int(1), ScriptReply::Int(2)])
-        );
-    }
-
-    #[test]
-    fn null_bulk_becomes_false_in_resp2() {
-        let e = Engine::new();
-        let (v, err) = reply_to_lua(&e.lua, b"$-1\r\n", false).unwrap_or((Value::Nil, true));
-        assert!(!err);
-        assert_eq!(v, Value::Boolean(false));
     }
 }
