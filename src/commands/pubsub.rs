@@ -54,8 +54,9 @@ fn may_write(server: &Server, spec: &super::table::CommandSpec, argv: &[Bytes]) 
             .is_ok_and(|(f, _)| f.is_some_and(no_writes)),
         // Cached scripts and functions are looked up without waiting for a running script.
         "evalsha" => !server.scripting.engine.try_lock().is_some_and(|e| {
-            let sha = String::from_utf8_lossy(target).to_ascii_lowercase();
-            e.shebang_flags.get(&sha).is_some_and(|f| no_writes(*f))
+            e.scripts
+                .get(target)
+                .is_some_and(|(_, s)| s.flags.is_some_and(no_writes))
         }),
         "fcall" => !server.scripting.engine.try_lock().is_some_and(|e| {
             e.libs

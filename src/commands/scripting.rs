@@ -14,8 +14,9 @@ use std::sync::atomic::Ordering;
 use super::table::flags;
 use super::{CmdResult, CommandError, Ctx, resolve};
 use crate::protocol::ReplyBuf;
+use crate::scripting::cache::{self, Sha};
 use crate::scripting::runner::{self, Frame, Outcome};
-use crate::scripting::{Engine, busy, lua_error_text, sha1_hex};
+use crate::scripting::{Engine, busy, lua_error_text};
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
@@ -45,7 +46,7 @@ pub fn script_load(ctx: &mut Ctx) -> CmdResult {
     let mut engine = ctx.server.scripting.engine.lock();
     let sha = cache(&mut engine, body)?;
     publish_count(ctx.server, &engine);
-    ctx.out.bulk(sha.as_bytes());
+    ctx.out.bulk(&sha);
     Ok(())
 }
 
@@ -54,8 +55,7 @@ pub fn script_exists(ctx: &mut Ctx) -> CmdResult {
     let engine = ctx.server.scripting.engine.lock();
     ctx.out.array(ctx.argv.len() - 2);
     for sha in &ctx.argv[2..] {
-        let key = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        ctx.out.int(engine.scripts.contains_key(&key) as i64);
+        ctx.out.int(engine.scripts.contains(sha) as i64);
     }
     Ok(())
 }
@@ -73,7 +73,6 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
     }
     let mut engine = ctx.server.scripting.engine.lock();
     engine.scripts.clear();
-    engine.shebang_flags.clear();
     publish_count(ctx.server, &engine);
     ctx.out.ok();
     Ok(())
@@ -99,19 +98,26 @@ fn publish_count(server: &crate::server::Server, engine: &Engine) {
 }
 
 /// Compiles and caches `body` (a no-op when cached), returning its sha.
-fn cache(engine: &mut Engine, body: &[u8]) -> Result<String, CommandError> {
-    let sha = sha1_hex(body);
-    if !engine.scripts.contains_key(&sha) {
+fn cache(engine: &mut Engine, body: &[u8]) -> Result<Sha, CommandError> {
+    if let Some(sha) = engine.scripts.sha_of_body(body) {
+        return Ok(sha);
+    }
+    let sha = cache::sha_of(body);
+    if !engine.scripts.contains(&sha) {
         let (flags, header) = crate::scripting::functions::parse_eval_shebang(body)
             .map_err(|e| CommandError::Custom(format!("ERR {e}")))?;
         // The shebang line is skipped but its line feed kept, so line numbers stay the user's.
-        let f = engine
+        let func = engine
             .compile(&body[header..])
             .map_err(CommandError::Custom)?;
-        engine.scripts.insert(sha.clone(), f);
-        if let Some(flags) = flags {
-            engine.shebang_flags.insert(sha.clone(), flags);
-        }
+        engine
+            .scripts
+            // A copy: the argument may share the connection's read buffer.
+            .insert(
+                sha,
+                Bytes::copy_from_slice(body),
+                cache::Script { func, flags },
+            );
     }
     Ok(sha)
 }
@@ -138,22 +144,21 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     let server = ctx.server;
     let mut engine = server.scripting.engine.lock();
     let sha = if by_sha {
-        let sha = String::from_utf8_lossy(ctx.arg(1)).to_ascii_lowercase();
-        if !engine.scripts.contains_key(&sha) {
-            return Err(CommandError::Custom(NOSCRIPT.into()));
+        match engine.scripts.get(ctx.arg(1)) {
+            Some((sha, _)) => *sha,
+            None => return Err(CommandError::Custom(NOSCRIPT.into())),
         }
-        sha
     } else {
         let sha = cache(&mut engine, ctx.arg(1))?;
         publish_count(server, &engine);
         sha
     };
-    let Some(func) = engine.scripts.get(&sha).cloned() else {
+    let Some((_, script)) = engine.scripts.get(&sha) else {
         return Err(CommandError::Custom(NOSCRIPT.into()));
     };
     // A `#!lua` shebang opts out of compatibility mode: its flags decide read-only-ness, and a script
     // that may write is refused by the _RO variants up front, as Redis 7 does.
-    let read_only = match engine.shebang_flags.get(&sha) {
+    let read_only = match script.flags {
         None => read_only,
         Some(flags) => {
             let no_writes = flags & crate::scripting::functions::NO_WRITES != 0;
@@ -165,12 +170,13 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
             read_only || no_writes
         }
     };
+    let func = script.func.clone();
     run_script(
         ctx,
         &engine,
         Target::Eval(func),
         busy::Kind::Eval,
-        &sha,
+        cache::sha_str(&sha),
         nk,
         read_only,
     )

@@ -9,6 +9,7 @@
 //! module only knows Lua.
 
 pub mod busy;
+pub mod cache;
 pub mod cjson;
 pub mod functions;
 mod msgpack;
@@ -17,7 +18,6 @@ mod structlib;
 
 use mlua::{Function, LightUserData, Lua, LuaOptions, StdLib, Table, Value};
 use parking_lot::Mutex;
-use std::collections::HashMap;
 
 /// Upper bound of the Lua heap: a runaway allocation errors instead of taking the server down.
 pub const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
@@ -56,8 +56,8 @@ impl Scripting {
 /// The Lua state, its helpers and the script cache.
 pub struct Engine {
     pub lua: Lua,
-    /// sha1 hex (lower case) -> compiled script.
-    pub scripts: HashMap<String, Function>,
+    /// The EVAL script cache.
+    pub scripts: cache::ScriptCache,
     /// `run(f, env)`: runs `f` in `env` under an error handler, returns (ok, value-or-error-table).
     pub runner: Function,
     /// `run_eval(f, keys, argv)`: runs an EVAL script in the shared read-only environment with this
@@ -65,8 +65,6 @@ pub struct Engine {
     pub run_eval: Function,
     /// Where `redis.call`/`redis.pcall` find the dispatcher of the running script.
     pub hooks: Table,
-    /// Flags of cached scripts that start with a `#!lua` shebang (absent: Redis's compatibility mode).
-    pub shebang_flags: HashMap<String, u32>,
     /// Function libraries (FUNCTION LOAD) and their functions.
     pub libs: functions::Libraries,
 }
@@ -141,31 +139,30 @@ if string_mt then
   string_mt.__metatable = readonly({__index = frozen.string})
 end
 -- The one environment every EVAL script runs in. It holds no state of its own (writes are refused),
--- so it is built once; KEYS and ARGV are the current call's, set by run_eval.
-local cur_keys, cur_argv
-local eval_env
-eval_env = setmetatable({}, {
-  __index = function(_, n)
-    if n == '_G' then return eval_env end
-    local v = frozen[n]
-    if v == nil then v = rawget(G, n) end
-    if v == nil and n == 'KEYS' then return cur_keys end
-    if v == nil and n == 'ARGV' then return cur_argv end
-    if v == nil then
-      undeclared(n)
-    end
-    return v
-  end,
+-- so it is built once. Reads hit `scope`, a flat copy of what scripts may see (the frozen libraries
+-- over the globals), so a global lookup is a table hit, not a Lua call; a miss raises. KEYS and ARGV
+-- are the current call's, set by run_eval.
+local scope = {}
+for k, v in pairs(G) do
+  if k ~= 'setfenv' and k ~= 'getfenv' then scope[k] = v end
+end
+for k, v in pairs(frozen) do scope[k] = v end
+setmetatable(scope, {__index = function(_, n) undeclared(n) end})
+local eval_env = setmetatable({}, {
+  __index = scope,
   __newindex = refuse_write,
   __metatable = false,
 })
+scope._G = eval_env
 protected[eval_env] = true
 -- Runs an EVAL script with this run's KEYS and ARGV (scripting/runner.rs calls it).
 local function run_eval(f, keys, argv)
-  cur_keys, cur_argv = keys, argv
+  rawset(scope, 'KEYS', keys)
+  rawset(scope, 'ARGV', argv)
   setfenv(f, eval_env)
   local ok, v = xpcall(f, handler)
-  cur_keys, cur_argv = nil, nil
+  rawset(scope, 'KEYS', nil)
+  rawset(scope, 'ARGV', nil)
   return ok, v
 end
 local function run(f, env)
@@ -318,8 +315,7 @@ impl Engine {
         g.raw_set("getfenv", Value::Nil)?;
         Ok(Engine {
             lua,
-            scripts: HashMap::new(),
-            shebang_flags: HashMap::new(),
+            scripts: Default::default(),
             runner,
             run_eval,
             hooks,
