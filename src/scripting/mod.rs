@@ -176,30 +176,27 @@ end
 -- A function library's globals: while its code loads, only the loading API (`redis.register_function`,
 -- `redis.log`, versions); once loaded, what a script sees, without KEYS/ARGV.
 local function make_lib_env(load_api)
-  local loading = true
-  local view
-  view = setmetatable({}, {
+  local mt = {
     __index = function(_, n)
-      if n == 'redis' then
-        if loading then return load_api end
-        return frozen.redis
-      end
-      local v
-      if not loading then
-        if n == '_G' then return view end
-        v = frozen[n]
-        if v == nil then v = rawget(G, n) end
-      end
-      if v == nil then
-        undeclared(n)
-      end
-      return v
+      if n == 'redis' then return load_api end
+      undeclared(n)
     end,
     __newindex = refuse_write,
     __metatable = false,
-  })
+  }
+  local view = setmetatable({}, mt)
   protected[view] = true
-  return view, function() loading = false end
+  -- Once loaded, the library's functions read globals from a flat copy of what scripts see (a
+  -- table hit per lookup, as for EVAL), with its own _G.
+  local function loaded()
+    local lib_scope = {}
+    for k, v in pairs(scope) do
+      if k ~= 'KEYS' and k ~= 'ARGV' then lib_scope[k] = v end
+    end
+    lib_scope._G = view
+    mt.__index = setmetatable(lib_scope, getmetatable(scope))
+  end
+  return view, loaded
 end
 -- The loading API table: unknown fields raise as undeclared globals do.
 local function make_load_api(fields)
