@@ -751,7 +751,12 @@ unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, _ar: *mut ffi::lua_Debu
         };
         let msg = match frame.stopped {
             Some(msg) => msg,
-            None => match frame.watchdog.as_mut().map(Watchdog::tick) {
+            // A panic must not unwind through Lua's C frames: treat it as a stop.
+            None => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                frame.watchdog.as_mut().map(Watchdog::tick)
+            }))
+            .unwrap_or(Some(HookVerdict::Stop("Script stopped: internal error in the hook")))
+            {
                 None | Some(HookVerdict::Continue) => return,
                 Some(HookVerdict::Stop(msg)) => {
                     frame.stopped = Some(msg);
