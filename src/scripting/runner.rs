@@ -755,8 +755,9 @@ unsafe extern "C-unwind" fn hook(l: *mut ffi::lua_State, _ar: *mut ffi::lua_Debu
             None => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 frame.watchdog.as_mut().map(Watchdog::tick)
             }))
-            .unwrap_or(Some(HookVerdict::Stop("Script stopped: internal error in the hook")))
-            {
+            .unwrap_or(Some(HookVerdict::Stop(
+                "Script stopped: internal error in the hook",
+            ))) {
                 None | Some(HookVerdict::Continue) => return,
                 Some(HookVerdict::Stop(msg)) => {
                     frame.stopped = Some(msg);
