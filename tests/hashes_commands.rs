@@ -6,9 +6,11 @@
 mod strings_script;
 mod support;
 
-use std::io::{Read, Write};
+use std::time::Duration;
 
 use strings_script::{Target, run, script};
+use support::revisions::{version_and_mod_revision as meta, writes_bump_and_no_ops_do_not};
+use support::{assert_resp3_replies, freeze_clock};
 
 #[test]
 fn hset_hget_and_friends() {
@@ -310,17 +312,6 @@ fn encodings_follow_the_listpack_limits() {
     );
 }
 
-/// (version, mod_revision) from DEBUG OBJECT.
-fn meta(c: &mut redis::Connection, key: &str) -> (u64, u64) {
-    let line: String = redis::cmd("DEBUG").arg("OBJECT").arg(key).query(c).unwrap();
-    let field = |name: &str| -> u64 {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(name)?.strip_prefix(':')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {line}"))
-    };
-    (field("version"), field("mod_revision"))
-}
-
 #[test]
 fn writes_move_version_and_mod_revision_and_no_ops_do_not() {
     let Some(t) = Target::concord_only() else {
@@ -328,86 +319,52 @@ fn writes_move_version_and_mod_revision_and_no_ops_do_not() {
     };
     let mut c = t.conn();
     let _ = run(&mut c, "HSET h a 1");
-    let mut last = meta(&mut c, "h");
-    assert_eq!(last.0, 1);
-    for cmd in [
-        "HSET h b 2",
-        "HMSET h a 3",
-        "HSETNX h c 1",
-        "HDEL h c",
-        "HINCRBY h a 1",
-        "HINCRBYFLOAT h a 1.5",
-    ] {
-        let _ = run(&mut c, cmd);
-        let now = meta(&mut c, "h");
-        assert_eq!(now.0, last.0 + 1, "{cmd} bumps the version");
-        assert!(now.1 > last.1, "{cmd} moves mod_revision");
-        last = now;
-    }
-    for cmd in [
-        "HSETNX h a 9",
-        "HDEL h zz",
-        "HGET h a",
-        "HGETALL h",
-        "HRANDFIELD h -5",
-        "HSCAN h 0",
-    ] {
-        let _ = run(&mut c, cmd);
-        assert_eq!(meta(&mut c, "h"), last, "{cmd} changes nothing");
-    }
-}
-
-/// Sends one command in RESP3 on a raw socket (after HELLO 3) and returns the reply bytes.
-fn resp3(t: &Target, cmds: &[&str]) -> Vec<Vec<u8>> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", t.port())).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_millis(300)))
-        .unwrap();
-    let read_all = |s: &mut std::net::TcpStream| {
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = s.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-        got
-    };
-    s.write_all(b"HELLO 3\r\n").unwrap();
-    read_all(&mut s);
-    cmds.iter()
-        .map(|cmd| {
-            s.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
-            read_all(&mut s)
-        })
-        .collect()
+    assert_eq!(meta(&mut c, "h").0, 1);
+    writes_bump_and_no_ops_do_not(
+        &mut c,
+        run,
+        "h",
+        &[
+            "HSET h b 2",
+            "HMSET h a 3",
+            "HSETNX h c 1",
+            "HDEL h c",
+            "HINCRBY h a 1",
+            "HINCRBYFLOAT h a 1.5",
+        ],
+        &[
+            "HSETNX h a 9",
+            "HDEL h zz",
+            "HGET h a",
+            "HGETALL h",
+            "HRANDFIELD h -5",
+            "HSCAN h 0",
+        ],
+    );
 }
 
 #[test]
 fn resp3_reply_types() {
     let t = Target::start();
-    let got = resp3(
-        &t,
+    assert_resp3_replies(
+        t.port(),
+        Duration::from_millis(300),
         &[
-            "HSET h a 1",
-            "HGETALL h",
-            "HGETALL nokey",
-            "HRANDFIELD h 1 WITHVALUES",
-            "HRANDFIELD h -2 WITHVALUES",
-            "HGET h nope",
-            "HINCRBYFLOAT h a 1",
+            ("HSET h a 1", b":1\r\n"),
+            ("HGETALL h", b"%1\r\n$1\r\na\r\n$1\r\n1\r\n"),
+            ("HGETALL nokey", b"%0\r\n"),
+            (
+                "HRANDFIELD h 1 WITHVALUES",
+                b"*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+            ),
+            (
+                "HRANDFIELD h -2 WITHVALUES",
+                b"*2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+            ),
+            ("HGET h nope", b"_\r\n"),
+            ("HINCRBYFLOAT h a 1", b"$1\r\n2\r\n"),
         ],
     );
-    assert_eq!(got[0], b":1\r\n");
-    assert_eq!(got[1], b"%1\r\n$1\r\na\r\n$1\r\n1\r\n");
-    assert_eq!(got[2], b"%0\r\n");
-    assert_eq!(got[3], b"*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n");
-    assert_eq!(
-        got[4],
-        b"*2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"
-    );
-    assert_eq!(got[5], b"_\r\n");
-    assert_eq!(got[6], b"$1\r\n2\r\n");
 }
 
 #[test]
@@ -416,11 +373,7 @@ fn expired_hash_is_absent_and_recreated_fresh() {
         return;
     };
     let mut c = t.conn();
-    let _: i64 = redis::cmd("DEBUG")
-        .arg("CLOCK")
-        .arg("FREEZE")
-        .query(&mut c)
-        .unwrap();
+    freeze_clock(&mut c);
     script(
         &mut c,
         r#"

@@ -6,53 +6,7 @@ mod strings_script;
 mod support;
 
 use strings_script::{Target, run};
-
-/// (version, create_revision, mod_revision) of `key`.
-fn meta(c: &mut redis::Connection, key: &str) -> (u64, u64, u64) {
-    let line: String = redis::cmd("DEBUG").arg("OBJECT").arg(key).query(c).unwrap();
-    let field = |name: &str| -> u64 {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(name))
-            .and_then(|v| v.strip_prefix(':'))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {line}"))
-    };
-    (
-        field("version"),
-        field("create_revision"),
-        field("mod_revision"),
-    )
-}
-
-fn current_revision(c: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("current_revision:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("current_revision in INFO stats")
-}
-
-/// Runs `line` and checks that it moved the revision by exactly one and changed `key` by one version.
-fn changes(c: &mut redis::Connection, line: &str, key: &str) {
-    let before = current_revision(c);
-    let (v0, cr0, _) = meta(c, key);
-    let reply = run(c, line);
-    assert!(!reply.starts_with('-'), "{line}: {reply}");
-    let after = current_revision(c);
-    assert_eq!(after, before + 1, "{line} should take one revision");
-    let (v1, cr1, mr1) = meta(c, key);
-    assert_eq!(v1, v0 + 1, "{line} should bump the version");
-    assert_eq!(cr1, cr0, "{line} should keep create_revision");
-    assert_eq!(mr1, after, "{line} should set mod_revision");
-}
-
-/// Runs `line` and checks that the revision did not move.
-fn no_change(c: &mut redis::Connection, line: &str) {
-    let before = current_revision(c);
-    let reply = run(c, line);
-    assert!(!reply.starts_with("-ERR syntax"), "{line}: {reply}");
-    assert_eq!(current_revision(c), before, "{line} changed nothing");
-}
+use support::revisions::{changes, current_revision, meta, no_change};
 
 #[test]
 fn version_and_revisions_follow_every_change() {
@@ -93,7 +47,7 @@ fn version_and_revisions_follow_every_change() {
         "SETEX k 100 v",
         "PSETEX k 100000 v",
     ] {
-        changes(&mut c, line, "k");
+        changes(&mut c, run, line, "k");
     }
     assert_eq!(meta(&mut c, "k").1, r0 + 1, "create_revision survives");
 }
@@ -157,11 +111,11 @@ fn commands_that_change_nothing_take_no_revision() {
         "OBJECT ENCODING k",
         "DBSIZE",
     ] {
-        no_change(&mut c, line);
+        no_change(&mut c, run, line);
     }
     // SETBIT that leaves the bit as it is changes nothing either.
     assert_eq!(run(&mut c, "SET b \"\\x80\""), "+OK");
-    no_change(&mut c, "SETBIT b 0 1");
+    no_change(&mut c, run, "SETBIT b 0 1");
 }
 
 #[test]

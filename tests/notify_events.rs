@@ -8,8 +8,11 @@ mod support;
 use notify_client::{Client, Val};
 use support::TestServer;
 
-/// A subscriber to every keyspace and keyevent channel, with `flags` set.
-fn subscriber(srv: &TestServer, c: &mut Client, flags: &str) -> Client {
+/// A server, a command client and a subscriber to every keyspace and keyevent channel, with the
+/// `notify-keyspace-events` flags set to `flags`. Keep the server bound while the test runs.
+fn start(flags: &str) -> (TestServer, Client, Client) {
+    let srv = TestServer::start();
+    let mut c = Client::connect(srv.port);
     assert_eq!(
         c.call(&["CONFIG", "SET", "notify-keyspace-events", flags]),
         Val::Str("OK".into())
@@ -19,7 +22,7 @@ fn subscriber(srv: &TestServer, c: &mut Client, flags: &str) -> Client {
         s.call(&["PSUBSCRIBE", "__key*__:*"]).text(),
         "psubscribe __key*__:* 1"
     );
-    s
+    (srv, c, s)
 }
 
 /// The next message as `channel payload`.
@@ -30,12 +33,30 @@ fn next(s: &mut Client) -> String {
     format!("{} {}", w[2], w[3])
 }
 
-/// Runs `cmd` and checks the keyspace events it publishes (keyspace channel only, flags `K` + classes).
-fn expect_events(c: &mut Client, s: &mut Client, cmd: &[&str], events: &[&str]) {
-    let r = c.call(cmd);
-    assert!(!matches!(r, Val::Err(_)), "{cmd:?}: {r:?}");
-    for e in events {
-        assert_eq!(next(s), *e, "after {cmd:?}");
+/// Checks that the next messages are exactly `messages` (`channel payload` each), in order.
+fn expect_next(s: &mut Client, messages: &[&str]) {
+    for m in messages {
+        assert_eq!(next(s), *m);
+    }
+}
+
+/// A command and the events it must publish, in order: `key event` on db 0's keyspace channel,
+/// or a whole `channel payload` when it starts with `__`.
+type Step<'a> = (&'a [&'a str], &'a [&'a str]);
+
+/// Runs each step's command (it must not fail) and checks the events it publishes.
+fn expect_events(c: &mut Client, s: &mut Client, steps: &[Step]) {
+    for (cmd, events) in steps {
+        let r = c.call(cmd);
+        assert!(!matches!(r, Val::Err(_)), "{cmd:?}: {r:?}");
+        for e in *events {
+            let want = if e.starts_with("__") {
+                e.to_string()
+            } else {
+                format!("__keyspace@0__:{e}")
+            };
+            assert_eq!(next(s), want, "after {cmd:?}");
+        }
     }
 }
 
@@ -62,356 +83,167 @@ fn flags_are_shown_and_checked_as_redis_does() {
 
 #[test]
 fn nothing_is_published_when_the_flags_are_empty() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "");
+    let (_srv, mut c, mut s) = start("");
     c.call(&["SET", "a", "1"]);
     c.call(&["PUBLISH", "__keyspace@0__:marker", "m"]);
-    assert_eq!(next(&mut s), "__keyspace@0__:marker m");
+    expect_next(&mut s, &["__keyspace@0__:marker m"]);
 }
 
 #[test]
 fn keyspace_and_keyevent_channels_carry_event_and_key() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "KEA");
+    let (_srv, mut c, mut s) = start("KEA");
     c.call(&["SET", "foo", "bar"]);
-    assert_eq!(next(&mut s), "__keyspace@0__:foo set");
-    assert_eq!(next(&mut s), "__keyevent@0__:set foo");
+    expect_next(
+        &mut s,
+        &["__keyspace@0__:foo set", "__keyevent@0__:set foo"],
+    );
     c.call(&["SELECT", "3"]);
     c.call(&["LPUSH", "l", "x"]);
-    assert_eq!(next(&mut s), "__keyspace@3__:l lpush");
-    assert_eq!(next(&mut s), "__keyevent@3__:lpush l");
+    expect_next(
+        &mut s,
+        &["__keyspace@3__:l lpush", "__keyevent@3__:lpush l"],
+    );
 }
 
 #[test]
 fn classes_mask_events() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "Kl");
+    let (_srv, mut c, mut s) = start("Kl");
     c.call(&["SET", "s", "1"]);
     c.call(&["SADD", "set", "a"]);
     c.call(&["RPUSH", "l", "a"]);
-    assert_eq!(next(&mut s), "__keyspace@0__:l rpush");
+    expect_next(&mut s, &["__keyspace@0__:l rpush"]);
 }
 
 #[test]
 fn string_and_generic_events() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "KA");
-    let ks = |k: &str, e: &str| format!("__keyspace@0__:{k} {e}");
+    let (_srv, mut c, mut s) = start("KA");
     expect_events(
         &mut c,
         &mut s,
-        &["SET", "a", "1", "EX", "100"],
-        &[&ks("a", "set"), &ks("a", "expire")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["SETRANGE", "a", "1", "xy"],
-        &[&ks("a", "setrange")],
-    );
-    expect_events(&mut c, &mut s, &["APPEND", "a", "z"], &[&ks("a", "append")]);
-    expect_events(&mut c, &mut s, &["INCRBY", "n", "5"], &[&ks("n", "incrby")]);
-    expect_events(&mut c, &mut s, &["INCR", "n"], &[&ks("n", "incrby")]);
-    expect_events(
-        &mut c,
-        &mut s,
-        &["INCRBYFLOAT", "n", "1.5"],
-        &[&ks("n", "incrbyfloat")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["MSET", "x", "1", "y", "2"],
-        &[&ks("x", "set"), &ks("y", "set")],
-    );
-    expect_events(&mut c, &mut s, &["PERSIST", "a"], &[&ks("a", "persist")]);
-    expect_events(
-        &mut c,
-        &mut s,
-        &["EXPIRE", "x", "100"],
-        &[&ks("x", "expire")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["RENAME", "x", "x2"],
-        &[&ks("x", "rename_from"), &ks("x2", "rename_to")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["COPY", "x2", "x3"],
-        &[&ks("x3", "copy_to")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["MOVE", "x3", "1"],
-        &[&ks("x3", "move_from"), "__keyspace@1__:x3 move_to"],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["DEL", "x2", "nope", "y"],
-        &[&ks("x2", "del"), &ks("y", "del")],
-    );
-    expect_events(&mut c, &mut s, &["GETDEL", "n"], &[&ks("n", "del")]);
-    expect_events(
-        &mut c,
-        &mut s,
-        &["SETBIT", "b", "7", "1"],
-        &[&ks("b", "setbit")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["BITOP", "OR", "b2", "b"],
-        &[&ks("b2", "set")],
-    );
-    expect_events(&mut c, &mut s, &["PFADD", "h", "a"], &[&ks("h", "pfadd")]);
-    expect_events(
-        &mut c,
-        &mut s,
-        &["PFMERGE", "h2", "h"],
-        &[&ks("h2", "pfadd")],
-    );
-    // SET NX on an existing key changes nothing and says nothing; the marker proves the order.
-    c.call(&["SET", "a", "9", "NX"]);
-    expect_events(
-        &mut c,
-        &mut s,
-        &["SET", "marker", "1"],
-        &[&ks("marker", "set")],
+        &[
+            (&["SET", "a", "1", "EX", "100"], &["a set", "a expire"]),
+            (&["SETRANGE", "a", "1", "xy"], &["a setrange"]),
+            (&["APPEND", "a", "z"], &["a append"]),
+            (&["INCRBY", "n", "5"], &["n incrby"]),
+            (&["INCR", "n"], &["n incrby"]),
+            (&["INCRBYFLOAT", "n", "1.5"], &["n incrbyfloat"]),
+            (&["MSET", "x", "1", "y", "2"], &["x set", "y set"]),
+            (&["PERSIST", "a"], &["a persist"]),
+            (&["EXPIRE", "x", "100"], &["x expire"]),
+            (&["RENAME", "x", "x2"], &["x rename_from", "x2 rename_to"]),
+            (&["COPY", "x2", "x3"], &["x3 copy_to"]),
+            (
+                &["MOVE", "x3", "1"],
+                &["x3 move_from", "__keyspace@1__:x3 move_to"],
+            ),
+            (&["DEL", "x2", "nope", "y"], &["x2 del", "y del"]),
+            (&["GETDEL", "n"], &["n del"]),
+            (&["SETBIT", "b", "7", "1"], &["b setbit"]),
+            (&["BITOP", "OR", "b2", "b"], &["b2 set"]),
+            (&["PFADD", "h", "a"], &["h pfadd"]),
+            (&["PFMERGE", "h2", "h"], &["h2 pfadd"]),
+            (&["SET", "a", "9", "NX"], &[]),
+            (&["SET", "marker", "1"], &["marker set"]),
+        ],
     );
 }
 
 #[test]
 fn container_events_end_with_del_when_emptied() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "KA");
-    let ks = |k: &str, e: &str| format!("__keyspace@0__:{k} {e}");
-    // Lists
+    let (_srv, mut c, mut s) = start("KA");
     expect_events(
         &mut c,
         &mut s,
-        &["RPUSH", "l", "a", "b", "c"],
-        &[&ks("l", "rpush")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["LINSERT", "l", "BEFORE", "b", "x"],
-        &[&ks("l", "linsert")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["LSET", "l", "0", "z"],
-        &[&ks("l", "lset")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["LREM", "l", "0", "x"],
-        &[&ks("l", "lrem")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["LTRIM", "l", "0", "1"],
-        &[&ks("l", "ltrim")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["LMOVE", "l", "l2", "LEFT", "RIGHT"],
-        &[&ks("l2", "rpush"), &ks("l", "lpop")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["RPOP", "l"],
-        &[&ks("l", "rpop"), &ks("l", "del")],
-    );
-    // Hashes
-    expect_events(
-        &mut c,
-        &mut s,
-        &["HSET", "h", "f", "1", "g", "2"],
-        &[&ks("h", "hset")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["HINCRBY", "h", "f", "1"],
-        &[&ks("h", "hincrby")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["HINCRBYFLOAT", "h", "f", "1.5"],
-        &[&ks("h", "hincrbyfloat")],
-    );
-    expect_events(&mut c, &mut s, &["HDEL", "h", "f"], &[&ks("h", "hdel")]);
-    expect_events(
-        &mut c,
-        &mut s,
-        &["HDEL", "h", "g"],
-        &[&ks("h", "hdel"), &ks("h", "del")],
-    );
-    // Sets
-    expect_events(
-        &mut c,
-        &mut s,
-        &["SADD", "s", "a", "b"],
-        &[&ks("s", "sadd")],
-    );
-    expect_events(&mut c, &mut s, &["SREM", "s", "a"], &[&ks("s", "srem")]);
-    expect_events(
-        &mut c,
-        &mut s,
-        &["SMOVE", "s", "s2", "b"],
-        &[&ks("s", "srem"), &ks("s", "del"), &ks("s2", "sadd")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["SINTERSTORE", "s3", "s2"],
-        &[&ks("s3", "sinterstore")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["SPOP", "s3"],
-        &[&ks("s3", "spop"), &ks("s3", "del")],
-    );
-    // Sorted sets
-    expect_events(
-        &mut c,
-        &mut s,
-        &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
-        &[&ks("z", "zadd")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["ZINCRBY", "z", "1", "a"],
-        &[&ks("z", "zincr")],
-    );
-    expect_events(&mut c, &mut s, &["ZREM", "z", "a"], &[&ks("z", "zrem")]);
-    expect_events(
-        &mut c,
-        &mut s,
-        &["ZRANGESTORE", "z2", "z", "0", "-1"],
-        &[&ks("z2", "zrangestore")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["ZUNIONSTORE", "z3", "1", "z"],
-        &[&ks("z3", "zunionstore")],
-    );
-    expect_events(&mut c, &mut s, &["ZPOPMIN", "z"], &[&ks("z", "zpopmin")]);
-    expect_events(
-        &mut c,
-        &mut s,
-        &["ZREMRANGEBYSCORE", "z", "-inf", "+inf"],
-        &[&ks("z", "zremrangebyscore"), &ks("z", "del")],
-    );
-    // SORT ... STORE
-    expect_events(
-        &mut c,
-        &mut s,
-        &["RPUSH", "srt", "3", "1"],
-        &[&ks("srt", "rpush")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["SORT", "srt", "STORE", "srt2"],
-        &[&ks("srt2", "sortstore")],
-    );
-    // Streams
-    expect_events(
-        &mut c,
-        &mut s,
-        &["XGROUP", "CREATE", "st", "g", "$", "MKSTREAM"],
-        &[&ks("st", "xgroup-create")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["XGROUP", "CREATECONSUMER", "st", "g", "c1"],
-        &[&ks("st", "xgroup-createconsumer")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["XADD", "st", "MAXLEN", "1", "*", "f", "v"],
-        &[&ks("st", "xadd")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["XADD", "st", "MAXLEN", "1", "*", "f", "v"],
-        &[&ks("st", "xadd"), &ks("st", "xtrim")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "st", ">"],
-        &[&ks("st", "xgroup-createconsumer")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["XAUTOCLAIM", "st", "g", "c3", "0", "0-0"],
-        &[&ks("st", "xgroup-createconsumer")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["XGROUP", "SETID", "st", "g", "0"],
-        &[&ks("st", "xgroup-setid")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["XGROUP", "DELCONSUMER", "st", "g", "c1"],
-        &[&ks("st", "xgroup-delconsumer")],
-    );
-    expect_events(
-        &mut c,
-        &mut s,
-        &["XGROUP", "DESTROY", "st", "g"],
-        &[&ks("st", "xgroup-destroy")],
+        &[
+            // Lists
+            (&["RPUSH", "l", "a", "b", "c"], &["l rpush"]),
+            (&["LINSERT", "l", "BEFORE", "b", "x"], &["l linsert"]),
+            (&["LSET", "l", "0", "z"], &["l lset"]),
+            (&["LREM", "l", "0", "x"], &["l lrem"]),
+            (&["LTRIM", "l", "0", "1"], &["l ltrim"]),
+            (
+                &["LMOVE", "l", "l2", "LEFT", "RIGHT"],
+                &["l2 rpush", "l lpop"],
+            ),
+            (&["RPOP", "l"], &["l rpop", "l del"]),
+            // Hashes
+            (&["HSET", "h", "f", "1", "g", "2"], &["h hset"]),
+            (&["HINCRBY", "h", "f", "1"], &["h hincrby"]),
+            (&["HINCRBYFLOAT", "h", "f", "1.5"], &["h hincrbyfloat"]),
+            (&["HDEL", "h", "f"], &["h hdel"]),
+            (&["HDEL", "h", "g"], &["h hdel", "h del"]),
+            // Sets
+            (&["SADD", "s", "a", "b"], &["s sadd"]),
+            (&["SREM", "s", "a"], &["s srem"]),
+            (&["SMOVE", "s", "s2", "b"], &["s srem", "s del", "s2 sadd"]),
+            (&["SINTERSTORE", "s3", "s2"], &["s3 sinterstore"]),
+            (&["SPOP", "s3"], &["s3 spop", "s3 del"]),
+            // Sorted sets
+            (&["ZADD", "z", "1", "a", "2", "b", "3", "c"], &["z zadd"]),
+            (&["ZINCRBY", "z", "1", "a"], &["z zincr"]),
+            (&["ZREM", "z", "a"], &["z zrem"]),
+            (&["ZRANGESTORE", "z2", "z", "0", "-1"], &["z2 zrangestore"]),
+            (&["ZUNIONSTORE", "z3", "1", "z"], &["z3 zunionstore"]),
+            (&["ZPOPMIN", "z"], &["z zpopmin"]),
+            (
+                &["ZREMRANGEBYSCORE", "z", "-inf", "+inf"],
+                &["z zremrangebyscore", "z del"],
+            ),
+            // SORT ... STORE
+            (&["RPUSH", "srt", "3", "1"], &["srt rpush"]),
+            (&["SORT", "srt", "STORE", "srt2"], &["srt2 sortstore"]),
+            // Streams
+            (
+                &["XGROUP", "CREATE", "st", "g", "$", "MKSTREAM"],
+                &["st xgroup-create"],
+            ),
+            (
+                &["XGROUP", "CREATECONSUMER", "st", "g", "c1"],
+                &["st xgroup-createconsumer"],
+            ),
+            (&["XADD", "st", "MAXLEN", "1", "*", "f", "v"], &["st xadd"]),
+            (
+                &["XADD", "st", "MAXLEN", "1", "*", "f", "v"],
+                &["st xadd", "st xtrim"],
+            ),
+            (
+                &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "st", ">"],
+                &["st xgroup-createconsumer"],
+            ),
+            (
+                &["XAUTOCLAIM", "st", "g", "c3", "0", "0-0"],
+                &["st xgroup-createconsumer"],
+            ),
+            (&["XGROUP", "SETID", "st", "g", "0"], &["st xgroup-setid"]),
+            (
+                &["XGROUP", "DELCONSUMER", "st", "g", "c1"],
+                &["st xgroup-delconsumer"],
+            ),
+            (&["XGROUP", "DESTROY", "st", "g"], &["st xgroup-destroy"]),
+        ],
     );
 }
 
 #[test]
 fn new_keys_are_announced_with_n() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "KEn");
+    let (_srv, mut c, mut s) = start("KEn");
     c.call(&["SET", "a", "1"]);
     c.call(&["SET", "a", "2"]);
     c.call(&["HSET", "h", "f", "v"]);
-    assert_eq!(next(&mut s), "__keyspace@0__:a new");
-    assert_eq!(next(&mut s), "__keyevent@0__:new a");
-    assert_eq!(next(&mut s), "__keyspace@0__:h new");
-    assert_eq!(next(&mut s), "__keyevent@0__:new h");
+    expect_next(
+        &mut s,
+        &[
+            "__keyspace@0__:a new",
+            "__keyevent@0__:new a",
+            "__keyspace@0__:h new",
+            "__keyevent@0__:new h",
+        ],
+    );
 }
 
 #[test]
 fn expiry_publishes_expired_from_the_active_and_the_lazy_expirer() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "KEx");
+    let (_srv, mut c, mut s) = start("KEx");
     // Which expirer reaps which key is the point: keep the 10 ms active expirer from racing the SET.
     c.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     c.call(&["DEBUG", "CLOCK", "FREEZE"]);
@@ -420,18 +252,20 @@ fn expiry_publishes_expired_from_the_active_and_the_lazy_expirer() {
     c.call(&["DEBUG", "CLOCK", "ADVANCE", "200"]);
     // A write to an expired key first deletes it (its own `expired`), then applies.
     c.call(&["SET", "b", "2"]);
-    assert_eq!(next(&mut s), "__keyspace@0__:b expired");
-    assert_eq!(next(&mut s), "__keyevent@0__:expired b");
+    expect_next(
+        &mut s,
+        &["__keyspace@0__:b expired", "__keyevent@0__:expired b"],
+    );
     c.call(&["DEBUG", "EXPIRE-NOW"]);
-    assert_eq!(next(&mut s), "__keyspace@0__:a expired");
-    assert_eq!(next(&mut s), "__keyevent@0__:expired a");
+    expect_next(
+        &mut s,
+        &["__keyspace@0__:a expired", "__keyevent@0__:expired a"],
+    );
 }
 
 #[test]
 fn exec_publishes_its_events_after_the_whole_transaction_in_order() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "KA");
+    let (_srv, mut c, mut s) = start("KA");
     c.call(&["MULTI"]);
     c.call(&["SET", "a", "1"]);
     c.call(&["LPUSH", "l", "x"]);
@@ -439,16 +273,19 @@ fn exec_publishes_its_events_after_the_whole_transaction_in_order() {
     // Nothing before EXEC.
     assert!(s.read_within(100).is_none());
     assert_eq!(c.call(&["EXEC"]).text(), "OK 1 1");
-    assert_eq!(next(&mut s), "__keyspace@0__:a set");
-    assert_eq!(next(&mut s), "__keyspace@0__:l lpush");
-    assert_eq!(next(&mut s), "__keyspace@0__:a del");
+    expect_next(
+        &mut s,
+        &[
+            "__keyspace@0__:a set",
+            "__keyspace@0__:l lpush",
+            "__keyspace@0__:a del",
+        ],
+    );
 }
 
 #[test]
 fn scripts_publish_their_writes_events() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "KA");
+    let (_srv, mut c, mut s) = start("KA");
     let r = c.call(&[
         "EVAL",
         "redis.call('set', KEYS[1], 'v'); redis.call('hset', KEYS[2], 'f', 'v'); \
@@ -458,24 +295,29 @@ fn scripts_publish_their_writes_events() {
         "h",
     ]);
     assert_eq!(r, Val::Int(1));
-    assert_eq!(next(&mut s), "__keyspace@0__:k set");
-    assert_eq!(next(&mut s), "__keyspace@0__:h hset");
-    assert_eq!(next(&mut s), "__keyspace@0__:k expire");
+    expect_next(
+        &mut s,
+        &[
+            "__keyspace@0__:k set",
+            "__keyspace@0__:h hset",
+            "__keyspace@0__:k expire",
+        ],
+    );
 }
 
 #[test]
 fn read_misses_publish_keymiss_and_hits_and_writes_do_not() {
-    let srv = TestServer::start();
-    let mut c = Client::connect(srv.port);
-    let mut s = subscriber(&srv, &mut c, "Km");
+    let (_srv, mut c, mut s) = start("Km");
     c.call(&["SET", "here", "1"]);
     c.call(&["GET", "here"]);
     c.call(&["GET", "nokey"]);
-    assert_eq!(next(&mut s), "__keyspace@0__:nokey keymiss");
+    expect_next(&mut s, &["__keyspace@0__:nokey keymiss"]);
     // One event per missing key of a multi-key read, none for the present one.
     c.call(&["MGET", "here", "m1", "m2"]);
-    assert_eq!(next(&mut s), "__keyspace@0__:m1 keymiss");
-    assert_eq!(next(&mut s), "__keyspace@0__:m2 keymiss");
+    expect_next(
+        &mut s,
+        &["__keyspace@0__:m1 keymiss", "__keyspace@0__:m2 keymiss"],
+    );
     for cmd in [
         &["HGET", "h", "f"][..],
         &["LRANGE", "l", "0", "-1"],
@@ -489,5 +331,5 @@ fn read_misses_publish_keymiss_and_hits_and_writes_do_not() {
     // Writes creating a key are not misses; the next event is the marker.
     c.call(&["INCR", "counter"]);
     c.call(&["PUBLISH", "__keyspace@0__:marker", "m"]);
-    assert_eq!(next(&mut s), "__keyspace@0__:marker m");
+    expect_next(&mut s, &["__keyspace@0__:marker m"]);
 }

@@ -6,9 +6,11 @@
 mod strings_script;
 mod support;
 
-use std::io::{Read, Write};
+use std::time::Duration;
 
 use strings_script::{Target, run, script};
+use support::assert_resp3_replies;
+use support::revisions::writes_bump_and_no_ops_do_not;
 
 fn sorted(c: &mut redis::Connection, cmd: &[&str]) -> Vec<String> {
     let mut q = redis::cmd(cmd[0]);
@@ -343,17 +345,6 @@ fn encodings_intset_listpack_hashtable() {
     );
 }
 
-/// (version, mod_revision) from DEBUG OBJECT.
-fn meta(c: &mut redis::Connection, key: &str) -> (u64, u64) {
-    let line: String = redis::cmd("DEBUG").arg("OBJECT").arg(key).query(c).unwrap();
-    let field = |name: &str| -> u64 {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(name)?.strip_prefix(':')?.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {line}"))
-    };
-    (field("version"), field("mod_revision"))
-}
-
 #[test]
 fn writes_move_version_and_mod_revision_and_no_ops_do_not() {
     let Some(t) = Target::concord_only() else {
@@ -362,93 +353,53 @@ fn writes_move_version_and_mod_revision_and_no_ops_do_not() {
     let mut c = t.conn();
     let _ = run(&mut c, "SADD s a b c d e f");
     let _ = run(&mut c, "SADD other z");
-    let mut last = meta(&mut c, "s");
-    for cmd in [
-        "SADD s g",
-        "SREM s g",
-        "SPOP s",
-        "SPOP s 2",
-        "SMOVE other s z",
-        "SMOVE s other z",
-        "SUNIONSTORE s s other",
-    ] {
-        let _ = run(&mut c, cmd);
-        let now = meta(&mut c, "s");
-        assert_eq!(now.0, last.0 + 1, "{cmd} bumps the version");
-        assert!(now.1 > last.1, "{cmd} moves mod_revision");
-        last = now;
-    }
-    for cmd in [
-        "SADD s z",
-        "SREM s nope",
-        "SPOP s 0",
-        "SMOVE s other nope",
-        "SMEMBERS s",
-        "SRANDMEMBER s -3",
-        "SINTER s other",
-        "SSCAN s 0",
-        "SINTERCARD 1 s",
-    ] {
-        let _ = run(&mut c, cmd);
-        assert_eq!(meta(&mut c, "s"), last, "{cmd} changes nothing");
-    }
-}
-
-fn resp3(t: &Target, cmds: &[&str]) -> Vec<Vec<u8>> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", t.port())).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_millis(300)))
-        .unwrap();
-    let read_all = |s: &mut std::net::TcpStream| {
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = s.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-        got
-    };
-    s.write_all(b"HELLO 3\r\n").unwrap();
-    read_all(&mut s);
-    cmds.iter()
-        .map(|cmd| {
-            s.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
-            read_all(&mut s)
-        })
-        .collect()
+    writes_bump_and_no_ops_do_not(
+        &mut c,
+        run,
+        "s",
+        &[
+            "SADD s g",
+            "SREM s g",
+            "SPOP s",
+            "SPOP s 2",
+            "SMOVE other s z",
+            "SMOVE s other z",
+            "SUNIONSTORE s s other",
+        ],
+        &[
+            "SADD s z",
+            "SREM s nope",
+            "SPOP s 0",
+            "SMOVE s other nope",
+            "SMEMBERS s",
+            "SRANDMEMBER s -3",
+            "SINTER s other",
+            "SSCAN s 0",
+            "SINTERCARD 1 s",
+        ],
+    );
 }
 
 #[test]
 fn resp3_reply_types() {
     let t = Target::start();
-    let got = resp3(
-        &t,
+    assert_resp3_replies(
+        t.port(),
+        Duration::from_millis(300),
         &[
-            "SADD s 1",
-            "SMEMBERS s",
-            "SMEMBERS nokey",
-            "SINTER s s",
-            "SUNION s",
-            "SDIFF s",
-            "SRANDMEMBER s 1",
-            "SPOP nokey 1",
-            "SPOP s 1",
-            "SPOP nokey",
-            "SMISMEMBER s 1",
+            ("SADD s 1", b":1\r\n"),
+            ("SMEMBERS s", b"~1\r\n$1\r\n1\r\n"),
+            ("SMEMBERS nokey", b"~0\r\n"),
+            ("SINTER s s", b"~1\r\n$1\r\n1\r\n"),
+            ("SUNION s", b"~1\r\n$1\r\n1\r\n"),
+            ("SDIFF s", b"~1\r\n$1\r\n1\r\n"),
+            ("SRANDMEMBER s 1", b"*1\r\n$1\r\n1\r\n"),
+            ("SPOP nokey 1", b"~0\r\n"),
+            ("SPOP s 1", b"~1\r\n$1\r\n1\r\n"),
+            ("SPOP nokey", b"_\r\n"),
+            ("SMISMEMBER s 1", b"*1\r\n:0\r\n"),
         ],
     );
-    assert_eq!(got[0], b":1\r\n");
-    assert_eq!(got[1], b"~1\r\n$1\r\n1\r\n");
-    assert_eq!(got[2], b"~0\r\n");
-    assert_eq!(got[3], b"~1\r\n$1\r\n1\r\n");
-    assert_eq!(got[4], b"~1\r\n$1\r\n1\r\n");
-    assert_eq!(got[5], b"~1\r\n$1\r\n1\r\n");
-    assert_eq!(got[6], b"*1\r\n$1\r\n1\r\n");
-    assert_eq!(got[7], b"~0\r\n");
-    assert_eq!(got[8], b"~1\r\n$1\r\n1\r\n");
-    assert_eq!(got[9], b"_\r\n");
-    assert_eq!(got[10], b"*1\r\n:0\r\n");
 }
 
 #[test]

@@ -7,57 +7,8 @@ mod strings_script;
 mod support;
 
 use strings_script::{Target, run};
-
-/// (version, create_revision, mod_revision) of `key`.
-fn meta(c: &mut redis::Connection, key: &str) -> (u64, u64, u64) {
-    let line: String = redis::cmd("DEBUG").arg("OBJECT").arg(key).query(c).unwrap();
-    let field = |name: &str| -> u64 {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(name))
-            .and_then(|v| v.strip_prefix(':'))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {name} in {line}"))
-    };
-    (
-        field("version"),
-        field("create_revision"),
-        field("mod_revision"),
-    )
-}
-
-fn current_revision(c: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("current_revision:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("current_revision in INFO stats")
-}
-
-/// Runs `line`, which must change `key` with exactly one revision and one version.
-fn changes(c: &mut redis::Connection, line: &str, key: &str) {
-    let before = current_revision(c);
-    let (v0, cr0, _) = meta(c, key);
-    let reply = run(c, line);
-    assert!(!reply.starts_with('-'), "{line}: {reply}");
-    let after = current_revision(c);
-    assert_eq!(after, before + 1, "{line} should take one revision");
-    let (v1, cr1, mr1) = meta(c, key);
-    assert_eq!(v1, v0 + 1, "{line} should bump the version");
-    assert_eq!(cr1, cr0, "{line} should keep create_revision");
-    assert_eq!(mr1, after, "{line} should set mod_revision");
-}
-
-/// Runs `line`, which must change nothing.
-fn no_change(c: &mut redis::Connection, line: &str) {
-    let before = current_revision(c);
-    let reply = run(c, line);
-    assert!(!reply.starts_with("-ERR syntax"), "{line}: {reply}");
-    assert_eq!(
-        current_revision(c),
-        before,
-        "{line} changed nothing: {reply}"
-    );
-}
+use support::revisions::{changes, current_revision, meta, no_change};
+use support::{advance_clock, freeze_clock};
 
 #[test]
 fn every_change_takes_one_revision_and_no_ops_take_none() {
@@ -83,10 +34,10 @@ fn every_change_takes_one_revision_and_no_ops_take_none() {
         "ZMPOP 1 z MIN",
     ] {
         let _ = run(&mut c, "ZADD z 10 p 11 q 12 r");
-        changes(&mut c, line, "z");
+        changes(&mut c, run, line, "z");
     }
     let _ = run(&mut c, "ZADD lex 0 a 0 b 0 c");
-    changes(&mut c, "ZREMRANGEBYLEX lex - (c", "lex");
+    changes(&mut c, run, "ZREMRANGEBYLEX lex - (c", "lex");
 
     let _ = run(&mut c, "ZADD z 10 p 11 q 12 r");
     for line in [
@@ -115,7 +66,7 @@ fn every_change_takes_one_revision_and_no_ops_take_none() {
         "ZINCRBY z abc p",
         "ZADD z NX XX 1 a",
     ] {
-        no_change(&mut c, line);
+        no_change(&mut c, run, line);
     }
 }
 
@@ -133,8 +84,8 @@ fn emptied_sets_are_deleted_and_stores_create_or_change() {
 
     let _ = run(&mut c, "ZADD src 1 a 2 b");
     let _ = run(&mut c, "ZADD dst 9 x");
-    changes(&mut c, "ZUNIONSTORE dst 1 src", "dst");
-    changes(&mut c, "ZRANGESTORE dst src 0 0", "dst");
+    changes(&mut c, run, "ZUNIONSTORE dst 1 src", "dst");
+    changes(&mut c, run, "ZRANGESTORE dst src 0 0", "dst");
     assert_eq!(run(&mut c, "ZRANGE dst 0 -1"), "[a]");
 
     // An empty result deletes the destination: one revision.
@@ -150,20 +101,11 @@ fn an_expired_set_is_absent_and_recreated_fresh() {
         return;
     };
     let mut c = t.conn();
-    let _: i64 = redis::cmd("DEBUG")
-        .arg("CLOCK")
-        .arg("FREEZE")
-        .query(&mut c)
-        .unwrap();
+    freeze_clock(&mut c);
     let _ = run(&mut c, "ZADD z 1 a 2 b");
     let _ = run(&mut c, "PEXPIRE z 100");
     let (_, cr0, _) = meta(&mut c, "z");
-    let _: i64 = redis::cmd("DEBUG")
-        .arg("CLOCK")
-        .arg("ADVANCE")
-        .arg(100)
-        .query(&mut c)
-        .unwrap();
+    advance_clock(&mut c, 100);
     assert_eq!(run(&mut c, "ZCARD z"), ":0");
     assert_eq!(run(&mut c, "ZRANGE z 0 -1"), "[]");
     assert_eq!(run(&mut c, "ZSCORE z a"), "nil");

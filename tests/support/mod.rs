@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod revisions;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -84,22 +86,32 @@ impl TestServer {
 
     /// Freezes the server clock and returns its time (ms).
     pub fn freeze_clock(&self, c: &mut redis::Connection) -> i64 {
-        redis::cmd("DEBUG")
-            .arg("CLOCK")
-            .arg("FREEZE")
-            .query(c)
-            .expect("freeze")
+        freeze_clock(c)
     }
 
     /// Moves the server clock forward by `ms`.
     pub fn advance_clock(&self, c: &mut redis::Connection, ms: i64) -> i64 {
-        redis::cmd("DEBUG")
-            .arg("CLOCK")
-            .arg("ADVANCE")
-            .arg(ms)
-            .query(c)
-            .expect("advance")
+        advance_clock(c, ms)
     }
+}
+
+/// Freezes the clock of the server behind `c` and returns its time (ms).
+pub fn freeze_clock(c: &mut redis::Connection) -> i64 {
+    redis::cmd("DEBUG")
+        .arg("CLOCK")
+        .arg("FREEZE")
+        .query(c)
+        .expect("freeze")
+}
+
+/// Moves the clock of the server behind `c` forward by `ms` and returns its new time (ms).
+pub fn advance_clock(c: &mut redis::Connection, ms: i64) -> i64 {
+    redis::cmd("DEBUG")
+        .arg("CLOCK")
+        .arg("ADVANCE")
+        .arg(ms)
+        .query(c)
+        .expect("advance")
 }
 
 impl Drop for TestServer {
@@ -129,6 +141,47 @@ pub fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
     let mut got = Vec::new();
     let _ = stream.read_to_end(&mut got);
     got
+}
+
+/// Sends `HELLO 3` and then each of `cmds` (inline commands) on a fresh connection to `port`, and
+/// returns each command's raw reply bytes, read until nothing more arrives for `quiet`.
+pub fn resp3_replies(port: u16, quiet: Duration, cmds: &[&str]) -> Vec<Vec<u8>> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(quiet)).unwrap();
+    let read_all = |s: &mut TcpStream| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    };
+    s.write_all(b"HELLO 3\r\n").unwrap();
+    read_all(&mut s);
+    cmds.iter()
+        .map(|cmd| {
+            s.write_all(format!("{cmd}\r\n").as_bytes()).unwrap();
+            read_all(&mut s)
+        })
+        .collect()
+}
+
+/// Sends each command of `want` on one RESP3 connection to `port` (see [`resp3_replies`]) and checks
+/// that its raw reply bytes are the ones paired with it.
+pub fn assert_resp3_replies(port: u16, quiet: Duration, want: &[(&str, &[u8])]) {
+    let cmds: Vec<&str> = want.iter().map(|(c, _)| *c).collect();
+    let got = resp3_replies(port, quiet, &cmds);
+    assert_eq!(got.len(), want.len());
+    for ((cmd, w), g) in want.iter().zip(&got) {
+        assert_eq!(
+            String::from_utf8_lossy(g),
+            String::from_utf8_lossy(w),
+            "{cmd}"
+        );
+    }
 }
 
 /// `args` as a RESP2 command (text arguments).
