@@ -6,8 +6,8 @@
 
 use bytes::Bytes;
 
-use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
-use crate::keyspace::Value;
+use super::typed::{impl_typed, read_typed, write_typed};
+use super::{CmdResult, CommandError, Ctx, is_kw, parse_int};
 use crate::keyspace::types::HashValue;
 use crate::keyspace::types::hash::HashLimits;
 use crate::notify::class as ev;
@@ -23,71 +23,24 @@ fn limits(ctx: &Ctx) -> HashLimits {
     }
 }
 
-/// Runs `f` on the live hash at `argv[1]` (None if absent); WRONGTYPE for another type. Counts a keyspace
-/// hit or miss and refreshes the access time, as Redis's read lookup does.
+impl_typed!(HashValue, Hash);
+
+/// [`read_typed`] on the hash at `argv[1]`.
 fn read_hash<R>(
     ctx: &mut Ctx,
     f: impl FnOnce(Option<&HashValue>, &mut ReplyBuf) -> R,
 ) -> Result<R, CommandError> {
-    let (touch, lru) = (ctx.touches(), ctx.lru());
-    let key = ctx.arg(1);
-    let (hash, mut shard) = ctx.db().lock_key(key);
-    let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
-        drop(shard);
-        ctx.hit(false, key);
-        return Ok(f(None, ctx.out));
-    };
-    if touch {
-        e.access_s = lru;
-    }
-    let Value::Hash(h) = &e.value else {
-        return Err(CommandError::WrongType);
-    };
-    let r = f(Some(h), ctx.out);
-    drop(shard);
-    ctx.hit(true, key);
-    Ok(r)
+    read_typed(ctx, ctx.arg(1), f)
 }
 
-/// Runs `f` on the hash at `key` for writing: an empty new hash if absent and `create`, else `f` sees
-/// None. `f` returns its result and whether it changed the hash. A change takes the revision (and the
-/// version); a hash left empty is deleted; a new hash that stayed empty is never stored.
+/// [`write_typed`] on the hash at `key`, creating an empty hash for an absent key when `create`.
 fn write_hash<R>(
     ctx: &mut Ctx,
     key: &[u8],
     create: bool,
     f: impl FnOnce(Option<&mut HashValue>) -> Result<(R, bool), CommandError>,
 ) -> Result<R, CommandError> {
-    let lru = ctx.lru();
-    let (hash, mut shard) = ctx.db().lock_key(key);
-    ctx.reap(&mut shard, hash, key);
-    match shard.get_mut(hash, key) {
-        Some(e) => {
-            let Value::Hash(h) = &mut e.value else {
-                return Err(CommandError::WrongType);
-            };
-            let (r, changed) = f(Some(h))?;
-            let empty = h.is_empty();
-            if changed && !empty {
-                let rev = ctx.revision();
-                e.touch(rev);
-                e.access_s = lru;
-            }
-            if changed && empty {
-                ctx.delete(&mut shard, hash, key);
-            }
-            Ok(r)
-        }
-        None if create => {
-            let mut h = HashValue::default();
-            let (r, changed) = f(Some(&mut h))?;
-            if changed && !h.is_empty() {
-                ctx.upsert(&mut shard, hash, key, Value::Hash(Box::new(h)), Ttl::Keep);
-            }
-            Ok(r)
-        }
-        None => Ok(f(None)?.0),
-    }
+    write_typed(ctx, key, create.then_some(HashValue::default), f)
 }
 
 fn set_pairs(ctx: &mut Ctx) -> Result<i64, CommandError> {

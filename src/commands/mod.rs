@@ -27,6 +27,7 @@ pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;
+pub mod typed;
 pub mod unblock;
 pub mod zsets;
 

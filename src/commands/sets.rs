@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use super::hashes::{parse_rand_count, parse_scan_cursor, parse_scan_options, random_positions};
+use super::typed::{impl_typed, read_typed, write_typed};
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::db::ShardSet;
 use crate::keyspace::types::SetValue;
@@ -26,71 +27,23 @@ fn limits(ctx: &Ctx) -> SetLimits {
     }
 }
 
-/// Runs `f` on the live set at `argv[1]` (None if absent); WRONGTYPE for another type. Counts a keyspace
-/// hit or miss and refreshes the access time.
+impl_typed!(SetValue, Set);
+
+/// [`read_typed`] on the set at `argv[1]`.
 fn read_set<R>(
     ctx: &mut Ctx,
     f: impl FnOnce(Option<&SetValue>, &mut ReplyBuf) -> R,
 ) -> Result<R, CommandError> {
-    let (touch, lru) = (ctx.touches(), ctx.lru());
-    let key = ctx.arg(1);
-    let (hash, mut shard) = ctx.db().lock_key(key);
-    let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
-        drop(shard);
-        ctx.hit(false, key);
-        return Ok(f(None, ctx.out));
-    };
-    if touch {
-        e.access_s = lru;
-    }
-    let Value::Set(s) = &e.value else {
-        return Err(CommandError::WrongType);
-    };
-    let r = f(Some(s), ctx.out);
-    drop(shard);
-    ctx.hit(true, key);
-    Ok(r)
+    read_typed(ctx, ctx.arg(1), f)
 }
 
-/// Runs `f` on the set at `argv[1]` for writing; if absent, on `create` when given (stored only if `f`
-/// changed it and it is not empty), else on None. `f` returns its result and whether it changed the set.
+/// [`write_typed`] on the set at `argv[1]`; an absent key is `create` when given.
 fn write_set<R>(
     ctx: &mut Ctx,
     create: Option<SetValue>,
     f: impl FnOnce(Option<&mut SetValue>) -> Result<(R, bool), CommandError>,
 ) -> Result<R, CommandError> {
-    let lru = ctx.lru();
-    let key = ctx.arg(1);
-    let (hash, mut shard) = ctx.db().lock_key(key);
-    ctx.reap(&mut shard, hash, key);
-    match shard.get_mut(hash, key) {
-        Some(e) => {
-            let Value::Set(s) = &mut e.value else {
-                return Err(CommandError::WrongType);
-            };
-            let (r, changed) = f(Some(s))?;
-            let empty = s.is_empty();
-            if changed && !empty {
-                let rev = ctx.revision();
-                e.touch(rev);
-                e.access_s = lru;
-            }
-            if changed && empty {
-                ctx.delete(&mut shard, hash, key);
-            }
-            Ok(r)
-        }
-        None => match create {
-            Some(mut s) => {
-                let (r, changed) = f(Some(&mut s))?;
-                if changed && !s.is_empty() {
-                    ctx.upsert(&mut shard, hash, key, Value::Set(Box::new(s)), Ttl::Keep);
-                }
-                Ok(r)
-            }
-            None => Ok(f(None)?.0),
-        },
-    }
+    write_typed(ctx, ctx.arg(1), create.map(|s| move || s), f)
 }
 
 /// SADD key member [member ...]

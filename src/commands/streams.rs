@@ -187,6 +187,9 @@ fn read_stream<R>(
         e.access_s = lru;
     }
     let Value::Stream(s) = &e.value else {
+        // Redis's read lookup counts the hit before the command checks the type.
+        drop(shard);
+        ctx.hit(true, key);
         return Err(CommandError::WrongType);
     };
     let r = f(Some(s), ctx.out);
