@@ -358,33 +358,12 @@ unsafe fn encode_table(
             return Ok(());
         }
         ffi::lua_pop(l, 1);
-        if raw_field(l, t, "map") == ffi::LUA_TTABLE {
-            let m = ffi::lua_gettop(l);
-            out.map(count_pairs(l, m, false));
-            ffi::lua_pushnil(l);
-            while ffi::lua_next(l, m) != 0 {
-                let v = ffi::lua_gettop(l);
-                encode(l, v - 1, depth + 1, out, level)?;
-                encode(l, v, depth + 1, out, level)?;
-                ffi::lua_pop(l, 1);
+        for (field, set) in [("map", false), ("set", true)] {
+            if raw_field(l, t, field) == ffi::LUA_TTABLE {
+                return encode_pairs(l, ffi::lua_gettop(l), set, depth, out, level);
             }
-            return Ok(());
+            ffi::lua_pop(l, 1);
         }
-        ffi::lua_pop(l, 1);
-        if raw_field(l, t, "set") == ffi::LUA_TTABLE {
-            let m = ffi::lua_gettop(l);
-            out.set(count_pairs(l, m, true));
-            ffi::lua_pushnil(l);
-            while ffi::lua_next(l, m) != 0 {
-                let v = ffi::lua_gettop(l);
-                if is_true(l, v) {
-                    encode(l, v - 1, depth + 1, out, level)?;
-                }
-                ffi::lua_pop(l, 1);
-            }
-            return Ok(());
-        }
-        ffi::lua_pop(l, 1);
         let mut n = 0;
         while n < i32::MAX as usize {
             ffi::lua_rawgeti_(l, t, (n + 1) as c_int);
@@ -399,6 +378,42 @@ unsafe fn encode_table(
         for i in 1..=n {
             ffi::lua_rawgeti_(l, t, i as c_int);
             encode(l, ffi::lua_gettop(l), depth + 1, out, level)?;
+            ffi::lua_pop(l, 1);
+        }
+    }
+    Ok(())
+}
+
+/// Writes the table at absolute index `m` as a RESP3 map (`set` false: each key then its value) or set
+/// (`set` true: the keys whose value is true).
+///
+/// # Safety
+/// As `encode`; leaves the stack as it found it.
+unsafe fn encode_pairs(
+    l: *mut ffi::lua_State,
+    m: c_int,
+    set: bool,
+    depth: usize,
+    out: &mut ReplyBuf,
+    level: u8,
+) -> Result<(), TooDeep> {
+    // SAFETY: lua_next over a table we do not modify; every push is popped.
+    unsafe {
+        let n = count_pairs(l, m, set);
+        if set {
+            out.set(n);
+        } else {
+            out.map(n);
+        }
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, m) != 0 {
+            let v = ffi::lua_gettop(l);
+            if !set || is_true(l, v) {
+                encode(l, v - 1, depth + 1, out, level)?;
+            }
+            if !set {
+                encode(l, v, depth + 1, out, level)?;
+            }
             ffi::lua_pop(l, 1);
         }
     }
