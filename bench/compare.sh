@@ -16,6 +16,9 @@
 #                  (INCR, PEXPIRE NX on the first hit) by EVALSHA, and MULTI + 5 SETs + EXEC
 #                  (bench/multi_exec.py; rps counts transactions, CPU per transaction)
 #   --only-scripts just those
+#   --rounds N     run every cell N times per server, alternating the order, and report each side's
+#                  median (default 1); this box's run-to-run noise is ±10-15%, so use 5+ to resolve
+#                  differences of a few percent
 # Environment:
 #   CONCORD_BIN    binary for side A (default: target/release/concord, built with cargo first)
 #   CONCORD_ARGS   extra args for side A, word-split (e.g. "--save '' --appendonly no" when
@@ -63,6 +66,7 @@ SCRIPT_TESTS=(
     "MULTI 5xSET|SCRIPT_MULTI5"
 )
 DO_SCRIPTS=0
+ROUNDS=1
 LOCK_SCRIPT=$(cat "$ROOT/scripts/lock-release.lua")
 RATE_SCRIPT="local c = redis.call('INCR', KEYS[1]) if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1], 'NX') end return c"
 
@@ -85,7 +89,8 @@ while (($#)); do
         --only-types) DO_TYPES=1; TESTS=() ;;
         --scripts) DO_SCRIPTS=1 ;;
         --only-scripts) DO_SCRIPTS=1; TESTS=() ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --rounds) ROUNDS=$2; shift ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
@@ -180,7 +185,7 @@ echo "machine:  $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /pr
 echo "concord:  $CONCORD_BIN${CONCORD_EXTRA[*]+$(printf ' %q' "${CONCORD_EXTRA[@]}")} (git $git_rev)"
 echo "redis:    $("$REDIS_BIN" --version)"
 echo "client:   $(redis-benchmark --version 2>/dev/null || echo redis-benchmark)"
-echo "params:   -n $REQUESTS -c $CLIENTS -r $KEYSPACE -d $DATASIZE, pipelines ${PIPELINES[*]}, order ABBA, pin=${PIN:-0}"
+echo "params:   -n $REQUESTS -c $CLIENTS -r $KEYSPACE -d $DATASIZE, pipelines ${PIPELINES[*]}, order ABBA, rounds $ROUNDS (medians), pin=${PIN:-0}"
 echo
 
 ((DO_TYPES)) && TESTS+=("${TYPE_TESTS[@]}")
@@ -243,6 +248,18 @@ if ((DO_TPUT)); then
             '{for (i = 1; i <= NF; i++) gsub(/"/, "", $i); print $2, $5, $7, dt * 1e6 / hz / n}' <<<"$line"
     }
 
+    # median_cols: lines of "rps p50 p99 cpu" -> one line of each column's median.
+    median_cols() {
+        awk 'NF { for (i = 1; i <= NF; i++) col[i, n] = $i; n++; w = NF }
+             END { for (i = 1; i <= w; i++) {
+                       for (j = 0; j < n; j++) v[j] = col[i, j]
+                       # insertion sort: n is the number of rounds
+                       for (j = 1; j < n; j++) { x = v[j]; k = j - 1
+                           while (k >= 0 && v[k] > x) { v[k + 1] = v[k]; k-- } v[k + 1] = x }
+                       m = n % 2 ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
+                       printf "%s%s", m, (i < w ? " " : "\n") } }'
+    }
+
     printf '%-12s %4s | %10s %10s %6s | %15s %15s | %8s %8s %6s\n' \
         test pipe "concord/s" "redis/s" ratio "concord p50/p99" "redis p50/p99" "cpu µs A" "cpu µs B" ratio
     printf -- '-%.0s' {1..112}; echo
@@ -251,14 +268,19 @@ if ((DO_TPUT)); then
         name=${entry%%|*}
         read -r -a args <<<"${entry#*|}"
         for pipe in "${PIPELINES[@]}"; do
-            if ((cell % 2 == 0)); then
-                ra=$(run_bench concord "$PORT_A" "$PID_A" "$pipe" "${args[@]}")
-                rb=$(run_bench redis "$PORT_B" "$PID_B" "$pipe" "${args[@]}")
-            else
-                rb=$(run_bench redis "$PORT_B" "$PID_B" "$pipe" "${args[@]}")
-                ra=$(run_bench concord "$PORT_A" "$PID_A" "$pipe" "${args[@]}")
-            fi
+            all_a="" all_b=""
+            for ((round = 0; round < ROUNDS; round++)); do
+                if (((cell + round) % 2 == 0)); then
+                    all_a+=$(run_bench concord "$PORT_A" "$PID_A" "$pipe" "${args[@]}")$'\n'
+                    all_b+=$(run_bench redis "$PORT_B" "$PID_B" "$pipe" "${args[@]}")$'\n'
+                else
+                    all_b+=$(run_bench redis "$PORT_B" "$PID_B" "$pipe" "${args[@]}")$'\n'
+                    all_a+=$(run_bench concord "$PORT_A" "$PID_A" "$pipe" "${args[@]}")$'\n'
+                fi
+            done
             cell=$((cell + 1))
+            ra=$(median_cols <<<"$all_a")
+            rb=$(median_cols <<<"$all_b")
             read -r a_rps a_p50 a_p99 a_cpu <<<"$ra"
             read -r b_rps b_p50 b_p99 b_cpu <<<"$rb"
             awk -v name="$name" -v pipe="$pipe" \
