@@ -9,10 +9,11 @@
 
 use std::sync::atomic::Ordering;
 
-use super::scripting::{Target, parse_numkeys, run_script};
+use super::scripting::{parse_numkeys, run_script};
 use super::{CmdResult, CommandError, Ctx, is_kw};
 use crate::scripting::busy;
 use crate::scripting::functions::{FLAG_NAMES, NO_WRITES, dump, undump};
+use crate::scripting::runner::Call;
 
 fn err(msg: impl Into<String>) -> CommandError {
     CommandError::Custom(format!("ERR {}", msg.into()))
@@ -80,6 +81,8 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
     if !engine.libs.delete(&name) {
         return Err(err("Library not found"));
     }
+    // Frees the registry slots that pinned its functions, so Lua can collect them.
+    engine.lua.expire_registry_values();
     update_counts(ctx, engine.libs.counts());
     drop(engine);
     ctx.revision();
@@ -97,6 +100,7 @@ pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
     }
     let mut engine = ctx.server.scripting.engine.lock();
     engine.libs.flush();
+    engine.lua.expire_registry_values();
     update_counts(ctx, (0, 0));
     drop(engine);
     ctx.revision();
@@ -367,7 +371,7 @@ fn call(ctx: &mut Ctx, ro: bool) -> CmdResult {
     run_script(
         ctx,
         &engine,
-        Target::Function(func),
+        Call::Function(&func),
         busy::Kind::Function,
         &name,
         nk,

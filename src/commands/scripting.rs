@@ -8,15 +8,14 @@
 //! worker thread, SCRIPT KILL); see `scripting::busy` for the whole design.
 
 use bytes::Bytes;
-use mlua::Function;
 use std::sync::atomic::Ordering;
 
 use super::table::flags;
 use super::{CmdResult, CommandError, Ctx, resolve};
 use crate::protocol::ReplyBuf;
 use crate::scripting::cache::{self, Sha};
-use crate::scripting::runner::{self, Frame, Outcome};
-use crate::scripting::{Engine, busy, lua_error_text};
+use crate::scripting::runner::{self, Call, Frame, Outcome};
+use crate::scripting::{Engine, busy};
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
@@ -73,6 +72,8 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
     }
     let mut engine = ctx.server.scripting.engine.lock();
     engine.scripts.clear();
+    // Frees the registry slots that pinned the scripts, so Lua can collect them.
+    engine.lua.expire_registry_values();
     publish_count(ctx.server, &engine);
     ctx.out.ok();
     Ok(())
@@ -170,11 +171,10 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
             read_only || no_writes
         }
     };
-    let func = script.func.clone();
     run_script(
         ctx,
         &engine,
-        Target::Eval(func),
+        Call::Eval(&script.func),
         busy::Kind::Eval,
         cache::sha_str(&sha),
         nk,
@@ -182,19 +182,12 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     )
 }
 
-/// What runs: an EVAL script (KEYS/ARGV as globals) or a library function (keys and args as its two
-/// parameters).
-pub(crate) enum Target {
-    Eval(Function),
-    Function(Function),
-}
-
 /// Runs a script or function for EVAL*/FCALL*: one unit of writes, the reply written to the client.
 /// `name` is the sha or function name errors mention.
 pub(crate) fn run_script(
     ctx: &mut Ctx,
     engine: &Engine,
-    target: Target,
+    call: Call<'_>,
     kind: busy::Kind,
     name: &str,
     nk: usize,
@@ -212,15 +205,11 @@ pub(crate) fn run_script(
         .busy_reply_threshold_ms
         .load(Ordering::Relaxed);
     let watchdog = busy::Watchdog::new(server, running.started, threshold);
-    let (entry, f) = match &target {
-        Target::Eval(f) => (&engine.run_eval, f),
-        Target::Function(f) => (&engine.libs.call_fn, f),
-    };
     let outcome = {
         let mut dispatch =
             |argv: &[Bytes], out: &mut ReplyBuf| redis_call(ctx, argv, out, read_only);
         let mut frame = Frame::new(&mut dispatch, Some(watchdog));
-        runner::run(&engine.lua, entry, f, keys, args, &mut frame, resp3)
+        runner::run(&engine.entry, call, keys, args, &mut frame, resp3)
     };
     drop(running);
     // Lua 5.1 has no emergency collection: garbage left by a script that hit the memory cap would
@@ -232,7 +221,7 @@ pub(crate) fn run_script(
     // Each called command logged itself; the script is not logged on top.
     ctx.log_nothing();
     let error = match outcome {
-        Ok(Outcome::Reply(reply)) => {
+        Outcome::Reply(reply) => {
             if let Some(rest) = reply.buf.strip_prefix(b"-") {
                 // Scripts' own error replies count in errorstats under their code, as in Redis.
                 let end = rest
@@ -246,15 +235,14 @@ pub(crate) fn run_script(
             ctx.out.raw(&reply.buf);
             return Ok(());
         }
-        Ok(Outcome::Raised { message, place }) => match place {
+        Outcome::Raised { message, place } => match place {
             Some((source, line)) => format!("{message} script: {name}, on {source}:{line}."),
             None => message,
         },
-        Ok(Outcome::RaisedValue(Some(msg))) => format!("ERR Error running script {name}, {msg}"),
-        Ok(Outcome::RaisedValue(None)) => {
+        Outcome::RaisedValue(Some(msg)) => format!("ERR Error running script {name}, {msg}"),
+        Outcome::RaisedValue(None) => {
             format!("ERR Error running script {name}, execution failure")
         }
-        Err(e) => format!("ERR Error running script {name}, {}", lua_error_text(&e)),
     };
     let code = error.split(' ').next().unwrap_or("ERR");
     server.stats.count_error(code);

@@ -2,14 +2,13 @@
 //! EVAL finds its script by one hash-table probe instead of hashing the body with SHA1 again.
 
 use bytes::Bytes;
-use mlua::Function;
 
 /// A SHA1 in lower-case hex, as scripts are named.
 pub type Sha = [u8; 40];
 
 /// A compiled script and its `#!lua` shebang flags (absent: Redis's compatibility mode).
 pub struct Script {
-    pub func: Function,
+    pub func: super::runner::Pinned,
     pub flags: Option<u32>,
 }
 

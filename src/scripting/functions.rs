@@ -38,7 +38,8 @@ const BAD_NAME: &str = "Library names can only contain letters, numbers, or unde
 #[derive(Clone)]
 pub struct FunctionDef {
     pub name: String,
-    pub func: Function,
+    /// Shared: a library is cloned while FUNCTION LOAD checks it against the loaded set.
+    pub func: std::sync::Arc<super::runner::Pinned>,
     pub flags: u32,
     pub description: Option<String>,
 }
@@ -60,7 +61,6 @@ pub struct Registering(Arc<Mutex<Option<Vec<FunctionDef>>>>);
 pub struct Libraries {
     pub make_lib_env: Function,
     pub load_api: Table,
-    pub call_fn: Function,
     pub registering: Registering,
     pub libraries: BTreeMap<String, Library>,
     /// Function name, lower-cased (FCALL finds functions case-insensitively, as Redis) -> library name.
@@ -222,8 +222,9 @@ pub fn load_api(lua: &Lua, make_load_api: &Function, reg: &Registering) -> mlua:
 /// description=}`, with Redis's errors; outside FUNCTION LOAD it refuses.
 pub fn register_function(lua: &Lua, reg: &Registering) -> mlua::Result<Function> {
     let reg = reg.clone();
-    lua.create_function(move |_, args: mlua::Variadic<Value>| {
+    lua.create_function(move |lua, args: mlua::Variadic<Value>| {
         let err = |m: &str| Err(mlua::Error::RuntimeError(m.to_string()));
+        let pin = |lua: &Lua, f: &Function| super::runner::Pinned::new(lua, f).map(Arc::new);
         let mut guard = reg.0.lock();
         let Some(list) = guard.as_mut() else {
             return err("redis.register_function can only be called on FUNCTION LOAD command");
@@ -307,7 +308,7 @@ pub fn register_function(lua: &Lua, reg: &Registering) -> mlua::Result<Function>
                 };
                 FunctionDef {
                     name,
-                    func,
+                    func: pin(lua, &func)?,
                     flags,
                     description,
                 }
@@ -324,7 +325,7 @@ pub fn register_function(lua: &Lua, reg: &Registering) -> mlua::Result<Function>
                 };
                 FunctionDef {
                     name,
-                    func: f.clone(),
+                    func: pin(lua, f)?,
                     flags: 0,
                     description: None,
                 }

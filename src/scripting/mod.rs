@@ -64,9 +64,10 @@ pub struct Engine {
     pub scripts: cache::ScriptCache,
     /// `run(f, env)`: runs `f` in `env` under an error handler, returns (ok, value-or-error-table).
     pub runner: Function,
-    /// `run_eval(f, keys, argv)`: runs an EVAL script in the shared read-only environment with this
-    /// run's KEYS/ARGV, returns (ok, value-or-error); see `runner`.
-    pub run_eval: Function,
+    /// What scripting/runner.rs runs EVAL scripts and FCALL functions with.
+    pub entry: runner::Entry,
+    /// The environment every EVAL script gets when it is compiled.
+    eval_env: Table,
     /// Where `redis.call`/`redis.pcall` find the dispatcher of the running script.
     pub hooks: Table,
     /// Function libraries (FUNCTION LOAD) and their functions.
@@ -81,7 +82,7 @@ local gsub = string.gsub
 local rawget, rawset, setmetatable, getmetatable, tostring, type, error, xpcall, setfenv, pairs =
       rawget, rawset, setmetatable, getmetatable, tostring, type, error, xpcall, setfenv, pairs
 -- Keys the C side reads results by: kept alive, so looking them up never allocates.
-hooks.pinned = {'err', 'ok', 'double', 'map', 'set', 'source', 'line'}
+hooks.pinned = {'err', 'ok', 'double', 'map', 'set', 'source', 'line', 'KEYS', 'ARGV'}
 -- redis.call raises its error table as is; any other error becomes one.
 local function handler(e)
   if type(e) ~= 'table' then
@@ -142,10 +143,11 @@ local string_mt = getmetatable('')
 if string_mt then
   string_mt.__metatable = readonly({__index = frozen.string})
 end
--- The one environment every EVAL script runs in. It holds no state of its own (writes are refused),
--- so it is built once. Reads hit `scope`, a flat copy of what scripts may see (the frozen libraries
--- over the globals), so a global lookup is a table hit, not a Lua call; a miss raises. KEYS and ARGV
--- are the current call's, set by run_eval.
+-- The one environment every EVAL script runs in (set on each script once, when it is compiled). It
+-- holds no state of its own (writes are refused). Reads hit `scope`, a flat copy of what scripts may
+-- see (the frozen libraries over the globals), so a global lookup is a table hit, not a Lua call; a
+-- miss raises. KEYS and ARGV are the current run's: scripting/runner.rs sets them in `scope` before
+-- each run (and leaves them until the next one overwrites them).
 local scope = {}
 for k, v in pairs(G) do
   if k ~= 'setfenv' and k ~= 'getfenv' then scope[k] = v end
@@ -159,16 +161,6 @@ local eval_env = setmetatable({}, {
 })
 scope._G = eval_env
 protected[eval_env] = true
--- Runs an EVAL script with this run's KEYS and ARGV (scripting/runner.rs calls it).
-local function run_eval(f, keys, argv)
-  rawset(scope, 'KEYS', keys)
-  rawset(scope, 'ARGV', argv)
-  setfenv(f, eval_env)
-  local ok, v = xpcall(f, handler)
-  rawset(scope, 'KEYS', nil)
-  rawset(scope, 'ARGV', nil)
-  return ok, v
-end
 local function run(f, env)
   setfenv(f, env)
   return xpcall(f, handler)
@@ -214,10 +206,7 @@ local function make_load_api(fields)
   protected[view] = true
   return view
 end
-local function call_fn(f, keys, args)
-  return xpcall(function() return f(keys, args) end, handler)
-end
-return run, run_eval, make_lib_env, make_load_api, call_fn
+return run, handler, scope, eval_env, make_lib_env, make_load_api
 "#;
 
 impl Default for Engine {
@@ -304,10 +293,11 @@ impl Engine {
             "err_where",
             lua.create_function(|lua, ()| Ok(script_line(lua)))?,
         )?;
-        let (runner, run_eval, make_lib_env, make_load_api, call_fn): (
+        let (runner, handler, scope, eval_env, make_lib_env, make_load_api): (
             Function,
             Function,
-            Function,
+            Table,
+            Table,
             Function,
             Function,
         ) = lua
@@ -320,16 +310,17 @@ impl Engine {
         // setfenv stays reachable only through the prelude's upvalues.
         g.raw_set("setfenv", Value::Nil)?;
         g.raw_set("getfenv", Value::Nil)?;
+        let entry = runner::Entry::new(&lua, &handler, &scope)?;
         Ok(Engine {
             lua,
             scripts: Default::default(),
             runner,
-            run_eval,
+            entry,
+            eval_env,
             hooks,
             libs: functions::Libraries {
                 make_lib_env,
                 load_api,
-                call_fn,
                 registering,
                 libraries: Default::default(),
                 functions: Default::default(),
@@ -337,25 +328,30 @@ impl Engine {
         })
     }
 
-    /// Compiles `body` under Redis's chunk name, or returns Redis's compile error text.
-    pub fn compile(&self, body: &[u8]) -> Result<Function, String> {
+    /// Compiles `body` under Redis's chunk name into a script ready to run in the EVAL environment,
+    /// or returns Redis's compile error text.
+    pub fn compile(&self, body: &[u8]) -> Result<runner::Pinned, String> {
         if body.first() == Some(&0x1b) {
             return Err(
                 "ERR Error compiling script (new function): user_script: bytecode loading is not allowed"
                     .into(),
             );
         }
-        self.lua
+        let failed = |e: mlua::Error| {
+            format!(
+                "ERR Error compiling script (new function): {}",
+                lua_error_text(&e)
+            )
+        };
+        let f = self
+            .lua
             .load(body)
             .set_name("@user_script")
             .set_mode(mlua::chunk::ChunkMode::Text)
             .into_function()
-            .map_err(|e| {
-                format!(
-                    "ERR Error compiling script (new function): {}",
-                    lua_error_text(&e)
-                )
-            })
+            .map_err(failed)?;
+        f.set_environment(self.eval_env.clone()).map_err(failed)?;
+        runner::Pinned::new(&self.lua, &f).map_err(failed)
     }
 }
 

@@ -3,10 +3,12 @@
 //! Why raw: mlua guards every API call with a protected call that allocates two C closures, and a
 //! script run through it cost ~15 such calls (KEYS/ARGV, two scoped `redis.call` closures, the hook,
 //! registry values), which with the garbage they leave was ~60% of the server's CPU under EVALSHA -P16
-//! (perf profile, bench/compare.sh --scripts). Here a run is one protected call (`Lua::exec_raw`):
-//! KEYS and ARGV are built with the C API, `redis.call`, `redis.pcall` and `redis.setresp` are plain C
-//! functions registered once, the count hook is installed once, and the result is encoded straight
-//! from the Lua stack into RESP.
+//! (perf profile, bench/compare.sh --scripts). Here a run is one `lua_pcall` on the main thread, of a
+//! C function pinned in the registry, with the prelude's error handler (no mlua call, no Lua-level
+//! wrapper: those were a quarter of the instructions of a lock release, callgrind): KEYS and ARGV are
+//! built with the C API, scripts are pinned in the registry with their environment set at compile
+//! time, `redis.call`, `redis.pcall` and `redis.setresp` are plain C functions registered once, the
+//! count hook is installed once, and the result is encoded straight from the Lua stack into RESP.
 //!
 //! The running script's state (its dispatcher, RESP level, buffers, watchdog) is a `Frame` that the C
 //! functions find through a thread-local pointer, set for exactly the duration of `run` (a script runs
@@ -140,55 +142,163 @@ pub fn install(lua: &Lua, redis: &mlua::Table) -> mlua::Result<()> {
     Ok(())
 }
 
-/// Runs `entry(f, KEYS, ARGV)` (the prelude's `run_eval` or `call_fn`, which return `ok, value`) with
-/// `frame` as the running script, and converts what it returned. `resp3_caller` is the protocol the
-/// reply is written in.
+/// A compiled Lua function pinned in the registry, so a run pushes it with one raw read.
+pub struct Pinned(mlua::RegistryKey);
+
+impl Pinned {
+    pub fn new(lua: &Lua, f: &Function) -> mlua::Result<Self> {
+        lua.create_registry_value(f.clone()).map(Pinned)
+    }
+}
+
+/// The main thread of the scripting state.
+struct MainThread(*mut ffi::lua_State);
+
+// SAFETY: the pointer is only dereferenced by `run`, which callers reach through the `Engine` that owns
+// the `Lua` this thread belongs to; the engine sits behind the server's scripting mutex, so one
+// thread at a time uses the state, as with the `Lua` itself.
+unsafe impl Send for MainThread {}
+
+/// What every run needs from the state, pinned in the registry when the state is built: the
+/// prelude's error handler, EVAL's `scope` table (where KEYS and ARGV go) and `trampoline`.
+pub struct Entry {
+    main: MainThread,
+    handler: c_int,
+    scope: c_int,
+    trampoline: c_int,
+    _pinned: [mlua::RegistryKey; 3],
+}
+
+impl Entry {
+    pub fn new(lua: &Lua, handler: &Function, scope: &mlua::Table) -> mlua::Result<Self> {
+        let mut main = ptr::null_mut();
+        // SAFETY: only reads the state pointer; runs nothing.
+        unsafe { lua.exec_raw::<()>((), |l| main = l)? };
+        // SAFETY: `trampoline` follows the C API's contract (see its comment).
+        let trampoline = unsafe { lua.create_c_function(trampoline)? };
+        let pinned = [
+            lua.create_registry_value(handler.clone())?,
+            lua.create_registry_value(scope.clone())?,
+            lua.create_registry_value(trampoline)?,
+        ];
+        Ok(Entry {
+            main: MainThread(main),
+            handler: pinned[0].id(),
+            scope: pinned[1].id(),
+            trampoline: pinned[2].id(),
+            _pinned: pinned,
+        })
+    }
+}
+
+/// What runs: an EVAL script (KEYS and ARGV as globals) or a library function (keys and args as its
+/// two parameters).
+#[derive(Clone, Copy)]
+pub enum Call<'p> {
+    Eval(&'p Pinned),
+    Function(&'p Pinned),
+}
+
+/// What `trampoline` runs, handed over as a light userdata.
+struct Params<'a> {
+    /// Registry slot of the function.
+    func: c_int,
+    /// EVAL's `scope` slot, or None for a library function.
+    scope: Option<c_int>,
+    keys: &'a [Bytes],
+    args: &'a [Bytes],
+    reply: *mut ReplyBuf,
+    fp: *mut c_void,
+}
+
+/// Runs `call` with `keys` and `args` and `frame` as the running script, and converts what it
+/// returned (its first value). `resp3_caller` is the protocol the reply is written in.
+///
+/// The run is one protected call of `trampoline` with the prelude's handler as message handler, made
+/// straight on the main thread: no mlua call, no closure allocated, no Lua-level wrapper.
 pub fn run(
-    lua: &Lua,
-    entry: &Function,
-    f: &Function,
+    entry: &Entry,
+    call: Call<'_>,
     keys: &[Bytes],
     args: &[Bytes],
     frame: &mut Frame<'_>,
     resp3_caller: bool,
-) -> mlua::Result<Outcome> {
+) -> Outcome {
     let mut reply = ReplyBuf {
         buf: Vec::with_capacity(64),
         resp: if resp3_caller { Resp::V3 } else { Resp::V2 },
     };
-    let mut raised: Option<Outcome> = None;
     let fp = frame as *mut Frame<'_> as *mut c_void;
     let previous = CURRENT.with(|c| c.replace(fp));
     let _installed = Installed(previous);
-    let reply_p: *mut ReplyBuf = &mut reply;
-    let raised_p: *mut Option<Outcome> = &mut raised;
-    // SAFETY: the closure runs inside one protected call; it only pushes and reads its own stack
-    // slots. Its captures are raw pointers to locals of this function, which outlive the call, and
-    // nothing else touches them meanwhile (the C functions use the frame, not these).
+    let (func, scope) = match call {
+        Call::Eval(p) => (p.0.id(), Some(entry.scope)),
+        Call::Function(p) => (p.0.id(), None),
+    };
+    let params = Params {
+        func,
+        scope,
+        keys,
+        args,
+        reply: &mut reply,
+        fp,
+    };
+    let l = entry.main.0;
+    // SAFETY: the main thread's stack is at its base between runs (mlua restores it after each of its
+    // own calls), so the three pushes fit in the slots Lua guarantees without growing it; registry
+    // reads and light userdata do not allocate, so nothing here raises outside the protected call.
+    // `params` outlives the call and only `trampoline` reads it.
     unsafe {
-        lua.exec_raw::<()>((entry, f), |l| {
-            push_array(l, keys);
-            push_array(l, args);
-            ffi::lua_call(l, 3, 2);
-            let ok = ffi::lua_toboolean(l, -2) != 0;
-            let level = frame_resp(fp);
-            if ok {
-                let out = &mut *reply_p;
-                if encode(l, ffi::lua_gettop(l), 0, out, level).is_err() {
-                    out.buf.clear();
-                    out.error("ERR reached lua stack limit");
-                }
-            } else {
-                *raised_p = Some(read_error(l, ffi::lua_gettop(l)));
-            }
-            if (*(fp as *mut Frame<'_>)).stopped.take().is_some() {
-                // The hook raises on every line once it stopped a script; back to counting.
-                ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, HOOK_EVERY as c_int);
-            }
-            ffi::lua_settop(l, 0);
-        })?;
+        let base = ffi::lua_gettop(l);
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, entry.handler);
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, entry.trampoline);
+        ffi::lua_pushlightuserdata(l, &params as *const Params<'_> as *mut c_void);
+        let status = ffi::lua_pcall(l, 1, 0, base + 1);
+        let raised = (status != ffi::LUA_OK).then(|| read_error(l, ffi::lua_gettop(l)));
+        if (*(fp as *mut Frame<'_>)).stopped.take().is_some() {
+            // The hook raises on every line once it stopped a script; back to counting.
+            ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, HOOK_EVERY as c_int);
+        }
+        ffi::lua_settop(l, base);
+        raised.unwrap_or(Outcome::Reply(reply))
     }
-    Ok(raised.unwrap_or(Outcome::Reply(reply)))
+}
+
+/// The body of a run, inside its protected call: sets KEYS and ARGV (EVAL) or passes them (functions),
+/// calls the script and encodes its first result into the reply.
+unsafe extern "C-unwind" fn trampoline(l: *mut ffi::lua_State) -> c_int {
+    // SAFETY: called only by `run`, with its `Params` as the one argument; every call below may raise,
+    // and this frame holds only references and copies (nothing with a destructor).
+    unsafe {
+        let p = &*(ffi::lua_touserdata(l, 1) as *const Params<'_>);
+        ffi::lua_settop(l, 0);
+        match p.scope {
+            Some(scope) => {
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, scope);
+                ffi::lua_pushlstring_(l, c"KEYS".as_ptr(), 4);
+                push_array(l, p.keys);
+                ffi::lua_rawset(l, 1);
+                ffi::lua_pushlstring_(l, c"ARGV".as_ptr(), 4);
+                push_array(l, p.args);
+                ffi::lua_rawset(l, 1);
+                ffi::lua_settop(l, 0);
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, p.func);
+                ffi::lua_call(l, 0, 1);
+            }
+            None => {
+                ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, p.func);
+                push_array(l, p.keys);
+                push_array(l, p.args);
+                ffi::lua_call(l, 2, 1);
+            }
+        }
+        let out = &mut *p.reply;
+        if encode(l, 1, 0, out, frame_resp(p.fp)).is_err() {
+            out.buf.clear();
+            out.error("ERR reached lua stack limit");
+        }
+        0
+    }
 }
 
 /// The RESP level of the frame behind `fp`.
@@ -800,7 +910,7 @@ mod tests {
     /// encoded result and the commands the script sent.
     fn eval(body: &str, reply: &'static [u8]) -> (Vec<u8>, Vec<Vec<Bytes>>) {
         let engine = Engine::new();
-        let f = engine.compile(body.as_bytes()).expect("compiles");
+        let script = engine.compile(body.as_bytes()).expect("compiles");
         let mut sent = Vec::new();
         let mut dispatch = |argv: &[Bytes], out: &mut ReplyBuf| {
             sent.push(argv.to_vec());
@@ -810,9 +920,8 @@ mod tests {
         let out = {
             let mut frame = Frame::new(&mut dispatch, None);
             run(
-                &engine.lua,
-                &engine.run_eval,
-                &f,
+                &engine.entry,
+                Call::Eval(&script),
                 &[],
                 &[],
                 &mut frame,
@@ -820,7 +929,7 @@ mod tests {
             )
         };
         match out {
-            Ok(Outcome::Reply(r)) => (r.buf, sent),
+            Outcome::Reply(r) => (r.buf, sent),
             _ => panic!("script raised"),
         }
     }
