@@ -259,15 +259,18 @@ impl ClientInfo {
         }
     }
 
-    /// Resolves when something was pushed since the last wake-up (may resolve with nothing queued).
+    /// Resolves when something was pushed since the last wake-up, or the client was killed (may
+    /// resolve with nothing queued).
     pub async fn pushed(&self) {
         self.push_ready.notified().await
     }
 
     /// Asks the connection to close (CLIENT KILL, SHUTDOWN). It finishes its current batch first.
+    /// An idle connection waits only on `pushed`, so that is woken too.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill.notify_one();
+        self.push_ready.notify_one();
     }
 
     pub fn is_killed(&self) -> bool {

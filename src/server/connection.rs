@@ -33,7 +33,6 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
     let mut out = ReplyBuf::new(Resp::V2);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
-    let mut shutdown = server.shutdown.subscribe();
     // Pushed bytes moved into `out` and not yet written (they count in `info.obuf` until written).
     let mut pushed = 0usize;
 
@@ -66,12 +65,19 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 stream.read_buf(&mut buf).await
             }
         };
+        // Read first (pushes and a kill are also handled between commands, so they are not starved);
+        // `pushed` also fires on a kill, and SHUTDOWN kills every client, so one waiter covers all
+        // three (each waiter registered here costs a lock per idle turn).
         let n = tokio::select! {
+            biased;
             r = read => match r {
                 Ok(0) | Err(_) => break 'conn,
                 Ok(n) => n,
             },
             _ = info.pushed() => {
+                if info.is_killed() {
+                    break 'conn;
+                }
                 // Let the publishers that are ready run first, then write everything they pushed
                 // with one write, as Redis writes a subscriber's buffer once per event-loop turn.
                 tokio::task::yield_now().await;
@@ -81,8 +87,6 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 }
                 continue 'conn;
             }
-            _ = info.killed() => break 'conn,
-            _ = shutdown.changed() => break 'conn,
         };
         server
             .stats
