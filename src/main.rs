@@ -59,11 +59,15 @@ fn main() {
         0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
         n => n as usize,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(threads).enable_all();
+    // Tokio runs the task woken last first (its LIFO slot), so of two clients whose bytes arrive in
+    // one poll the later one is served first. Redis serves them in arrival order, and clients rely on
+    // it: a SUBSCRIBE or UNSUBSCRIBE sent before another client's PUBLISH takes effect before it (the
+    // Tcl suite's pubsub unit checks exactly that). FIFO keeps that order.
+    #[cfg(tokio_unstable)]
+    builder.disable_lifo_slot();
+    let runtime = match builder.build() {
         Ok(r) => r,
         Err(e) => fatal(&format!("can't start the runtime: {e}")),
     };
