@@ -412,8 +412,10 @@ impl Watchdog {
 /// `block_in_place` hands the core over, but when its closure returns it takes back a core that is
 /// waiting in the worker's slot, and that can be one another thread set down a moment earlier for its own
 /// blocking wait. So the hand-off is checked afterwards, outside `block_in_place`: a marker task spawned
-/// now runs only if some other thread owns the core (from a thread that owns it, it sits in that core's
-/// LIFO slot, which no one else runs). If it does not run, the hand-off is done again.
+/// now goes to the core's local queue if this thread still owns a core, where with one worker no one
+/// else runs it; with more workers another one may steal it, and then it steals the rest of that queue
+/// the same way (the runtime has no LIFO slot, see main.rs), which is what the hand-off is for. If the
+/// marker does not run, the hand-off is done again.
 fn hand_off_worker() -> bool {
     if !on_multi_thread_runtime() {
         return true;
