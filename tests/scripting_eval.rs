@@ -695,3 +695,81 @@ fn xread_block_sha1hex_arity_and_cjson_switches_behave_as_in_redis() {
         Value::Int(1)
     );
 }
+
+#[test]
+fn cmsgpack_errors_limits_and_hostile_counts_match_redis() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    // Errors carry the script position, as lua-cmsgpack's luaL_error/luaL_argerror do in Redis.
+    assert!(
+        err_text(eval(&mut c, "return cmsgpack.pack()", &[], &[])).starts_with(
+            "ERR user_script:1: bad argument #0 to 'pack' (MessagePack pack needs input.)"
+        )
+    );
+    assert!(
+        err_text(eval(&mut c, "return cmsgpack.unpack()", &[], &[])).starts_with(
+            "ERR user_script:1: bad argument #1 to 'unpack' (string expected, got no value)"
+        )
+    );
+    assert!(
+        err_text(eval(
+            &mut c,
+            "return cmsgpack.unpack(string.char(0xcd, 1))",
+            &[],
+            &[]
+        ))
+        .starts_with("ERR user_script:1: Missing bytes in input.")
+    );
+    // A declared count of 2^32-1 elements with no bytes behind it fails at once, allocating nothing.
+    for tag in [0xdd, 0xdf] {
+        let body = format!("return cmsgpack.unpack(string.char({tag}, 255, 255, 255, 255))");
+        assert!(
+            err_text(eval(&mut c, &body, &[], &[])).starts_with("ERR user_script:1: Missing bytes")
+        );
+    }
+    // unpack_limit / unpack_one: the offset to continue from (-1 at the end), then the objects.
+    assert_eq!(
+        eval(
+            &mut c,
+            "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+            &[],
+            &[]
+        )
+        .unwrap(),
+        Value::Array(vec![Value::Int(2), Value::Int(1), Value::Int(2)])
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}",
+            &[],
+            &[]
+        )
+        .unwrap(),
+        Value::Array(vec![Value::Int(-1), Value::Int(3)])
+    );
+    // A nil map key is Lua's error, as in Redis; a nil value leaves the key out; nesting past 16
+    // packs as nil.
+    assert!(
+        err_text(eval(
+            &mut c,
+            "return cmsgpack.unpack(string.char(0x81, 0xc0, 1))",
+            &[],
+            &[]
+        ))
+        .starts_with("ERR table index is nil")
+    );
+    assert_eq!(
+        eval(
+            &mut c,
+            "local t = cmsgpack.unpack(string.char(0x81, 0xa1, 97, 0xc0)) \
+             local n = 0 for _ in pairs(t) do n = n + 1 end \
+             local d = {} for i = 1, 20 do d = {d} end \
+             return {n, #cmsgpack.pack(d)}",
+            &[],
+            &[]
+        )
+        .unwrap(),
+        Value::Array(vec![Value::Int(0), Value::Int(17)])
+    );
+}

@@ -92,10 +92,13 @@ pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
 
 /// Publishes the cache size for INFO.
 fn publish_count(server: &crate::server::Server, engine: &Engine) {
-    server
-        .scripting
-        .cached_scripts
+    let s = &server.scripting;
+    s.cached_scripts
         .store(engine.scripts.len() as u64, Ordering::Relaxed);
+    s.scripts_bytes
+        .store(engine.scripts.body_bytes() as u64, Ordering::Relaxed);
+    s.lua_bytes
+        .store(engine.lua.used_memory() as u64, Ordering::Relaxed);
 }
 
 /// Compiles and caches `body` (a no-op when cached), returning its sha.
@@ -214,9 +217,14 @@ pub(crate) fn run_script(
     drop(running);
     // Lua 5.1 has no emergency collection: garbage left by a script that hit the memory cap would
     // make the next script fail, so collect once the heap is past half the cap.
-    if engine.lua.used_memory() > crate::scripting::MEMORY_LIMIT / 2 {
+    let lua_bytes = engine.lua.used_memory();
+    if lua_bytes > crate::scripting::MEMORY_LIMIT / 2 {
         let _ = engine.lua.gc_collect();
     }
+    server
+        .scripting
+        .lua_bytes
+        .store(lua_bytes as u64, Ordering::Relaxed);
     ctx.client.db = saved_db;
     // Each called command logged itself; the script is not logged on top.
     ctx.log_nothing();

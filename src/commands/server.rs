@@ -120,18 +120,23 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
         }
         "memory" => {
             let rss = proc_rss_bytes();
+            let lua = srv.scripting.lua_bytes.load(Ordering::Relaxed);
+            let scripts = srv.scripting.scripts_bytes.load(Ordering::Relaxed);
             let maxmemory = srv.config.get_u64("maxmemory");
             let _ = write!(
                 s,
                 "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
                  used_memory_rss_human:{}\r\nused_memory_peak:{rss}\r\nused_memory_peak_human:{}\r\n\
-                 used_memory_lua:31744\r\nused_memory_scripts:0\r\nnumber_of_cached_scripts:{}\r\n\
+                 used_memory_lua:{lua}\r\nused_memory_lua_human:{}\r\nused_memory_scripts:{scripts}\r\n\
+                 used_memory_scripts_human:{}\r\nnumber_of_cached_scripts:{}\r\n\
                  maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
                  maxmemory_policy:{}\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:mimalloc\r\n\
                  lazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n",
                 human(rss),
                 human(rss),
                 human(rss),
+                human(lua),
+                human(scripts),
                 srv.scripting.cached_scripts.load(Ordering::Relaxed),
                 human(maxmemory),
                 srv.config.get("maxmemory-policy").unwrap_or_default(),

@@ -16,6 +16,8 @@ pub struct Script {
 pub struct ScriptCache {
     by_sha: hashbrown::HashMap<Sha, Script>,
     by_body: hashbrown::HashMap<Bytes, Sha>,
+    /// Bytes of the cached bodies (INFO memory's used_memory_scripts).
+    body_bytes: usize,
 }
 
 impl ScriptCache {
@@ -34,13 +36,22 @@ impl ScriptCache {
     }
 
     pub fn insert(&mut self, sha: Sha, body: Bytes, script: Script) {
-        self.by_body.insert(body, sha);
+        let len = body.len();
+        if self.by_body.insert(body, sha).is_none() {
+            self.body_bytes += len;
+        }
         self.by_sha.insert(sha, script);
     }
 
     pub fn clear(&mut self) {
         self.by_sha.clear();
         self.by_body.clear();
+        self.body_bytes = 0;
+    }
+
+    /// Bytes of the cached script bodies.
+    pub fn body_bytes(&self) -> usize {
+        self.body_bytes
     }
 
     pub fn len(&self) -> usize {

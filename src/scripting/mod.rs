@@ -36,6 +36,10 @@ pub struct Scripting {
     pub functions_count: std::sync::atomic::AtomicU64,
     /// Scripts in the EVAL cache (INFO memory's number_of_cached_scripts), readable without the lock.
     pub cached_scripts: std::sync::atomic::AtomicU64,
+    /// Bytes of their bodies (used_memory_scripts) and of the Lua heap after the last run or cache
+    /// change (used_memory_lua), readable without the lock.
+    pub scripts_bytes: std::sync::atomic::AtomicU64,
+    pub lua_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Scripting {
@@ -47,12 +51,16 @@ impl Default for Scripting {
 impl Scripting {
     /// A fresh sandboxed state with an empty script cache.
     pub fn new() -> Self {
+        let engine = Engine::new();
+        let lua_bytes = engine.lua.used_memory() as u64;
         Scripting {
-            engine: Mutex::new(Engine::new()),
+            engine: Mutex::new(engine),
             run: busy::RunState::default(),
             libraries_count: Default::default(),
             functions_count: Default::default(),
             cached_scripts: Default::default(),
+            scripts_bytes: Default::default(),
+            lua_bytes: lua_bytes.into(),
         }
     }
 }
