@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 
 /// Lua's `setpause`: a collection cycle starts when the heap reaches this percentage of the live heap
 /// after the last one.
-const GC_PAUSE: i32 = 400;
+const GC_PAUSE: i32 = 200;
 
 /// Upper bound of the Lua heap: a runaway allocation errors instead of taking the server down.
 pub const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
@@ -239,9 +239,9 @@ impl Engine {
             LuaOptions::default(),
         )?;
         lua.set_memory_limit(MEMORY_LIMIT)?;
-        // A collection cycle marks the whole live heap (every cached script and library), while a run
-        // leaves little garbage: starting a cycle at 4x the live heap instead of Lua's 2x marks it a
-        // third as often (bench/bullmq.mjs: GC was ~12% of server CPU at 2x).
+        // Lua's default pause, as Redis runs it. 4x marked the live heap a third as often, but once
+        // runs stopped leaving mlua's closures behind, the bigger heap cost more in cold allocations
+        // than the marking saved (bench/bullmq.mjs, 2x vs 4x: ~10% less server CPU per job).
         lua.gc_set_mode(mlua::state::GcMode::Incremental(
             mlua::state::GcIncParams::default().pause(GC_PAUSE),
         ));
