@@ -12,6 +12,7 @@
 
 use bytes::Bytes;
 
+use super::typed::{impl_typed, read_typed};
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
 use crate::keyspace::types::ListValue;
 use crate::keyspace::types::list::End;
@@ -34,6 +35,8 @@ fn list_of_mut(e: &mut Entry) -> Result<&mut ListValue, CommandError> {
     }
 }
 
+impl_typed!(ListValue, List);
+
 /// Runs `f` on the live list at `key` (None if absent), holding the shard lock; WRONGTYPE for another
 /// type. Counts a keyspace hit or miss and refreshes the access time, as Redis's read lookup does.
 fn read_list<R>(
@@ -41,19 +44,7 @@ fn read_list<R>(
     key: &[u8],
     f: impl FnOnce(Option<&ListValue>, &mut ReplyBuf) -> Result<R, CommandError>,
 ) -> Result<R, CommandError> {
-    let (touch, lru) = (ctx.touches(), ctx.lru());
-    let (hash, mut shard) = ctx.db().lock_key(key);
-    let Some(e) = shard.get_live_mut(hash, key, ctx.now_ms) else {
-        drop(shard);
-        ctx.hit(false, key);
-        return f(None, ctx.out);
-    };
-    if touch {
-        e.access_s = lru;
-    }
-    // The lookup found the key: a hit even when the type check then fails, as in Redis.
-    ctx.hit(true, key);
-    f(Some(list_of(e)?), ctx.out)
+    read_typed(ctx, key, f)?
 }
 
 /// Runs `f` on the list at `key` for writing (None if absent). `f` returns its result and whether it

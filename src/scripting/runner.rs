@@ -163,10 +163,9 @@ unsafe impl Send for MainThread {}
 /// prelude's error handler, EVAL's `scope` table (where KEYS and ARGV go) and `trampoline`.
 pub struct Entry {
     main: MainThread,
-    handler: c_int,
-    scope: c_int,
-    trampoline: c_int,
-    _pinned: [mlua::RegistryKey; 3],
+    handler: mlua::RegistryKey,
+    scope: mlua::RegistryKey,
+    trampoline: mlua::RegistryKey,
 }
 
 impl Entry {
@@ -176,17 +175,11 @@ impl Entry {
         unsafe { lua.exec_raw::<()>((), |l| main = l)? };
         // SAFETY: `trampoline` follows the C API's contract (see its comment).
         let trampoline = unsafe { lua.create_c_function(trampoline)? };
-        let pinned = [
-            lua.create_registry_value(handler.clone())?,
-            lua.create_registry_value(scope.clone())?,
-            lua.create_registry_value(trampoline)?,
-        ];
         Ok(Entry {
             main: MainThread(main),
-            handler: pinned[0].id(),
-            scope: pinned[1].id(),
-            trampoline: pinned[2].id(),
-            _pinned: pinned,
+            handler: lua.create_registry_value(handler.clone())?,
+            scope: lua.create_registry_value(scope.clone())?,
+            trampoline: lua.create_registry_value(trampoline)?,
         })
     }
 }
@@ -232,7 +225,7 @@ pub fn run(
     let previous = CURRENT.with(|c| c.replace(fp));
     let _installed = Installed(previous);
     let (func, scope) = match call {
-        Call::Eval(p) => (p.0.id(), Some(entry.scope)),
+        Call::Eval(p) => (p.0.id(), Some(entry.scope.id())),
         Call::Function(p) => (p.0.id(), None),
     };
     let params = Params {
@@ -250,8 +243,8 @@ pub fn run(
     // `params` outlives the call and only `trampoline` reads it.
     unsafe {
         let base = ffi::lua_gettop(l);
-        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, entry.handler);
-        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, entry.trampoline);
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, entry.handler.id());
+        ffi::lua_rawgeti_(l, ffi::LUA_REGISTRYINDEX, entry.trampoline.id());
         ffi::lua_pushlightuserdata(l, &params as *const Params<'_> as *mut c_void);
         let status = ffi::lua_pcall(l, 1, 0, base + 1);
         let raised = (status != ffi::LUA_OK).then(|| read_error(l, ffi::lua_gettop(l)));
