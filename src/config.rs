@@ -125,6 +125,9 @@ static PARAMS: &[Param] = &[
         "no",
         false,
     ),
+    // Units of the committed stream kept in memory for readers that start from a past revision
+    // (DEBUG LOG FROM; KV.WATCH FROMREV). Kept only while such a reader can exist.
+    p("watch-history", NONNEG, "100000", false),
     p("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
     p("logfile", Kind::Str, "", false),
     p("daemonize", Kind::Bool, "no", false),

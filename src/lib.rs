@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod commands;
+pub mod commit;
 pub mod config;
 pub mod keyspace;
 pub mod notify;

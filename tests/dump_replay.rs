@@ -9,7 +9,6 @@ mod replay_support;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use concord::commands::Effect;
 use concord::server::expirer;
 use replay_support::{assert_same_state, client, exec, new_server, replay_all};
 
@@ -25,7 +24,7 @@ fn bulk(reply: &[u8]) -> Option<Vec<u8>> {
 
 fn run(seed: u64, steps: usize) {
     let original = new_server();
-    original.effects.start();
+    replay_support::record(&original);
     let mut client = client();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut payloads: Vec<Vec<u8>> = Vec::new();
@@ -96,12 +95,11 @@ fn run(seed: u64, steps: usize) {
             expirer::expire_due(&original);
         }
     }
-    let log: Vec<Effect> = original.effects.drain();
+    let log = replay_support::units(&original);
     assert!(
-        log.iter().any(|e| {
-            let Effect::Write { argv, .. } = e;
-            argv[0].eq_ignore_ascii_case(b"restore")
-        }),
+        log.iter()
+            .flat_map(|u| &u.records)
+            .any(|r| r.argv[0].eq_ignore_ascii_case(b"restore")),
         "seed {seed}: no RESTORE was logged"
     );
     let copy = replay_all(&log);

@@ -4,14 +4,13 @@
 
 mod replay_support;
 
-use concord::commands::Effect;
 use concord::server::Server;
 use replay_support::{client, exec as run, new_server, replay_all};
 
 #[test]
 fn replaying_the_log_rebuilds_libraries_keys_and_revision() {
     let original = new_server();
-    original.effects.start();
+    replay_support::record(&original);
     let mut c = client();
     let lib_a = b"#!lua name=a\nredis.register_function('incr2', function(keys) \
                   redis.call('INCR', keys[1]) return redis.call('INCR', keys[1]) end)";
@@ -49,7 +48,7 @@ fn replaying_the_log_rebuilds_libraries_keys_and_revision() {
         &[b"FUNCTION", b"RESTORE", &payload, b"REPLACE"],
     );
     run(&original, &mut c, &[b"FCALL", b"incr2", b"1", b"n"]);
-    let log: Vec<Effect> = original.effects.drain();
+    let log = replay_support::units(&original);
     assert!(log.len() >= 8, "{log:?}");
 
     let copy = replay_all(&log);

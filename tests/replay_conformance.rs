@@ -10,7 +10,7 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use concord::commands::{Effect, execute};
+use concord::commands::execute;
 use concord::protocol::{ReplyBuf, Resp};
 use concord::server::expirer;
 use replay_support::{assert_same_state, client, new_server, replay_all};
@@ -364,7 +364,7 @@ fn random_stream_command(rng: &mut StdRng) -> Vec<String> {
 
 fn run_stream_with(seed: u64, steps: usize, generate: fn(&mut StdRng) -> Vec<String>) {
     let original = new_server();
-    original.effects.start();
+    replay_support::record(&original);
     let mut client = client();
     let mut out = ReplyBuf::new(Resp::V2);
     let mut rng = StdRng::seed_from_u64(seed);
@@ -380,7 +380,7 @@ fn run_stream_with(seed: u64, steps: usize, generate: fn(&mut StdRng) -> Vec<Str
             expirer::expire_due(&original);
         }
     }
-    let log: Vec<Effect> = original.effects.drain();
+    let log = replay_support::units(&original);
     assert!(!log.is_empty());
 
     let copy = replay_all(&log);
@@ -404,7 +404,7 @@ fn replaying_stream_writes_reproduces_groups_and_pending_lists() {
 #[test]
 fn every_logged_write_has_a_distinct_increasing_revision_unless_it_shares_a_unit() {
     let server = new_server();
-    server.effects.start();
+    replay_support::record(&server);
     let mut client = client();
     let mut out = ReplyBuf::new(Resp::V2);
     for cmd in [
@@ -417,25 +417,17 @@ fn every_logged_write_has_a_distinct_increasing_revision_unless_it_shares_a_unit
         let argv: Vec<Bytes> = cmd.iter().map(|s| Bytes::from(s.to_string())).collect();
         execute(&server, &mut client, &mut out, &argv);
     }
-    let log = server.effects.drain();
-    let revs: Vec<u64> = log
-        .iter()
-        .map(|e| match e {
-            Effect::Write { revision, .. } => *revision,
-        })
-        .collect();
+    let log = replay_support::units(&server);
+    let revs: Vec<u64> = log.iter().map(|u| u.revision).collect();
     // SET a, MSET (one unit), SET d: the no-op SET NX and DEL of a missing key take no revision.
     assert_eq!(revs, vec![1, 2, 3]);
     assert_eq!(server.keyspace.revision(), 3);
-    match &log[2] {
-        Effect::Write { argv, now_ms, .. } => {
-            let text: Vec<String> = argv
-                .iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            assert_eq!(text[..3], ["SET", "d", "4"]);
-            assert_eq!(text[3], "PXAT");
-            assert_eq!(text[4], (now_ms + 10_000).to_string());
-        }
-    }
+    let text: Vec<String> = log[2].records[0]
+        .argv
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    assert_eq!(text[..3], ["SET", "d", "4"]);
+    assert_eq!(text[3], "PXAT");
+    assert_eq!(text[4], (log[2].now_ms + 10_000).to_string());
 }

@@ -150,8 +150,7 @@ pub fn setbit(ctx: &mut Ctx) -> CmdResult {
                 (was, was != on)
             })?;
             if changed {
-                let rev = ctx.revision();
-                e.touch(rev);
+                ctx.stamp(e);
                 ctx.notify(ev::STRING, "setbit", key);
             }
             was
@@ -680,8 +679,7 @@ fn bitfield_generic(ctx: &mut Ctx, readonly_cmd: bool) -> CmdResult {
         Some(e) => {
             let (replies, changed) = edit_string(&mut e.value, min_len, run)?;
             if changed {
-                let rev = ctx.revision();
-                e.touch(rev);
+                ctx.stamp(e);
                 ctx.notify(ev::STRING, "setbit", key);
             }
             replies

@@ -393,8 +393,7 @@ pub fn pfadd(ctx: &mut Ctx) -> CmdResult {
         updated
     };
     if updated {
-        let rev = ctx.revision();
-        e.touch(rev);
+        ctx.stamp(e);
     }
     drop(shard);
     if updated {
@@ -455,8 +454,7 @@ pub fn pfcount(ctx: &mut Ctx) -> CmdResult {
             p[8..16].copy_from_slice(&card.to_le_bytes());
             ((), true)
         })?;
-        let rev = ctx.revision();
-        e.touch(rev);
+        ctx.stamp(e);
     }
     drop(shard);
     ctx.out.int(card as i64);
@@ -511,8 +509,7 @@ pub fn pfmerge(ctx: &mut Ctx) -> CmdResult {
                 ((), fresh)
             })
         {
-            let rev = ctx.revision();
-            e.touch(rev);
+            ctx.stamp(e);
         }
     } else {
         let mut bytes = encode(&regs, max, dense);
@@ -553,8 +550,7 @@ pub fn pfdebug(ctx: &mut Ctx) -> CmdResult {
                 let mut dense = encode_dense(&regs);
                 dense[5..16].copy_from_slice(&bytes[5..16]);
                 e.value = Value::RawStr(SmallBytes::from_vec(dense));
-                let rev = ctx.revision();
-                e.touch(rev);
+                ctx.stamp(e);
             }
             Ok(regs)
         };

@@ -121,8 +121,11 @@ fn rename_generic(ctx: &mut Ctx, nx: bool) -> CmdResult {
     let Entry {
         value,
         expires_at_ms,
+        mod_revision,
         ..
     } = *moved;
+    let db = ctx.client.db;
+    ctx.stamp_removed(db, src, mod_revision);
     let ttl = if expires_at_ms == 0 {
         Ttl::Clear
     } else {
@@ -226,10 +229,7 @@ fn transfer(
     }
     let (mut s, mut d) = lock_two((src_db, sdb, hs), (dst_db, ddb, hd));
     ctx.reap(&mut s, hs, key);
-    if d.get(hd, dst_key).is_some_and(|e| e.is_expired(ctx.now_ms)) {
-        d.remove(hd, dst_key);
-        ctx.expired(dst_db, dst_key);
-    }
+    ctx.reap_in(dst_db, &mut d, hd, dst_key);
     let Some(src) = s.get(hs, key).cloned() else {
         return Transfer::NoSource;
     };
@@ -243,8 +243,8 @@ fn transfer(
     };
     // Overwriting an existing destination is a change of that key, exactly as in the same-db case.
     upsert_in(ctx, dst_db, &mut d, hd, dst_key, src.value, ttl);
-    if !keep_source {
-        s.remove(hs, key);
+    if !keep_source && let Some(removed) = s.remove(hs, key) {
+        ctx.stamp_removed(src_db, key, removed.mod_revision);
     }
     Transfer::Done
 }
@@ -636,10 +636,9 @@ fn expire_generic(ctx: &mut Ctx, unit_ms: i64, relative: bool) -> CmdResult {
         ctx.notify(ev::GENERIC, "del", &key);
         ctx.log(vec![Bytes::from_static(b"DEL"), key]);
     } else {
-        let rev = ctx.revision();
         shard.set_expiry(h, &key, at as u64);
         if let Some(e) = shard.get_mut(h, &key) {
-            e.touch(rev);
+            ctx.stamp(e);
         }
         drop(shard);
         ctx.notify(ev::GENERIC, "expire", &key);
@@ -711,10 +710,9 @@ pub fn persist(ctx: &mut Ctx) -> CmdResult {
     ctx.reap(&mut shard, h, &key);
     let had = shard.get(h, &key).is_some_and(|e| e.expires_at_ms != 0);
     if had {
-        let rev = ctx.revision();
         shard.set_expiry(h, &key, 0);
         if let Some(e) = shard.get_mut(h, &key) {
-            e.touch(rev);
+            ctx.stamp(e);
         }
     }
     drop(shard);

@@ -70,8 +70,7 @@ fn write_list<R>(
             ctx.delete(&mut shard, hash, key);
             ctx.notify(ev::GENERIC, "del", key);
         } else {
-            let rev = ctx.revision();
-            e.touch(rev);
+            ctx.stamp(e);
         }
     }
     Ok(r)
@@ -139,8 +138,7 @@ fn push(ctx: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
                 l.push(end, x);
             }
             let len = l.len();
-            let rev = ctx.revision();
-            e.touch(rev);
+            ctx.stamp(e);
             e.access_s = lru;
             len
         }
@@ -417,8 +415,7 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> Result<bool, CommandError
             return Ok(false);
         };
         l.push(to, &x);
-        let rev = ctx.revision();
-        e.touch(rev);
+        ctx.stamp(e);
         drop(set);
         notify_move(ctx, from, to, false);
         ctx.out.bulk(&x);
@@ -440,15 +437,13 @@ fn lmove_generic(ctx: &mut Ctx, from: End, to: End) -> Result<bool, CommandError
     if l.is_empty() {
         ctx.delete(set.shard(hs), hs, src);
     } else {
-        let rev = ctx.revision();
-        e.touch(rev);
+        ctx.stamp(e);
     }
     match set.shard(hd).get_mut(hd, dst) {
         Some(d) => {
-            let rev = ctx.revision();
             d.access_s = lru;
             list_of_mut(d)?.push(to, &x);
-            d.touch(rev);
+            ctx.stamp(d);
         }
         None => {
             let l: ListValue = std::iter::once(x.clone()).collect();
@@ -580,8 +575,7 @@ fn pop_first(
         if l.is_empty() {
             ctx.delete(set.shard(h), h, key);
         } else {
-            let rev = ctx.revision();
-            e.touch(rev);
+            ctx.stamp(e);
         }
         drop(set);
         ctx.notify(

@@ -1,12 +1,14 @@
 //! Commands: the generated table, dispatch, and the handler families.
 //!
 //! **Apply path.** A handler parses its arguments into a typed request, then runs against the keyspace with
-//! a `Ctx` that carries `now_ms` (read once, before the command runs) and a `Txn` that hands out the
-//! command's single revision and collects its effects. A handler writes its reply into the connection's
-//! buffer and does no other I/O; what it changed leaves as `Effect::Write` records whose argv is absolute
-//! and deterministic (no relative TTLs, no "now"), so replaying them on an empty keyspace, with their
-//! revisions, reproduces the state. Dispatch logs the command's own argv when the handler did not log a
-//! rewritten form.
+//! a `Ctx` that carries `now_ms` (read once, before the command runs) and a `Txn`: the unit of writes,
+//! which hands out the unit's single revision and collects its records (deterministic argv: absolute
+//! times, no randomness) and per-key changes. A handler writes its reply into the connection's buffer
+//! and does no other I/O. When the unit ends, dispatch commits it to the committed stream
+//! (`crate::commit`), the one commit point; dispatch records the command's own argv when the handler did
+//! not record a rewritten form. Keys are stamped in one place (`Ctx::stamp`, `upsert`, `stamp_removed`),
+//! which is also where their change records are made. Expiry is a write of its own: a command that
+//! meets an expired key commits its deletion as a separate unit before its own (see `Ctx::reap`).
 
 pub mod bitmaps;
 pub mod connection;
@@ -41,25 +43,14 @@ use std::time::Instant;
 pub use error::{CmdResult, CommandError};
 use table::{CommandSpec, flags};
 
-use crate::keyspace::{Db, Shard};
+use crate::commit::{Change, ChangeKind, Record, Unit};
+use crate::keyspace::{Db, Entry, Shard};
 use crate::protocol::ReplyBuf;
 use crate::server::blocking::{TimeoutReply, WaitResult};
 use crate::server::{ClientInfo, Server};
 
 /// A command handler: reads `ctx.argv`, writes the reply into `ctx.out`.
 pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
-
-/// What a committed write leaves behind for the log, replication and watchers.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Applying `argv` to database `db` at `now_ms` as revision `revision` reproduces the change.
-    Write {
-        db: usize,
-        revision: u64,
-        now_ms: u64,
-        argv: Vec<Bytes>,
-    },
-}
 
 /// CLIENT REPLY state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +79,9 @@ pub struct Client {
     pub watched: Vec<(usize, Bytes, transactions::Watched)>,
     /// CLIENT TRACKING state.
     pub tracking: crate::notify::tracking::ClientTracking,
+    /// Revision of the last unit this client committed: the ticket its replies wait on when
+    /// acknowledgements wait for commit (`CommitLog::acks_wait_for_commit`).
+    pub last_revision: u64,
 }
 
 impl Client {
@@ -102,21 +96,28 @@ impl Client {
             multi_error: false,
             watched: Vec::new(),
             tracking: Default::default(),
+            last_revision: 0,
         }
     }
 }
 
-/// One atomic unit of writes: a command, or later a whole script or EXEC. It owns the unit's revision
-/// (taken on the first change, so a command that changes nothing takes none) and its effects.
+/// One atomic unit of writes: a command, a whole script or EXEC, a blocked client's re-run. It owns the
+/// unit's revision (taken on the first change, so a unit that changes nothing takes none), its records
+/// and its changes, until `commit_unit` hands them to the committed stream.
 #[derive(Default)]
 pub struct Txn {
     revision: Option<u64>,
     /// Replay: the revision the log says this unit had.
     forced_revision: Option<u64>,
-    /// True once the handler logged its own (rewritten) argv.
+    /// True once the handler recorded its own (rewritten) argv.
     logged: bool,
+    /// Records and changes are built: decided when the revision is taken, from whether the committed
+    /// stream was active at that moment (`crate::commit` explains why then).
     recording: bool,
-    pub effects: Vec<Effect>,
+    /// The unit's deterministic commands, in apply order.
+    pub records: Vec<Record>,
+    /// The unit's per-key changes, in apply order (`Change::sub` is the index).
+    pub changes: Vec<Change>,
     /// Keys this unit created as lists or sorted sets, or appended to as streams: blocked clients
     /// waiting on them are served once the unit finished.
     pub ready: Vec<(usize, Bytes)>,
@@ -127,9 +128,9 @@ pub struct Txn {
     pub block: Option<BlockOn>,
     /// Set when a blocking command found nothing but could not block (it replied as on timeout).
     pub would_block: bool,
-    /// Number of changes stamped so far (each `Ctx::revision` call), so EXEC can tell which of its
-    /// commands wrote.
-    pub changes: u64,
+    /// Number of stamps so far (each `Ctx::revision` call), so EXEC can tell which of its commands
+    /// wrote.
+    pub stamps: u64,
     /// True while a parked command is run again on its waiter's behalf (`serve_ready`).
     pub waiter: bool,
     /// Keyspace events and changed keys, published once the unit committed (`notify::unit_done`).
@@ -149,9 +150,8 @@ pub struct BlockOn {
 }
 
 impl Txn {
-    pub fn new(recording: bool) -> Self {
+    pub fn new() -> Self {
         Txn {
-            recording,
             may_block: true,
             ..Default::default()
         }
@@ -161,7 +161,6 @@ impl Txn {
     pub fn replay(revision: u64) -> Self {
         Txn {
             forced_revision: Some(revision),
-            recording: true,
             ..Default::default()
         }
     }
@@ -189,10 +188,11 @@ impl<'a> Ctx<'a> {
         self.server.keyspace.db(self.client.db)
     }
 
-    /// The revision of this unit of writes, taken on first use.
+    /// The revision of this unit of writes, taken on first use. Whether the unit records is decided
+    /// right after the counter moves (the order `CommitLog::activate` relies on).
     #[inline]
     pub fn revision(&mut self) -> u64 {
-        self.txn.changes += 1;
+        self.txn.stamps += 1;
         if let Some(r) = self.txn.revision {
             return r;
         }
@@ -203,21 +203,75 @@ impl<'a> Ctx<'a> {
             }
             None => self.server.keyspace.next_revision(),
         };
+        self.txn.recording = self.server.log.is_active();
         self.txn.revision = Some(r);
         r
     }
 
+    /// Stamps a change to `entry` (in its locked shard of the current db): the unit's revision, one more
+    /// version, and a `put` in the unit's changes. Every modification of an existing key goes through
+    /// here or `upsert`.
+    #[inline]
+    pub fn stamp(&mut self, entry: &mut Entry) {
+        let prev = entry.mod_revision;
+        let revision = self.revision();
+        entry.touch(revision);
+        if self.txn.recording {
+            let value = self.captured(&entry.value);
+            let db = self.client.db;
+            self.change(ChangeKind::Put, db, &entry.key, prev, value);
+        }
+    }
+
+    /// `stamp`, counting one version per unit: a command recorded as several records that each touch
+    /// the key when replayed (XREADGROUP as CREATECONSUMER + XCLAIMs + SETID) changed it once.
+    #[inline]
+    pub fn stamp_once(&mut self, entry: &mut Entry) {
+        if self.txn.revision == Some(entry.mod_revision) {
+            self.txn.stamps += 1;
+        } else {
+            self.stamp(entry);
+        }
+    }
+
+    /// Stamps the removal of `key` (whose last `mod_revision` was `prev`) from database `db`: the
+    /// unit's revision and a `del` in its changes. The caller removed the entry.
+    #[inline]
+    pub fn stamp_removed(&mut self, db: usize, key: &[u8], prev: u64) {
+        self.revision();
+        if self.txn.recording {
+            self.change(ChangeKind::Del, db, key, prev, None);
+        }
+    }
+
+    /// Appends a change to the unit (recording units only).
+    fn change(&mut self, kind: ChangeKind, db: usize, key: &[u8], prev: u64, value: Option<Bytes>) {
+        let sub = self.txn.changes.len() as u32;
+        self.txn.changes.push(Change {
+            sub,
+            kind,
+            db,
+            key: Bytes::copy_from_slice(key),
+            prev_revision: prev,
+            value,
+        });
+    }
+
+    /// A string value's bytes, when the committed stream captures values (a watcher exists).
+    fn captured(&self, value: &crate::keyspace::Value) -> Option<Bytes> {
+        if !self.server.log.capture_values() {
+            return None;
+        }
+        value.as_str().map(|mut s| s.with(Bytes::copy_from_slice))
+    }
+
     /// Records the deterministic form of this command's write (e.g. `SET k v PXAT <abs>` for `SET k v EX
-    /// 10`). Without it, dispatch logs the argv as received.
+    /// 10`). Without it, dispatch records the argv as received.
     pub fn log(&mut self, argv: Vec<Bytes>) {
         self.txn.logged = true;
-        if self.txn.recording
-            && let Some(revision) = self.txn.revision
-        {
-            self.txn.effects.push(Effect::Write {
+        if self.txn.recording {
+            self.txn.records.push(Record {
                 db: self.client.db,
-                revision,
-                now_ms: self.now_ms,
                 argv,
             });
         }
@@ -233,16 +287,38 @@ impl<'a> Ctx<'a> {
         self.txn.recording
     }
 
-    /// Deletes `key` if it has expired, as a write of its own (own revision, logged as DEL), before the
-    /// command changes it. Reads never do this: they treat an expired key as absent.
+    /// Deletes `key` (current db) if it has expired, as a write of its own, before the command changes
+    /// it (see `reap_in`). Reads never do this: they treat an expired key as absent, and the expirer
+    /// commits its deletion within a tick.
     pub fn reap(&mut self, shard: &mut Shard, hash: u64, key: &[u8]) {
+        let db = self.client.db;
+        self.reap_in(db, shard, hash, key);
+    }
+
+    /// `reap` for a key of database `db`. The deletion is a unit of its own with its own revision,
+    /// committed at once under the caller's shard guard (so it precedes the command's unit in the
+    /// stream), while the command has not taken its revision yet, which is always so for a single-key
+    /// command. EXEC, scripts and multi-key writes reap their declared keys before they start
+    /// (`pre_reap`); a key they did not declare that turns out expired mid-unit is deleted inside the
+    /// unit, as a `DEL` record and an `Expired` change of its revision (the one case an expiry shares a
+    /// revision, and what keeps the stream replayable).
+    pub fn reap_in(&mut self, db: usize, shard: &mut Shard, hash: u64, key: &[u8]) {
         let expired = shard
             .get(hash, key)
             .is_some_and(|e| e.is_expired(self.now_ms));
-        if expired {
-            shard.remove(hash, key);
-            self.expired(self.client.db, key);
+        if !expired {
+            return;
         }
+        let Some(entry) = shard.remove(hash, key) else {
+            return;
+        };
+        if self.txn.forced_revision.is_some() {
+            // Replay: this is the replayed expiry unit's own DEL meeting its key expired at the unit's
+            // time (a live key never expires inside a replayed unit: its expiry was a unit before it).
+            self.stamp_removed(db, key, entry.mod_revision);
+            return;
+        }
+        self.expired(db, key, entry.mod_revision);
     }
 
     /// Reports that `key` (in the current db) now has something a blocked client may take (a stream
@@ -303,26 +379,30 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Records the expiry of a key that was just removed from database `db`.
-    pub fn expired(&mut self, db: usize, key: &[u8]) {
-        let ks = &self.server.keyspace;
-        let revision = match self.txn.forced_revision {
-            Some(_) => ks.revision() + 1,
-            None => ks.next_revision(),
-        };
-        ks.observe_revision(revision);
+    /// Commits the expiry of `key`, just removed from database `db` (its last `mod_revision` was
+    /// `prev`): a unit of its own when this unit has no revision yet, else inside this unit (`reap_in`).
+    /// Its event goes out with this unit's, before them.
+    pub fn expired(&mut self, db: usize, key: &[u8], prev: u64) {
+        if self.txn.revision.is_none() {
+            let mut batch = ExpiryBatch::new(self.now_ms);
+            batch.delete(self.server, db, key, prev);
+            self.client.last_revision = self.client.last_revision.max(batch.commit(self.server));
+            self.txn.notes.events.append(&mut batch.notes.events);
+            self.txn.notes.changed.append(&mut batch.notes.changed);
+            return;
+        }
         self.server
             .stats
             .expired_keys
             .fetch_add(1, Ordering::Relaxed);
         crate::notify::key_expired(self.server, &mut self.txn.notes, db, key);
+        self.revision();
         if self.txn.recording {
-            self.txn.effects.push(Effect::Write {
+            self.txn.records.push(Record {
                 db,
-                revision,
-                now_ms: self.now_ms,
                 argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
             });
+            self.change(ChangeKind::Expired, db, key, prev, None);
         }
     }
 
@@ -427,7 +507,7 @@ pub(crate) fn run_in_unit(
     argv: &[Bytes],
     out: Option<&mut ReplyBuf>,
 ) -> CmdResult {
-    let changes_before = ctx.txn.changes;
+    let stamps_before = ctx.txn.stamps;
     ctx.txn.logged = false;
     // A script's reads track its declared keys (Redis remembers the caller's command); EXEC's track
     // each command's own.
@@ -460,7 +540,7 @@ pub(crate) fn run_in_unit(
     ctx.server.stats.commands[spec.id]
         .calls
         .fetch_add(1, Ordering::Relaxed);
-    let wrote = ctx.txn.changes > changes_before;
+    let wrote = ctx.txn.stamps > stamps_before;
     crate::notify::after_command(
         ctx.server,
         ctx.client,
@@ -470,15 +550,10 @@ pub(crate) fn run_in_unit(
         wrote,
         false,
     );
-    if ctx.txn.changes > changes_before {
-        if !ctx.txn.logged
-            && ctx.recording()
-            && let Some(revision) = ctx.txn.revision_taken()
-        {
-            ctx.txn.effects.push(Effect::Write {
+    if wrote {
+        if !ctx.txn.logged && ctx.recording() {
+            ctx.txn.records.push(Record {
                 db: ctx.client.db,
-                revision,
-                now_ms: ctx.now_ms,
                 argv: argv.to_vec(),
             });
         }
@@ -561,7 +636,7 @@ pub fn execute(
         pubsub::feed_monitors(server, client, spec, argv, true);
     }
     let started = Instant::now();
-    let mut txn = Txn::new(server.effects.is_recording());
+    let mut txn = Txn::new();
     let now_ms = server.now_ms();
     crate::notify::before_command(server, client, spec, (spec, argv));
     let result = {
@@ -584,6 +659,7 @@ pub fn execute(
             txn: &mut txn,
             spec,
         };
+        pre_reap(&mut ctx);
         handler(&mut ctx)
     };
     let stat = &server.stats.commands[spec.id];
@@ -595,7 +671,9 @@ pub fn execute(
     if server.pubsub.monitors.active() {
         pubsub::feed_monitors(server, client, spec, argv, false);
     }
-    finish_txn(server, client.db, now_ms, argv, &mut txn);
+    if let Some(revision) = commit_unit(server, client.db, now_ms, argv, &mut txn) {
+        client.last_revision = revision;
+    }
     let wrote = txn.revision.is_some();
     crate::notify::after_command(server, client, spec, argv, &mut txn.notes, wrote, true);
     crate::notify::unit_done(server, Some(client.info.id), &mut txn.notes);
@@ -720,7 +798,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             let Ok(spec) = resolve(&w.argv) else { break };
             let Some(handler) = spec.handler else { break };
             let now_ms = server.now_ms();
-            let mut txn = Txn::new(server.effects.is_recording());
+            let mut txn = Txn::new();
             txn.may_block = false;
             txn.waiter = true;
             let result = {
@@ -736,6 +814,9 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 };
                 handler(&mut ctx)
             };
+            // Committed whatever comes next: a re-run that wrote and still keeps its client waiting
+            // (a consumer created, nothing to read) is a unit too, and the stream has no gaps.
+            commit_unit(server, w.db, now_ms, &w.argv, &mut txn);
             // A list or sorted-set waiter whose key now holds another type keeps waiting, as in Redis
             // (say LPUSH, DEL, SET inside one EXEC); only XREADGROUP is unblocked by errors.
             if matches!(result, Err(CommandError::WrongType))
@@ -762,7 +843,6 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 stay.push(w);
                 continue;
             }
-            finish_txn(server, w.db, now_ms, &w.argv, &mut txn);
             let wrote = txn.revision.is_some();
             crate::notify::after_command(
                 server,
@@ -784,22 +864,170 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
     }
 }
 
-/// Publishes a finished unit's effects, logging the argv verbatim when the handler wrote without logging.
-fn finish_txn(server: &Server, db: usize, now_ms: u64, argv: &[Bytes], txn: &mut Txn) {
+/// The commit point of a unit that ran in database `db` as `argv` at `now_ms`: when it took a revision
+/// while the committed stream was active, its records (the argv verbatim when the handler recorded no
+/// rewritten form) and changes go to the stream as one unit. Returns the unit's revision (its
+/// completion ticket) when it wrote.
+pub(crate) fn commit_unit(
+    server: &Server,
+    db: usize,
+    now_ms: u64,
+    argv: &[Bytes],
+    txn: &mut Txn,
+) -> Option<u64> {
+    let revision = txn.revision?;
     if !txn.recording {
-        return;
+        return Some(revision);
     }
-    if let Some(revision) = txn.revision
-        && !txn.logged
-    {
-        txn.effects.push(Effect::Write {
+    if !txn.logged {
+        txn.records.push(Record {
             db,
-            revision,
-            now_ms,
             argv: argv.to_vec(),
         });
     }
-    server.effects.append(&mut txn.effects);
+    server.log.commit(Unit {
+        revision,
+        now_ms,
+        records: std::mem::take(&mut txn.records),
+        changes: std::mem::take(&mut txn.changes),
+    });
+    Some(revision)
+}
+
+/// Deletions of expired keys made as one unit of their own (one revision, however many keys and
+/// shards): the expirer's batches, a command's lazy expiry, `pre_reap`. The caller holds the shard guard
+/// of every key it deletes until `commit`, and publishes `notes` after dropping them.
+pub struct ExpiryBatch {
+    now_ms: u64,
+    revision: Option<u64>,
+    recording: bool,
+    records: Vec<Record>,
+    changes: Vec<Change>,
+    pub notes: crate::notify::Notes,
+}
+
+impl ExpiryBatch {
+    pub fn new(now_ms: u64) -> Self {
+        ExpiryBatch {
+            now_ms,
+            revision: None,
+            recording: false,
+            records: Vec::new(),
+            changes: Vec::new(),
+            notes: Default::default(),
+        }
+    }
+
+    /// Records the expiry of `key`, just removed from database `db` (last `mod_revision` `prev`).
+    pub fn delete(&mut self, server: &Server, db: usize, key: &[u8], prev: u64) {
+        if self.revision.is_none() {
+            self.revision = Some(server.keyspace.next_revision());
+            self.recording = server.log.is_active();
+        }
+        server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+        crate::notify::key_expired(server, &mut self.notes, db, key);
+        if self.recording {
+            let key = Bytes::copy_from_slice(key);
+            self.changes.push(Change {
+                sub: self.changes.len() as u32,
+                kind: ChangeKind::Expired,
+                db,
+                key: key.clone(),
+                prev_revision: prev,
+                value: None,
+            });
+            self.records.push(Record {
+                db,
+                argv: vec![Bytes::from_static(b"DEL"), key],
+            });
+        }
+    }
+
+    /// Commits the batch (if it deleted anything) and returns its revision, or 0.
+    pub fn commit(&mut self, server: &Server) -> u64 {
+        let Some(revision) = self.revision.take() else {
+            return 0;
+        };
+        if self.recording {
+            server.log.commit(Unit {
+                revision,
+                now_ms: self.now_ms,
+                records: std::mem::take(&mut self.records),
+                changes: std::mem::take(&mut self.changes),
+            });
+        }
+        revision
+    }
+}
+
+/// Before a unit that could meet an expired key after it took its revision starts (EXEC, a script, a
+/// write naming several keys), the expired keys it declares are deleted as one expiry unit of their own,
+/// so its own unit never contains an expiry (`Ctx::reap_in`). Single-key writes need none: their reap
+/// comes before their first change.
+fn pre_reap(ctx: &mut Ctx) {
+    let spec = ctx.spec;
+    let mut keys: Vec<(usize, Bytes)> = Vec::new();
+    let db = ctx.client.db;
+    if spec.name == "exec" {
+        let Some(queued) = ctx.client.multi.as_ref() else {
+            return;
+        };
+        let mut qdb = db;
+        for argv in queued {
+            let Ok(qspec) = resolve(argv) else { continue };
+            if qspec.name == "select" {
+                if let Some(i) = argv.get(1).and_then(|a| crate::util::numbers::parse_i64(a)) {
+                    qdb = usize::try_from(i).unwrap_or(qdb);
+                }
+                continue;
+            }
+            if !qspec.has(flags::READONLY) {
+                keyspecs::all_keys(qspec, argv, |k| keys.push((qdb, k.clone())));
+            }
+        }
+    } else if !spec.has(flags::READONLY)
+        && (crate::scripting::busy::is_exclusive(spec) || keyspecs::may_name_several_keys(spec))
+    {
+        keyspecs::all_keys(spec, ctx.argv, |k| keys.push((db, k.clone())));
+        if keys.len() < 2 && !crate::scripting::busy::is_exclusive(spec) {
+            return;
+        }
+    } else {
+        return;
+    }
+    if keys.is_empty() {
+        return;
+    }
+    let mut batch = ExpiryBatch::new(ctx.now_ms);
+    keys.sort_unstable();
+    keys.dedup();
+    let ks = &ctx.server.keyspace;
+    let mut start = 0;
+    while start < keys.len() {
+        let dbi = keys[start].0;
+        let end = start + keys[start..].iter().take_while(|(d, _)| *d == dbi).count();
+        if dbi < ks.db_count() {
+            let db = ks.db(dbi);
+            let names: Vec<&Bytes> = keys[start..end].iter().map(|(_, k)| k).collect();
+            let mut set = db.lock_many(&names);
+            for key in names {
+                let hash = set.hash(key);
+                let shard = set.shard(hash);
+                if shard
+                    .get(hash, key)
+                    .is_some_and(|e| e.is_expired(ctx.now_ms))
+                    && let Some(entry) = shard.remove(hash, key)
+                {
+                    batch.delete(ctx.server, dbi, key, entry.mod_revision);
+                }
+            }
+        }
+        start = end;
+    }
+    let revision = batch.commit(ctx.server);
+    ctx.client.last_revision = ctx.client.last_revision.max(revision);
+    ctx.txn.notes.events.append(&mut batch.notes.events);
+    ctx.txn.notes.changed.append(&mut batch.notes.changed);
 }
 
 fn reject(server: &Server, out: &mut ReplyBuf, spec: Option<&CommandSpec>, e: &CommandError) {
@@ -812,39 +1040,55 @@ fn reject(server: &Server, out: &mut ReplyBuf, spec: Option<&CommandSpec>, e: &C
     }
 }
 
-/// Replays one logged write (from the effect log, later the AOF or Raft log) at its recorded revision and
-/// time. Returns the reply bytes, for checking.
-pub fn replay(server: &Server, effect: &Effect) -> Vec<u8> {
-    let Effect::Write {
-        db,
-        revision,
-        now_ms,
-        argv,
-    } = effect;
-    let info = Arc::new(ClientInfo::new(0, String::new(), String::new(), *now_ms));
+/// Replays one committed unit (from the stream, later the AOF or the Raft log) at its recorded revision
+/// and time: its records run in order as one unit with the unit's revision, as EXEC runs its queue.
+/// Returns each record's reply, for checking.
+pub fn replay(server: &Server, unit: &Unit) -> Vec<Vec<u8>> {
+    let info = Arc::new(ClientInfo::new(
+        0,
+        String::new(),
+        String::new(),
+        unit.now_ms,
+    ));
     let mut client = Client::new(info, true);
-    client.db = *db;
     let mut out = ReplyBuf::new(crate::protocol::Resp::V2);
-    let Ok(spec) = resolve(argv) else {
-        return b"-ERR unknown".to_vec();
-    };
-    let Some(handler) = spec.handler else {
-        return b"-ERR no handler".to_vec();
-    };
-    let mut txn = Txn::replay(*revision);
-    let mut ctx = Ctx {
-        server,
-        client: &mut client,
-        argv,
-        out: &mut out,
-        now_ms: *now_ms,
-        txn: &mut txn,
-        spec,
-    };
-    if let Err(e) = handler(&mut ctx) {
-        out.error(&e.message());
+    let mut txn = Txn::replay(unit.revision);
+    let mut replies = Vec::with_capacity(unit.records.len());
+    for record in &unit.records {
+        client.db = record.db;
+        out.buf.clear();
+        let spec = match resolve(&record.argv) {
+            Ok(spec) => spec,
+            Err(e) => {
+                out.error(&e.message());
+                replies.push(std::mem::take(&mut out.buf));
+                continue;
+            }
+        };
+        let Some(handler) = spec.handler else {
+            out.error(&CommandError::Syntax.message());
+            replies.push(std::mem::take(&mut out.buf));
+            continue;
+        };
+        let mut ctx = Ctx {
+            server,
+            client: &mut client,
+            argv: &record.argv,
+            out: &mut out,
+            now_ms: unit.now_ms,
+            txn: &mut txn,
+            spec,
+        };
+        if let Err(e) = handler(&mut ctx) {
+            out.error(&e.message());
+        }
+        replies.push(std::mem::take(&mut out.buf));
     }
-    out.buf
+    // A replayed unit joins this server's own stream as it was.
+    if txn.revision.is_some() && txn.recording {
+        server.log.commit(unit.clone());
+    }
+    replies
 }
 
 /// What a write does to a key's expiry.
@@ -869,11 +1113,10 @@ impl Ctx<'_> {
         value: crate::keyspace::Value,
         ttl: Ttl,
     ) {
-        let revision = self.revision();
         let lru = self.lru();
         if let Some(e) = shard.get_mut(hash, key) {
             e.value = value;
-            e.touch(revision);
+            self.stamp(e);
             e.access_s = lru;
             match ttl {
                 Ttl::Keep => {}
@@ -901,20 +1144,28 @@ impl Ctx<'_> {
                     .push((self.client.db, Bytes::copy_from_slice(key)));
             }
             self.notify(crate::notify::class::NEW, "new", key);
-            let entry = crate::keyspace::Entry::new(key, value, at, revision, lru);
+            let revision = self.revision();
+            let entry = Entry::new(key, value, at, revision, lru);
             let db = self.db();
-            shard.insert(hash, entry, |k| db.hash(k));
+            let e = shard.insert(hash, entry, |k| db.hash(k));
+            if self.txn.recording {
+                let value = self.captured(&e.value);
+                let dbi = self.client.db;
+                self.change(ChangeKind::Put, dbi, key, 0, value);
+            }
         }
     }
 
     /// Deletes `key` from a locked shard (any type), stamping the change. Returns whether it existed.
     pub fn delete(&mut self, shard: &mut Shard, hash: u64, key: &[u8]) -> bool {
         self.reap(shard, hash, key);
-        if shard.remove(hash, key).is_some() {
-            self.revision();
-            true
-        } else {
-            false
+        match shard.remove(hash, key) {
+            Some(entry) => {
+                let db = self.client.db;
+                self.stamp_removed(db, key, entry.mod_revision);
+                true
+            }
+            None => false,
         }
     }
 
@@ -925,7 +1176,8 @@ impl Ctx<'_> {
         self.reap(shard, hash, key);
         match shard.remove(hash, key) {
             Some(entry) => {
-                self.revision();
+                let db = self.client.db;
+                self.stamp_removed(db, key, entry.mod_revision);
                 let effort = entry.value.free_effort();
                 if effort > crate::keyspace::lazyfree::LAZYFREE_THRESHOLD
                     && (unlink || self.server.config.get_bool("lazyfree-lazy-user-del"))

@@ -11,6 +11,7 @@ use super::keys::help_reply;
 use super::table::{self, CommandSpec, all_specs, flags};
 use super::{CmdResult, CommandError, Ctx, is_kw, parse_int};
 use crate::clock::Clock;
+use crate::commit::{ChangeKind, HistoryError};
 use crate::config::ConfigError;
 use crate::util::glob::glob_match;
 
@@ -422,6 +423,14 @@ fn flush_db(ctx: &mut Ctx, db: usize, lazy: bool) -> bool {
         ctx.revision();
     }
     drop(all);
+    if changed && ctx.recording() {
+        // Every key leaves as a `del` change of this unit (only built while the stream is read).
+        for table in &taken {
+            for e in table.iter() {
+                ctx.change(ChangeKind::Del, db, &e.key, e.mod_revision, None);
+            }
+        }
+    }
     if lazy && changed {
         ctx.server.lazyfree.free(taken);
     }
@@ -472,6 +481,9 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         }
         drop((la, lb));
         ctx.revision();
+        if ctx.recording() {
+            ctx.change(ChangeKind::SwapDb { other: hi }, lo, b"", 0, None);
+        }
     }
     ctx.out.ok();
     Ok(())
@@ -595,6 +607,13 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             let n = crate::server::expirer::expire_due(ctx.server);
             ctx.out.int(n as i64);
         }
+        ("log", _) => return debug_log(ctx),
+        ("commit-acks", 3) => {
+            // Replies wait for their unit's completion ticket, as under appendfsync always.
+            let on = parse_int(&ctx.argv[2])? != 0;
+            ctx.server.log.set_acks_wait_for_commit(on);
+            ctx.out.ok();
+        }
         ("set-active-expire", 3) => {
             let on = parse_int(&ctx.argv[2])? != 0;
             ctx.server.active_expire.store(on, Ordering::Relaxed);
@@ -631,6 +650,11 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    Read or move the server clock (Concord).",
                 "EXPIRE-NOW",
                 "    Run active expiry now (Concord).",
+                "COMMIT-ACKS <0|1>",
+                "    Write replies only once their unit is published in order (Concord).",
+                "LOG FROM <revision> [COUNT <n>]",
+                "    The retained committed units from <revision> on, oldest first, each as",
+                "    [revision, now_ms, [[db, arg0, arg1, ...], ...]] (Concord).",
                 "OBJECT <key>",
                 "    Show low level info about the key and associated value.",
                 "SET-ACTIVE-EXPIRE <0|1>",
@@ -642,6 +666,51 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
                 String::from_utf8_lossy(&ctx.argv[1])
             )));
+        }
+    }
+    Ok(())
+}
+
+/// DEBUG LOG FROM <revision> [COUNT n]: the committed stream's retained units (`watch-history` of them),
+/// oldest first; each record is its deterministic argv with the database first.
+fn debug_log(ctx: &mut Ctx) -> CmdResult {
+    let argv = ctx.argv;
+    if argv.len() < 4 || !is_kw(&argv[2], "from") {
+        return Err(CommandError::Syntax);
+    }
+    let from = u64::try_from(parse_int(&argv[3])?).map_err(|_| CommandError::NotInteger)?;
+    let mut count = usize::MAX;
+    match &argv[4..] {
+        [] => {}
+        [kw, n] if is_kw(kw, "count") => {
+            count = usize::try_from(parse_int(n)?).map_err(|_| CommandError::NotInteger)?;
+        }
+        _ => return Err(CommandError::Syntax),
+    }
+    let log = &ctx.server.log;
+    if log.history().limit() == 0 {
+        return Err(CommandError::Custom(
+            "ERR no committed units are retained (watch-history is 0)".into(),
+        ));
+    }
+    let units = log.read(from, count).map_err(|e| match e {
+        HistoryError::Compacted { revision, oldest } => CommandError::Custom(format!(
+            "COMPACTED revision {revision} is compacted, oldest available is {oldest}"
+        )),
+    })?;
+    let out = &mut *ctx.out;
+    out.array(units.len());
+    for unit in &units {
+        out.array(3);
+        out.int(unit.revision as i64);
+        out.int(unit.now_ms as i64);
+        out.array(unit.records.len());
+        for record in &unit.records {
+            out.array(record.argv.len() + 1);
+            out.int(record.db as i64);
+            for a in &record.argv {
+                out.bulk(a);
+            }
         }
     }
     Ok(())

@@ -293,8 +293,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
             s.remove(member);
             let empty = s.is_empty();
             if !empty {
-                let rev = ctx.revision();
-                e.touch(rev);
+                ctx.stamp(e);
             }
             empty
         }
@@ -316,8 +315,7 @@ pub fn smove(ctx: &mut Ctx) -> CmdResult {
                 _ => false,
             };
             if added {
-                let rev = ctx.revision();
-                e.touch(rev);
+                ctx.stamp(e);
             }
             added
         }

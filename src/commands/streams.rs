@@ -215,19 +215,10 @@ fn stream_mut<'s>(
 
 /// Stamps a changed existing stream with this command's revision.
 fn stamp(ctx: &mut Ctx, shard: &mut Shard, hash: u64, key: &[u8]) {
-    let rev = ctx.revision();
     let lru = ctx.lru();
     if let Some(e) = shard.get_mut(hash, key) {
-        touch_once(e, rev);
+        ctx.stamp_once(e);
         e.access_s = lru;
-    }
-}
-
-/// Counts one version per unit of writes: a command logged as several records (XREADGROUP as
-/// CREATECONSUMER + XCLAIMs + SETID) replays them all at the same revision, and must not count more.
-fn touch_once(e: &mut crate::keyspace::Entry, rev: u64) {
-    if e.mod_revision != rev {
-        e.touch(rev);
     }
 }
 
@@ -1000,13 +991,12 @@ pub fn xreadgroup(ctx: &mut Ctx) -> CmdResult {
         found.push((i, items));
     }
     if !changed_keys.is_empty() {
-        let rev = ctx.revision();
         let lru = ctx.lru();
         for i in changed_keys {
             let key = &r.keys[i];
             let h = set.hash(key);
             if let Some(e) = set.shard(h).get_mut(h, key) {
-                touch_once(e, rev);
+                ctx.stamp_once(e);
                 e.access_s = lru;
             }
         }

@@ -406,9 +406,8 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
         }
         Some(Ttl::At(at)) => {
             shard.set_expiry(hash, &key, at);
-            let rev = ctx.revision();
             if let Some(e) = shard.get_mut(hash, &key) {
-                e.touch(rev);
+                ctx.stamp(e);
             }
             let [_, t] = pxat_arg(at);
             ctx.notify(ev::GENERIC, "expire", &key);
@@ -416,9 +415,8 @@ pub fn getex(ctx: &mut Ctx) -> CmdResult {
         }
         Some(Ttl::Clear) if had_ttl => {
             shard.set_expiry(hash, &key, 0);
-            let rev = ctx.revision();
             if let Some(e) = shard.get_mut(hash, &key) {
-                e.touch(rev);
+                ctx.stamp(e);
             }
             ctx.notify(ev::GENERIC, "persist", &key);
             log = Some(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
@@ -655,11 +653,10 @@ fn incr_by(ctx: &mut Ctx, delta: i64) -> CmdResult {
         Some(_) => return Err(CommandError::WrongType),
     };
     let new = current.checked_add(delta).ok_or(CommandError::Overflow)?;
-    let revision = ctx.revision();
     match shard.get_mut(hash, key) {
         Some(e) => {
             e.value = Value::Int(new);
-            e.touch(revision);
+            ctx.stamp(e);
         }
         None => ctx.upsert(&mut shard, hash, key, Value::Int(new), Ttl::Keep),
     }

@@ -101,8 +101,7 @@ pub(super) fn write_typed<T: Typed, R>(
             let (r, changed) = f(Some(v))?;
             let empty = v.holds_nothing();
             if changed && !empty {
-                let rev = ctx.revision();
-                e.touch(rev);
+                ctx.stamp(e);
                 e.access_s = lru;
             }
             if changed && empty {

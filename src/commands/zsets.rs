@@ -406,8 +406,7 @@ fn modify<R>(
             let (r, changed) = f(z);
             if changed {
                 let empty = z.is_empty();
-                let rev = ctx.revision();
-                e.touch(rev);
+                ctx.stamp(e);
                 ctx.notify(ev::ZSET, event, key);
                 if empty {
                     ctx.delete(&mut shard, hash, key);

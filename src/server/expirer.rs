@@ -1,14 +1,13 @@
 //! Active expiry: every few milliseconds, each shard's timing wheel yields the keys that are due, and each
-//! is deleted as a write of its own (one revision, logged as DEL), in bounded batches so a million keys
+//! is deleted as a write: one unit (one revision, a DEL record per key) per batch of a shard, in bounded batches so a million keys
 //! expiring at once never stall other clients. Reads already treat expired keys as absent; this makes
 //! them go away (and their events fire) within a tick of their deadline.
 
-use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::commands::Effect;
+use crate::commands::ExpiryBatch;
 use crate::keyspace::db::SHARDS;
 use crate::server::Server;
 
@@ -36,7 +35,8 @@ pub async fn run(server: Arc<Server>) {
     }
 }
 
-/// Deletes every key due at the server's current time. Returns how many were deleted.
+/// Deletes every key due at the server's current time. Returns how many were deleted. Each batch of one
+/// shard is one unit of the committed stream (one revision for up to `BATCH` keys).
 pub fn expire_due(server: &Server) -> usize {
     let now = server.now_ms();
     // CLIENT PAUSE stops expiry too, as in Redis: keys only look expired until it ends.
@@ -45,7 +45,6 @@ pub fn expire_due(server: &Server) -> usize {
     }
     let mut total = 0;
     let mut keys = Vec::new();
-    let mut notes = crate::notify::Notes::default();
     for (dbi, db) in server.keyspace.dbs().iter().enumerate() {
         for si in 0..SHARDS {
             loop {
@@ -60,28 +59,22 @@ pub fn expire_due(server: &Server) -> usize {
                 }
                 keys.clear();
                 let more = shard.due_keys(now, BATCH, &mut keys);
+                let mut batch = ExpiryBatch::new(now);
                 for key in &keys {
                     let hash = db.hash(key);
                     // Re-check under the same lock: the key may have been persisted or rewritten.
-                    if shard.get(hash, key).is_some_and(|e| e.is_expired(now)) {
-                        shard.remove(hash, key);
-                        let revision = server.keyspace.next_revision();
-                        server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+                    if shard.get(hash, key).is_some_and(|e| e.is_expired(now))
+                        && let Some(entry) = shard.remove(hash, key)
+                    {
                         total += 1;
-                        crate::notify::key_expired(server, &mut notes, dbi, key);
-                        if server.effects.is_recording() {
-                            server.effects.append(&mut vec![Effect::Write {
-                                db: dbi,
-                                revision,
-                                now_ms: now,
-                                argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
-                            }]);
-                        }
+                        batch.delete(server, dbi, key, entry.mod_revision);
                     }
                 }
+                // Committed under the shard guard, like any unit that took its revision there.
+                batch.commit(server);
                 drop(shard);
                 // Events and invalidations leave once the shard is unlocked.
-                crate::notify::unit_done(server, None, &mut notes);
+                crate::notify::unit_done(server, None, &mut batch.notes);
                 if !more {
                     break;
                 }

@@ -10,12 +10,11 @@ pub mod listener;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use tokio::sync::watch;
 
 use crate::clock::{Clock, ServerClock};
-use crate::commands::Effect;
 use crate::commands::table::SPEC_COUNT;
 use crate::config::Config;
 use crate::keyspace::Keyspace;
@@ -106,36 +105,6 @@ impl Stats {
     }
 }
 
-/// Where committed writes go: today an in-memory record that tests replay; the AOF writer and the Raft
-/// log attach here later (the apply-path seam). Recording costs nothing while no one listens.
-#[derive(Default)]
-pub struct EffectLog {
-    recording: AtomicBool,
-    records: Mutex<Vec<Effect>>,
-}
-
-impl EffectLog {
-    #[inline]
-    pub fn is_recording(&self) -> bool {
-        self.recording.load(Ordering::Relaxed)
-    }
-
-    pub fn start(&self) {
-        self.recording.store(true, Ordering::SeqCst);
-    }
-
-    pub fn append(&self, effects: &mut Vec<Effect>) {
-        if !effects.is_empty() {
-            self.records.lock().append(effects);
-        }
-    }
-
-    /// Takes everything recorded so far.
-    pub fn drain(&self) -> Vec<Effect> {
-        std::mem::take(&mut *self.records.lock())
-    }
-}
-
 /// State shared by every connection.
 pub struct Server {
     pub config: Config,
@@ -143,7 +112,8 @@ pub struct Server {
     pub clock: Arc<ServerClock>,
     pub clients: ClientRegistry,
     pub stats: Stats,
-    pub effects: EffectLog,
+    /// The committed stream: every unit of writes, in revision order (the apply-path seam).
+    pub log: crate::commit::CommitLog,
     pub blocking: blocking::Blocking,
     /// False after `DEBUG SET-ACTIVE-EXPIRE 0`: the expirer's ticks stop deleting keys (reads still treat
     /// them as absent; `DEBUG EXPIRE-NOW` still reaps).
@@ -178,13 +148,20 @@ impl Server {
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
             .collect();
         let obuf_limits = config.obuf_limits.clone();
-        Arc::new(Server {
+        // DEBUG LOG reads the retained window (KV.WATCH FROMREV will too); with no reader the stream
+        // stays inactive and costs nothing.
+        let history = if debug_enabled {
+            config.get_u64("watch-history") as usize
+        } else {
+            0
+        };
+        let server = Arc::new(Server {
             keyspace: Keyspace::new(databases, now),
             config,
             clock,
             clients: ClientRegistry::with_limits(obuf_limits),
             stats: Stats::new(),
-            effects: EffectLog::default(),
+            log: Default::default(),
             blocking: blocking::Blocking::default(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
             lazyfree: Default::default(),
@@ -198,7 +175,9 @@ impl Server {
             debug_enabled,
             shutdown: watch::channel(false).0,
             bound_port: AtomicU64::new(0),
-        })
+        });
+        server.log.retain(history, || server.keyspace.revision());
+        server
     }
 
     #[inline]

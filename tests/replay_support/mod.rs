@@ -8,7 +8,8 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 use concord::clock::ServerClock;
-use concord::commands::{Client, Effect, execute, replay};
+use concord::commands::{Client, execute, replay};
+use concord::commit::Unit;
 use concord::config::Config;
 use concord::keyspace::db::SHARDS;
 use concord::protocol::{ReplyBuf, Resp};
@@ -64,16 +65,35 @@ pub fn state(server: &Server) -> State {
     out
 }
 
-/// Replays `log` onto a fresh server, every record without error, and returns that server.
-pub fn replay_all(log: &[Effect]) -> Arc<Server> {
-    let copy = new_server();
-    for effect in log {
-        let reply = replay(&copy, effect);
-        assert!(
-            !reply.starts_with(b"-"),
-            "replay of {effect:?} failed: {}",
-            String::from_utf8_lossy(&reply)
+/// Starts keeping `server`'s committed stream (every unit from the next revision on).
+pub fn record(server: &Server) {
+    server.log.retain(10_000_000, || server.keyspace.revision());
+}
+
+/// Every unit `server` committed since `record`, in revision order.
+pub fn units(server: &Server) -> Vec<Arc<Unit>> {
+    server.log.history().from(0, usize::MAX)
+}
+
+/// Replays `log` onto a fresh server, every unit without error, and returns that server. The stream
+/// itself must be gap-free: revisions 1, 2, 3, ...
+pub fn replay_all(log: &[Arc<Unit>]) -> Arc<Server> {
+    for (i, unit) in log.iter().enumerate() {
+        assert_eq!(
+            unit.revision,
+            i as u64 + 1,
+            "the stream has a gap or repeat"
         );
+    }
+    let copy = new_server();
+    for unit in log {
+        for reply in replay(&copy, unit) {
+            assert!(
+                !reply.starts_with(b"-"),
+                "replay of {unit:?} failed: {}",
+                String::from_utf8_lossy(&reply)
+            );
+        }
     }
     copy
 }
