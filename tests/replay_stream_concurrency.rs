@@ -9,13 +9,13 @@
 mod support;
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use redis::{Connection, Value};
 use std::time::{Duration, Instant};
 use support::TestServer;
 
 const CLIENTS: usize = 50;
-const OPS_PER_CLIENT: usize = 500;
+const OPS_PER_CLIENT: usize = 2000;
 const RUN_FOR: Duration = Duration::from_secs(4);
 const DBS: i64 = 3;
 
@@ -90,9 +90,12 @@ fn current_revision(c: &mut Connection) -> u64 {
     support::revisions::current_revision(c)
 }
 
-/// Runs one command, ignoring its outcome (WRONGTYPE and friends are part of the workload).
+/// Runs one command, ignoring its reply (WRONGTYPE and friends are part of the workload); a reply
+/// that never comes (a completion ticket that never completes) fails the test.
 fn run(c: &mut Connection, cmd: &mut redis::Cmd) {
-    let _: redis::RedisResult<Value> = cmd.query(c);
+    if let Err(e) = cmd.query::<Value>(c) {
+        assert!(!e.is_io_error() && !e.is_timeout(), "no reply: {e}");
+    }
 }
 
 fn one_op(c: &mut Connection, rng: &mut StdRng, id: usize) {
@@ -252,7 +255,7 @@ fn one_op(c: &mut Connection, rng: &mut StdRng, id: usize) {
         72 => {
             if rng.random_range(0..8) == 0 {
                 run(c, redis::cmd("SELECT").arg(2));
-                run(c, redis::cmd("FLUSHDB"));
+                run(c, &mut redis::cmd("FLUSHDB"));
                 run(c, redis::cmd("SELECT").arg(0));
             }
         }
@@ -353,7 +356,7 @@ fn has_error(v: &Value) -> bool {
 
 #[test]
 fn fifty_clients_stream_replays_to_the_same_keyspace_and_revisions() {
-    let original = TestServer::start_with(&["--watch-history", "1000000"]);
+    let original = TestServer::start_with(&["--watch-history", "1000000", "--worker-threads", "4"]);
     let mut admin = original.conn();
     // Replies wait for their unit's completion ticket, as under appendfsync always.
     redis::cmd("DEBUG")
@@ -366,6 +369,8 @@ fn fifty_clients_stream_replays_to_the_same_keyspace_and_revisions() {
     let workers: Vec<_> = (0..CLIENTS)
         .map(|id| {
             let mut c = original.conn();
+            c.set_read_timeout(Some(Duration::from_secs(20)))
+                .expect("read timeout");
             std::thread::spawn(move || {
                 let mut rng = StdRng::seed_from_u64(id as u64 * 7919 + 1);
                 for _ in 0..OPS_PER_CLIENT {
@@ -381,8 +386,19 @@ fn fifty_clients_stream_replays_to_the_same_keyspace_and_revisions() {
         w.join().expect("client thread");
     }
 
-    // Stop time and let the expirer commit every due key, so the original's keys are all live.
+    // Stop time; 40 keys that expire together make the expirer delete several keys of one shard in
+    // one unit; then every due key is deleted, so the original's keys are all live.
     support::freeze_clock(&mut admin);
+    for i in 0..40 {
+        redis::cmd("SET")
+            .arg(format!("e{i}"))
+            .arg(i)
+            .arg("PX")
+            .arg(10)
+            .exec(&mut admin)
+            .expect("SET");
+    }
+    support::advance_clock(&mut admin, 20);
     let _: i64 = redis::cmd("DEBUG")
         .arg("EXPIRE-NOW")
         .query(&mut admin)
@@ -435,9 +451,14 @@ fn fifty_clients_stream_replays_to_the_same_keyspace_and_revisions() {
         expiry_batches > 0,
         "no expiry deleted several keys in one revision"
     );
+    eprintln!(
+        "{revision} units ({} of several records), {expired} keys expired, {expiry_batches} \
+         expiry units of several keys",
+        units.iter().filter(|u| u.records.len() > 1).count()
+    );
 
     // Replay on a fresh server whose clock stands before the first unit.
-    let copy = TestServer::start_with(&["--watch-history", "1000000"]);
+    let copy = TestServer::start_with(&["--watch-history", "1000000", "--worker-threads", "4"]);
     let mut r = copy.conn();
     support::freeze_clock(&mut r);
     redis::cmd("DEBUG")
