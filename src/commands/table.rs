@@ -106,3 +106,87 @@ pub fn all_specs() -> impl Iterator<Item = &'static CommandSpec> {
 pub fn spec_by_id(id: usize) -> Option<&'static CommandSpec> {
     all_specs().find(|s| s.id == id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_with(flag: u64) -> Vec<&'static str> {
+        let mut v: Vec<_> = all_specs()
+            .filter(|s| s.has(flag))
+            .map(|s| s.name)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Pins the commands each Concord flag is on: these were name lists in the code before, and a flag
+    /// gained or lost in a spec changes behaviour.
+    #[test]
+    fn concord_flags_are_on_the_commands_redis_names() {
+        let scripts = [
+            "eval",
+            "eval_ro",
+            "evalsha",
+            "evalsha_ro",
+            "fcall",
+            "fcall_ro",
+        ];
+        let mut exclusive = scripts.to_vec();
+        exclusive.push("exec");
+        exclusive.sort_unstable();
+        assert_eq!(names_with(flags::CONCORD_EXCLUSIVE), exclusive);
+        assert_eq!(names_with(flags::CONCORD_SCRIPT), scripts);
+        assert_eq!(names_with(flags::CONCORD_RUNS_QUEUE), ["exec"]);
+        assert_eq!(
+            names_with(flags::CONCORD_NOT_QUEUED),
+            ["discard", "exec", "multi", "quit", "reset", "watch"]
+        );
+        assert_eq!(
+            names_with(flags::CONCORD_TOUCHES_ALL_KEYS),
+            ["flushall", "flushdb", "swapdb"]
+        );
+        assert_eq!(names_with(flags::CONCORD_FLUSHES), ["flushall", "flushdb"]);
+        assert_eq!(
+            names_with(flags::CONCORD_SUBSCRIBE_MODE),
+            [
+                "ping",
+                "psubscribe",
+                "punsubscribe",
+                "quit",
+                "reset",
+                "ssubscribe",
+                "subscribe",
+                "sunsubscribe",
+                "unsubscribe"
+            ]
+        );
+        let client_subs: Vec<_> = all_specs()
+            .map(|s| s.name)
+            .filter(|n| n.starts_with("client|"))
+            .collect();
+        assert!(!client_subs.is_empty());
+        assert_eq!(names_with(flags::CONCORD_KEEPS_CACHING), client_subs);
+        assert_eq!(
+            names_with(flags::CONCORD_NO_SCRIPT_BLOCK),
+            ["xread", "xreadgroup"]
+        );
+    }
+
+    #[test]
+    fn flag_names_leave_concord_flags_out() {
+        let exec = lookup(b"exec").expect("exec has a spec");
+        assert!(exec.has(flags::CONCORD_EXCLUSIVE));
+        assert_eq!(
+            exec.flag_names(),
+            ["NOSCRIPT", "LOADING", "STALE", "SKIP_SLOWLOG"]
+        );
+        for s in all_specs() {
+            assert!(
+                s.flag_names().iter().all(|n| !n.starts_with("CONCORD")),
+                "{}",
+                s.name
+            );
+        }
+    }
+}
