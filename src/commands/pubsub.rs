@@ -68,20 +68,12 @@ fn may_write(server: &Server, spec: &super::table::CommandSpec, argv: &[Bytes]) 
 }
 
 /// Whether everything `argv` replies is a subscribe-family confirmation: Redis sends those even under
-/// CLIENT REPLY OFF|SKIP, as it sends messages.
+/// CLIENT REPLY OFF|SKIP, as it sends messages. The family ((P|S)(UN)SUBSCRIBE) is the PUBSUB commands a
+/// client in subscribe mode may send.
 pub fn replies_are_pushes(argv: &[Bytes]) -> bool {
-    argv.first().is_some_and(|n| {
-        [
-            "subscribe",
-            "unsubscribe",
-            "psubscribe",
-            "punsubscribe",
-            "ssubscribe",
-            "sunsubscribe",
-        ]
-        .iter()
-        .any(|k| is_kw(n, k))
-    })
+    argv.first()
+        .and_then(|name| super::table::lookup(name))
+        .is_some_and(|s| s.has(flags::PUBSUB) && s.has(flags::CONCORD_SUBSCRIBE_MODE))
 }
 
 /// Redis's refusal of a command sent by a RESP2 client in subscribe mode, unless its spec allows it

@@ -161,6 +161,21 @@ mod tests {
                 "unsubscribe"
             ]
         );
+        let subscribe_family: Vec<_> = names_with(flags::CONCORD_SUBSCRIBE_MODE)
+            .into_iter()
+            .filter(|n| lookup(n.as_bytes()).is_some_and(|s| s.has(flags::PUBSUB)))
+            .collect();
+        assert_eq!(
+            subscribe_family,
+            [
+                "psubscribe",
+                "punsubscribe",
+                "ssubscribe",
+                "subscribe",
+                "sunsubscribe",
+                "unsubscribe"
+            ]
+        );
         let client_subs: Vec<_> = all_specs()
             .map(|s| s.name)
             .filter(|n| n.starts_with("client|"))
