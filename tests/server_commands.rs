@@ -172,6 +172,51 @@ fn every_spec_has_a_command_and_every_handler_a_spec() {
     assert!(orphans.is_empty(), "handlers without a spec: {orphans:?}");
 }
 
+/// Concord's own spec flags (`CONCORD_*`) drive the server but are not Redis's: clients that parse
+/// COMMAND INFO (redis-py, the Tcl suite) must see exactly Redis's flags.
+#[test]
+fn command_info_shows_only_redis_flags() {
+    let s = TestServer::start();
+    let mut r = Raw::connect(s.port);
+    let Reply::Array(all) = r.cmd(&["COMMAND"]) else {
+        panic!()
+    };
+    let mut seen = 0;
+    let mut check = |entry: &Reply| {
+        let Reply::Array(fields) = entry else {
+            panic!("{entry:?}")
+        };
+        let Reply::Array(flags) = &fields[2] else {
+            panic!("{entry:?}")
+        };
+        for f in flags {
+            assert!(!f.text().to_lowercase().contains("concord"), "{entry:?}");
+        }
+        seen += 1;
+    };
+    for entry in &all {
+        check(entry);
+        let Reply::Array(fields) = entry else {
+            panic!()
+        };
+        if let Some(Reply::Array(subs)) = fields.get(9) {
+            subs.iter().for_each(&mut check);
+        }
+    }
+    assert!(seen > all.len());
+    let Reply::Array(info) = r.cmd(&["COMMAND", "INFO", "exec"]) else {
+        panic!()
+    };
+    let Reply::Array(exec) = &info[0] else {
+        panic!()
+    };
+    let flags: Vec<String> = match &exec[2] {
+        Reply::Array(f) => f.iter().map(Reply::text).collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(flags, ["noscript", "loading", "stale", "skip_slowlog"]);
+}
+
 #[test]
 fn command_info_docs_list_and_getkeys() {
     let s = TestServer::start();

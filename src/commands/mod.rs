@@ -511,7 +511,7 @@ pub(crate) fn run_in_unit(
     ctx.txn.logged = false;
     // A script's reads track its declared keys (Redis remembers the caller's command); EXEC's track
     // each command's own.
-    let keys_of = if ctx.spec.name == "exec" {
+    let keys_of = if ctx.spec.has(flags::CONCORD_RUNS_QUEUE) {
         (spec, argv)
     } else {
         (ctx.spec, ctx.argv)
@@ -534,7 +534,7 @@ pub(crate) fn run_in_unit(
     };
     if ctx.server.pubsub.monitors.active() {
         // A command of a script shows as `[db lua]`, one inside EXEC as the client's.
-        let from_script = ctx.spec.name != "exec";
+        let from_script = !ctx.spec.has(flags::CONCORD_RUNS_QUEUE);
         pubsub::feed_monitors_in_unit(ctx.server, ctx.client, spec, from_script, argv);
     }
     ctx.server.stats.commands[spec.id]
@@ -608,7 +608,7 @@ pub fn execute(
         return None;
     }
     // RESP2 subscribe mode allows only the (un)subscribe family, PING, QUIT and RESET (pubsub.rs).
-    if let Some(e) = pubsub::subscribe_mode_error(client, spec.name) {
+    if let Some(e) = pubsub::subscribe_mode_error(client, spec) {
         client.multi_error |= client.multi.is_some();
         reject(server, out, Some(spec), &e);
         return None;
@@ -709,7 +709,7 @@ fn written_keys_ready(
     ready: &mut Vec<(usize, Bytes)>,
 ) {
     let mut keys: Vec<(usize, Bytes)> = Vec::new();
-    if matches!(spec.name, "flushdb" | "flushall" | "swapdb") {
+    if spec.has(flags::CONCORD_TOUCHES_ALL_KEYS) {
         keys = server.blocking.waited_keys();
     } else if spec.has(flags::WRITE) && spec.first_key > 0 && spec.step > 0 {
         let argc = argv.len() as i32;

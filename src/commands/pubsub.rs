@@ -7,7 +7,7 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
 use super::keys::help_reply;
-use super::table::flags;
+use super::table::{CommandSpec, flags};
 use super::{Client, CmdResult, CommandError, Ctx, is_kw, parse_int, resolve};
 use crate::clock::Clock;
 use crate::pubsub::Kind;
@@ -30,7 +30,7 @@ pub fn held_by_pause(server: &Server, client: &Client, argv: &[Bytes], mode: Pau
         PauseMode::All => true,
         PauseMode::Write => {
             may_write(server, spec, argv)
-                || (spec.name == "exec"
+                || (spec.has(flags::CONCORD_RUNS_QUEUE)
                     && client.multi.as_ref().is_some_and(|q| {
                         q.iter()
                             .any(|c| resolve(c).is_ok_and(|s| may_write(server, s, c)))
@@ -68,50 +68,25 @@ fn may_write(server: &Server, spec: &super::table::CommandSpec, argv: &[Bytes]) 
 }
 
 /// Whether everything `argv` replies is a subscribe-family confirmation: Redis sends those even under
-/// CLIENT REPLY OFF|SKIP, as it sends messages.
+/// CLIENT REPLY OFF|SKIP, as it sends messages. The family ((P|S)(UN)SUBSCRIBE) is the PUBSUB commands a
+/// client in subscribe mode may send.
 pub fn replies_are_pushes(argv: &[Bytes]) -> bool {
-    argv.first().is_some_and(|n| {
-        [
-            "subscribe",
-            "unsubscribe",
-            "psubscribe",
-            "punsubscribe",
-            "ssubscribe",
-            "sunsubscribe",
-        ]
-        .iter()
-        .any(|k| is_kw(n, k))
-    })
+    argv.first()
+        .and_then(|name| super::table::lookup(name))
+        .is_some_and(|s| s.has(flags::PUBSUB) && s.has(flags::CONCORD_SUBSCRIBE_MODE))
 }
 
-/// The commands a RESP2 client may send while subscribed.
-fn allowed_in_subscribe_mode(name: &str) -> bool {
-    matches!(
-        name,
-        "subscribe"
-            | "ssubscribe"
-            | "unsubscribe"
-            | "sunsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
-
-/// Redis's refusal of a command sent by a RESP2 client in subscribe mode, if `name` (the command's
-/// full name, `container|sub` for subcommands) is one. Cheap when the client has no subscription.
+/// Redis's refusal of a command sent by a RESP2 client in subscribe mode, unless its spec allows it
+/// (`CONCORD_SUBSCRIBE_MODE`: the (un)subscribe family, PING, QUIT, RESET). Cheap when the client has no
+/// subscription.
 #[inline]
-pub fn subscribe_mode_error(client: &Client, name: &str) -> Option<CommandError> {
+pub fn subscribe_mode_error(client: &Client, spec: &CommandSpec) -> Option<CommandError> {
     let info = &client.info;
-    if !info.in_pubsub() || info.resp3() {
+    if !info.in_pubsub() || info.resp3() || spec.has(flags::CONCORD_SUBSCRIBE_MODE) {
         return None;
     }
-    let base = name.split('|').next().unwrap_or(name);
-    if allowed_in_subscribe_mode(base) {
-        return None;
-    }
+    // The error quotes the full name (`container|sub` for a subcommand), as Redis does.
+    let name = spec.name;
     Some(CommandError::Custom(format!(
         "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are \
          allowed in this context"
@@ -142,10 +117,7 @@ pub fn feed_monitors(
     argv: &[Bytes],
     before: bool,
 ) {
-    let feeds_itself = matches!(
-        spec.name,
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-    );
+    let feeds_itself = spec.has(flags::CONCORD_SCRIPT);
     if before != feeds_itself {
         return;
     }

@@ -286,7 +286,7 @@ fn redis_call(
         // As Redis: once a write command ran, the script can no longer be killed.
         ctx.server.scripting.run.mark_wrote();
     }
-    if matches!(spec.name, "xread" | "xreadgroup")
+    if spec.has(flags::CONCORD_NO_SCRIPT_BLOCK)
         && argv
             .iter()
             .take_while(|a| !super::is_kw(a, "streams"))

@@ -16,15 +16,13 @@
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-use super::table::CommandSpec;
+use super::table::{CommandSpec, flags};
 use super::{CmdResult, CommandError, Ctx, resolve};
 
-/// Commands that run at once inside MULTI instead of being queued, as in Redis.
+/// Commands that run at once inside MULTI instead of being queued, as in Redis (`CONCORD_NOT_QUEUED`:
+/// EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
 pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
+    spec.has(flags::CONCORD_NOT_QUEUED)
 }
 
 /// What WATCH saw of a key.

@@ -214,7 +214,7 @@ pub fn before_command(
         && !client.tracking.bcast
         && spec.has(cmd_flags::READONLY)
         && !spec.has(cmd_flags::PUBSUB)
-        && !matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro")
+        && !spec.has(cmd_flags::CONCORD_SCRIPT)
     {
         tracking::remember(server, client, keys_of.0, keys_of.1);
     }
@@ -236,7 +236,7 @@ pub fn after_command(
         notes.nested = true;
     }
     let tracking = &server.notify.tracking;
-    if tracking.has_state() && matches!(spec.name, "flushdb" | "flushall") {
+    if tracking.has_state() && spec.has(cmd_flags::CONCORD_FLUSHES) {
         notes.flushed = true;
     }
     if tracking.is_active() {
@@ -249,7 +249,10 @@ pub fn after_command(
         }
     }
     // CLIENT CACHING applies to the next command, or to a whole MULTI ... EXEC.
-    if top && client.tracking.caching && client.multi.is_none() && !spec.name.starts_with("client|")
+    if top
+        && client.tracking.caching
+        && client.multi.is_none()
+        && !spec.has(cmd_flags::CONCORD_KEEPS_CACHING)
     {
         client.tracking.caching = false;
     }

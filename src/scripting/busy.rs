@@ -217,12 +217,9 @@ pub enum ExecGuard<'a> {
     Unlocked,
 }
 
-/// Whether `spec` runs under the exclusive side of the exec lock (scripts and EXEC).
+/// Whether `spec` runs under the exclusive side of the exec lock (scripts and EXEC: `CONCORD_EXCLUSIVE`).
 pub fn is_exclusive(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name,
-        "exec" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-    )
+    spec.has(flags::CONCORD_EXCLUSIVE)
 }
 
 /// Refuses a command with `-BUSY` while a script is busy, unless its spec allows it (Redis checks this
@@ -247,7 +244,7 @@ pub fn refused(
     kind: Kind,
 ) -> CommandError {
     let busy = busy_error(kind).message();
-    if spec.name == "exec" && client.multi.is_some() {
+    if spec.has(flags::CONCORD_RUNS_QUEUE) && client.multi.is_some() {
         client.multi = None;
         client.multi_error = false;
         client.watched.clear();
