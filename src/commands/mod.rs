@@ -968,7 +968,7 @@ fn pre_reap(ctx: &mut Ctx) {
     let spec = ctx.spec;
     let mut keys: Vec<(usize, Bytes)> = Vec::new();
     let db = ctx.client.db;
-    if spec.name == "exec" {
+    if spec.has(flags::CONCORD_RUNS_QUEUE) {
         let Some(queued) = ctx.client.multi.as_ref() else {
             return;
         };
