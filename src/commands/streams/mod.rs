@@ -89,11 +89,10 @@ fn nogroup(key: &[u8], group: &[u8]) -> CommandError {
 }
 
 fn subcommand_syntax(ctx: &Ctx) -> CommandError {
-    CommandError::Custom(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&ctx.arg(1)[..ctx.arg(1).len().min(128)]),
-        String::from_utf8_lossy(ctx.arg(0)).to_uppercase()
-    ))
+    CommandError::UnknownSubcommandOrArity {
+        sub: String::from_utf8_lossy(&ctx.arg(1)[..ctx.arg(1).len().min(128)]).into_owned(),
+        container: String::from_utf8_lossy(ctx.arg(0)).to_uppercase(),
+    }
 }
 
 /// Runs `f` on the live stream at `key` (None if absent), WRONGTYPE for another type; counts a hit or

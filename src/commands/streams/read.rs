@@ -44,10 +44,10 @@ fn parse_read_args(ctx: &Ctx, group_cmd: bool) -> Result<ReadArgs, CommandError>
         let o = &argv[i][..];
         if is_kw(o, "block") && more > 0 {
             i += 1;
-            let t = crate::util::numbers::parse_i64(&argv[i])
-                .ok_or_else(|| custom("ERR timeout is not an integer or out of range"))?;
+            let t =
+                crate::util::numbers::parse_i64(&argv[i]).ok_or(CommandError::TimeoutNotInteger)?;
             if t < 0 {
-                return Err(custom("ERR timeout is negative"));
+                return Err(CommandError::TimeoutNegative);
             }
             r.block = Some(t as u64);
         } else if is_kw(o, "count") && more > 0 {

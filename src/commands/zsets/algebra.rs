@@ -112,7 +112,7 @@ fn parse_algebra(
             j += 1;
         } else if card && remaining >= 2 && is_kw(a, "LIMIT") {
             req.limit =
-                parse_long_in(&argv[j + 1], 0, i64::MAX, "LIMIT can't be negative")? as usize;
+                parse_long_in(&argv[j + 1], 0, i64::MAX, CommandError::LimitNegative)? as usize;
             j += 2;
         } else {
             return Err(CommandError::Syntax);

@@ -52,7 +52,7 @@ fn zpop(ctx: &mut Ctx, max: bool) -> CmdResult {
             a,
             0,
             i64::MAX,
-            "value is out of range, must be positive",
+            CommandError::ValueNotPositive,
         )?),
         None => None,
     };
@@ -103,7 +103,7 @@ pub fn bzmpop(ctx: &mut Ctx) -> CmdResult {
 /// ZMPOP's body with `numkeys` at `at`; with a deadline it parks the client when every key is empty.
 fn mpop(ctx: &mut Ctx, at: usize, deadline: Option<u64>) -> CmdResult {
     let argv = ctx.argv;
-    let numkeys = parse_long_in(&argv[at], 1, i64::MAX, "numkeys should be greater than 0")?;
+    let numkeys = parse_long_in(&argv[at], 1, i64::MAX, CommandError::NumkeysNotPositive)?;
     let where_idx = (numkeys as u64).saturating_add(at as u64 + 1);
     if where_idx >= argv.len() as u64 {
         return Err(CommandError::Syntax);
@@ -120,7 +120,7 @@ fn mpop(ctx: &mut Ctx, at: usize, deadline: Option<u64>) -> CmdResult {
     let mut j = where_idx + 1;
     while j < argv.len() {
         if count == -1 && is_kw(&argv[j], "COUNT") && j + 1 < argv.len() {
-            count = parse_long_in(&argv[j + 1], 1, i64::MAX, "count should be greater than 0")?;
+            count = parse_long_in(&argv[j + 1], 1, i64::MAX, CommandError::CountNotPositive)?;
             j += 2;
         } else {
             return Err(CommandError::Syntax);

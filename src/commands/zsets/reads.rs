@@ -6,8 +6,8 @@ use crate::commands::{CmdResult, CommandError, Ctx, is_kw};
 use crate::protocol::ReplyBuf;
 
 use super::ranges::{LexRange, ScoreRange};
+use super::read;
 use super::scores::{parse_long, reply_score, score_text};
-use super::{err, read};
 
 /// ZSCORE key member
 pub fn zscore(ctx: &mut Ctx) -> CmdResult {
@@ -139,9 +139,10 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     let l = match crate::util::numbers::parse_i64(&argv[2]) {
         None => return Err(CommandError::NotInteger),
         Some(i64::MIN) => {
-            return Err(err(
-                "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-            ));
+            return Err(CommandError::ValueOutOfRangeBetween {
+                min: -i64::MAX,
+                max: i64::MAX,
+            });
         }
         Some(l) => l,
     };
@@ -150,7 +151,7 @@ pub fn zrandmember(ctx: &mut Ctx) -> CmdResult {
     }
     let ws = argv.len() == 4;
     if ws && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-        return Err(err("value is out of range"));
+        return Err(CommandError::ValueOutOfRange);
     }
     let done = read(ctx, key, |z, out| {
         let n = z.len();
@@ -210,7 +211,7 @@ const SCAN_WHOLE: usize = 512;
 /// down and can skip one); sets of up to 512 members come back whole in one call.
 pub fn zscan(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
-    let cursor = parse_cursor(&argv[2]).ok_or_else(|| err("invalid cursor"))?;
+    let cursor = parse_cursor(&argv[2]).ok_or(CommandError::InvalidCursor)?;
     let mut count = 10usize;
     let mut pattern: Option<&[u8]> = None;
     let mut j = 3;

@@ -5,8 +5,6 @@
 use crate::commands::CommandError;
 use crate::protocol::ReplyBuf;
 
-use super::err;
-
 /// Parses a score as Redis's `string2d` does (C `strtod` over the whole argument): no leading space, no
 /// trailing bytes, NaN refused, and an overflow to ±infinity or an underflow to zero refused too.
 pub fn parse_score(arg: &[u8]) -> Option<f64> {
@@ -185,17 +183,17 @@ pub(super) fn parse_long(arg: &[u8]) -> Result<i64, CommandError> {
     crate::util::numbers::parse_i64(arg).ok_or(CommandError::NotInteger)
 }
 
-/// A C `long` in `min..=max`, with `msg` for both a bad integer and one out of range (Redis's
+/// A C `long` in `min..=max`, with `bad` for both a bad integer and one out of range (Redis's
 /// `getRangeLongFromObjectOrReply` with a message).
 pub(super) fn parse_long_in(
     arg: &[u8],
     min: i64,
     max: i64,
-    msg: &str,
+    bad: CommandError,
 ) -> Result<i64, CommandError> {
     match crate::util::numbers::parse_i64(arg) {
         Some(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(err(msg)),
+        _ => Err(bad),
     }
 }
 
