@@ -272,10 +272,9 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
             } else if is_kw(t, "master") || is_kw(t, "replica") || is_kw(t, "slave") {
                 only_normal = false;
             } else {
-                return Err(CommandError::Custom(format!(
-                    "ERR Unknown client type '{}'",
-                    String::from_utf8_lossy(t)
-                )));
+                return Err(CommandError::UnknownClientType {
+                    name: String::from_utf8_lossy(t).into_owned(),
+                });
             }
             i += 2;
         } else if is_kw(&argv[i], "ID") && i + 1 < argv.len() {
@@ -337,7 +336,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
             .into_iter()
             .find(|c| c.addr == addr)
         else {
-            return Err(CommandError::Custom("ERR No such client".into()));
+            return Err(CommandError::NoSuchClient);
         };
         kill_client(ctx, &c);
         ctx.out.ok();
@@ -379,9 +378,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
             } else if is_kw(v, "master") || is_kw(v, "replica") || is_kw(v, "slave") {
                 normal = false;
             } else {
-                return Err(CommandError::Custom(format!(
-                    "ERR Unknown client type '{text}'"
-                )));
+                return Err(CommandError::UnknownClientType { name: text });
             }
         } else if is_kw(k, "SKIPME") {
             skipme = if is_kw(v, "yes") {

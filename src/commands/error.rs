@@ -41,6 +41,46 @@ pub enum CommandError {
     NotAllowedInMulti {
         command: String,
     },
+    /// The bare form, for a command refused inside MULTI without naming it.
+    NotAllowedInTransaction,
+    /// EXEC or DISCARD outside MULTI.
+    WithoutMulti {
+        command: String,
+    },
+    /// A subcommand that does not exist or got the wrong number of arguments; `sub` is as the client
+    /// sent it (the caller truncates it where Redis does), `container` the command to ask for HELP.
+    UnknownSubcommandOrArity {
+        sub: String,
+        container: String,
+    },
+    TimeoutNotInteger,
+    TimeoutNotFloat,
+    TimeoutNegative,
+    TimeoutOutOfRange,
+    InvalidCursor,
+    ValueOutOfRange,
+    /// Redis's "must be positive" range error (which, as in Redis, also refuses negatives only).
+    ValueNotPositive,
+    ValueOutOfRangeBetween {
+        min: i64,
+        max: i64,
+    },
+    IndexOutOfRange,
+    NumkeysNotPositive,
+    NumkeysExceedArgs,
+    CountNotPositive,
+    LimitNegative,
+    NoSuchClient,
+    UnknownClientType {
+        name: String,
+    },
+    /// A script or function with the write flag run through EVAL_RO / EVALSHA_RO / FCALL_RO.
+    WriteScriptInReadOnly,
+    /// CONFIG SET refused a parameter (`name` as the client wrote it).
+    ConfigSetFailed {
+        name: String,
+        reason: String,
+    },
     /// A complete message (code first), for errors that occur once.
     Custom(String),
 }
@@ -86,6 +126,34 @@ impl CommandError {
             ExpireGtLtConflict => "ERR GT and LT options at the same time are not compatible".into(),
             NotAllowedInMulti { command } => {
                 format!("ERR Command not allowed inside a transaction: {command}")
+            }
+            NotAllowedInTransaction => "ERR Command not allowed inside a transaction".into(),
+            WithoutMulti { command } => format!("ERR {command} without MULTI"),
+            UnknownSubcommandOrArity { sub, container } => format!(
+                "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
+            ),
+            TimeoutNotInteger => "ERR timeout is not an integer or out of range".into(),
+            TimeoutNotFloat => "ERR timeout is not a float or out of range".into(),
+            TimeoutNegative => "ERR timeout is negative".into(),
+            TimeoutOutOfRange => "ERR timeout is out of range".into(),
+            InvalidCursor => "ERR invalid cursor".into(),
+            ValueOutOfRange => "ERR value is out of range".into(),
+            ValueNotPositive => "ERR value is out of range, must be positive".into(),
+            ValueOutOfRangeBetween { min, max } => {
+                format!("ERR value is out of range, value must between {min} and {max}")
+            }
+            IndexOutOfRange => "ERR index out of range".into(),
+            NumkeysNotPositive => "ERR numkeys should be greater than 0".into(),
+            NumkeysExceedArgs => "ERR Number of keys can't be greater than number of args".into(),
+            CountNotPositive => "ERR count should be greater than 0".into(),
+            LimitNegative => "ERR LIMIT can't be negative".into(),
+            NoSuchClient => "ERR No such client".into(),
+            UnknownClientType { name } => format!("ERR Unknown client type '{name}'"),
+            WriteScriptInReadOnly => {
+                "ERR Can not execute a script with write flag using *_ro command.".into()
+            }
+            ConfigSetFailed { name, reason } => {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
             }
             Custom(s) => s.clone(),
         }
@@ -139,5 +207,82 @@ mod tests {
             CommandError::NotInteger.message(),
             "ERR value is not an integer or out of range"
         );
+    }
+
+    #[test]
+    fn recurring_errors_keep_their_redis_strings_and_codes() {
+        use CommandError::*;
+        let cases: Vec<(CommandError, &str)> = vec![
+            (
+                NotAllowedInTransaction,
+                "ERR Command not allowed inside a transaction",
+            ),
+            (
+                WithoutMulti {
+                    command: "EXEC".into(),
+                },
+                "ERR EXEC without MULTI",
+            ),
+            (
+                UnknownSubcommandOrArity {
+                    sub: "foo".into(),
+                    container: "XINFO".into(),
+                },
+                "ERR unknown subcommand or wrong number of arguments for 'foo'. Try XINFO HELP.",
+            ),
+            (
+                TimeoutNotInteger,
+                "ERR timeout is not an integer or out of range",
+            ),
+            (
+                TimeoutNotFloat,
+                "ERR timeout is not a float or out of range",
+            ),
+            (TimeoutNegative, "ERR timeout is negative"),
+            (TimeoutOutOfRange, "ERR timeout is out of range"),
+            (InvalidCursor, "ERR invalid cursor"),
+            (ValueOutOfRange, "ERR value is out of range"),
+            (
+                ValueNotPositive,
+                "ERR value is out of range, must be positive",
+            ),
+            (
+                ValueOutOfRangeBetween {
+                    min: -i64::MAX,
+                    max: i64::MAX,
+                },
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            ),
+            (IndexOutOfRange, "ERR index out of range"),
+            (NumkeysNotPositive, "ERR numkeys should be greater than 0"),
+            (
+                NumkeysExceedArgs,
+                "ERR Number of keys can't be greater than number of args",
+            ),
+            (CountNotPositive, "ERR count should be greater than 0"),
+            (LimitNegative, "ERR LIMIT can't be negative"),
+            (NoSuchClient, "ERR No such client"),
+            (
+                UnknownClientType {
+                    name: "bogus".into(),
+                },
+                "ERR Unknown client type 'bogus'",
+            ),
+            (
+                WriteScriptInReadOnly,
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ),
+            (
+                ConfigSetFailed {
+                    name: "maxmemory".into(),
+                    reason: "argument must be a memory value".into(),
+                },
+                "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.message(), text);
+            assert_eq!(e.code(), "ERR", "{text}");
+        }
     }
 }

@@ -20,9 +20,10 @@ fn err(msg: impl Into<String>) -> CommandError {
 }
 
 fn subcommand_syntax(sub: &str) -> CommandError {
-    err(format!(
-        "unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."
-    ))
+    CommandError::UnknownSubcommandOrArity {
+        sub: sub.to_string(),
+        container: "FUNCTION".into(),
+    }
 }
 
 /// Publishes the library and function counts FUNCTION STATS reads without the engine lock.
@@ -364,9 +365,7 @@ fn call(ctx: &mut Ctx, ro: bool) -> CmdResult {
     let nk = parse_numkeys(ctx, "ERR Bad number of keys provided")?;
     let no_writes = flags & NO_WRITES != 0;
     if ro && !no_writes {
-        return Err(err(
-            "Can not execute a script with write flag using *_ro command.",
-        ));
+        return Err(CommandError::WriteScriptInReadOnly);
     }
     run_script(
         ctx,

@@ -282,13 +282,13 @@ const MAX_REPEATED_PICKS: u64 = 100_000_000;
 pub(crate) fn parse_rand_count(arg: &[u8]) -> Result<i64, CommandError> {
     let n = parse_int(arg)?;
     if n == i64::MIN {
-        return Err(CommandError::Custom(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-                .into(),
-        ));
+        return Err(CommandError::ValueOutOfRangeBetween {
+            min: -i64::MAX,
+            max: i64::MAX,
+        });
     }
     if n < 0 && n.unsigned_abs() > MAX_REPEATED_PICKS {
-        return Err(CommandError::Custom("ERR value is out of range".into()));
+        return Err(CommandError::ValueOutOfRange);
     }
     Ok(n)
 }
@@ -333,7 +333,7 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(CommandError::Syntax),
     };
     if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-        return Err(CommandError::Custom("ERR value is out of range".into()));
+        return Err(CommandError::ValueOutOfRange);
     }
     read_hash(ctx, |h, out| {
         let Some(h) = h.filter(|_| l != 0) else {
@@ -364,7 +364,7 @@ pub fn hrandfield(ctx: &mut Ctx) -> CmdResult {
 
 /// Reads a SCAN cursor as Redis does (C `strtoul`): optional sign, decimal digits, nothing after.
 pub(crate) fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CommandError> {
-    let bad = || CommandError::Custom("ERR invalid cursor".into());
+    let bad = || CommandError::InvalidCursor;
     let (negative, digits) = match arg.first() {
         Some(b'-') => (true, &arg[1..]),
         Some(b'+') => (false, &arg[1..]),

@@ -157,12 +157,9 @@ pub fn renamenx(ctx: &mut Ctx) -> CmdResult {
 /// non-integer is "not an integer", an integer outside the `int` range gets Redis's range message, and an
 /// `int` that names no database is "DB index is out of range".
 pub fn parse_db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CommandError> {
-    let n = i32::try_from(parse_int(arg)?).map_err(|_| {
-        CommandError::Custom(format!(
-            "ERR value is out of range, value must between {} and {}",
-            i32::MIN,
-            i32::MAX
-        ))
+    let n = i32::try_from(parse_int(arg)?).map_err(|_| CommandError::ValueOutOfRangeBetween {
+        min: i32::MIN.into(),
+        max: i32::MAX.into(),
     })?;
     match usize::try_from(n) {
         Ok(i) if i < ctx.server.keyspace.db_count() => Ok(i),
@@ -349,8 +346,7 @@ pub fn keys(ctx: &mut Ctx) -> CmdResult {
 /// if the epoch moved (the table grew or was reorganised) the shard is walked again from its start, which
 /// may repeat keys (allowed) but never skips one.
 pub fn scan(ctx: &mut Ctx) -> CmdResult {
-    let cursor = parse_cursor(&ctx.argv[1])
-        .ok_or_else(|| CommandError::Custom("ERR invalid cursor".into()))?;
+    let cursor = parse_cursor(&ctx.argv[1]).ok_or(CommandError::InvalidCursor)?;
     let mut pattern: Option<&[u8]> = None;
     let mut count = 10usize;
     let mut type_filter: Option<Vec<u8>> = None;

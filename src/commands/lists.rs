@@ -87,11 +87,11 @@ fn parse_end(arg: &[u8]) -> Result<End, CommandError> {
     }
 }
 
-/// Redis's getRangeLongFromObjectOrReply with a message: `msg` for a non-integer or a value under `min`.
-fn parse_at_least(arg: &[u8], min: i64, msg: &str) -> Result<i64, CommandError> {
+/// Redis's getRangeLongFromObjectOrReply with a message: `bad` for a non-integer or a value under `min`.
+fn parse_at_least(arg: &[u8], min: i64, bad: CommandError) -> Result<i64, CommandError> {
     match crate::util::numbers::parse_i64(arg) {
         Some(n) if n >= min => Ok(n),
-        _ => Err(CommandError::Custom(msg.into())),
+        _ => Err(bad),
     }
 }
 
@@ -192,11 +192,7 @@ fn pop(ctx: &mut Ctx, end: End) -> CmdResult {
         });
     }
     let count = match ctx.argv.get(2) {
-        Some(a) => Some(parse_at_least(
-            a,
-            0,
-            "ERR value is out of range, must be positive",
-        )?),
+        Some(a) => Some(parse_at_least(a, 0, CommandError::ValueNotPositive)?),
         None => None,
     };
     let event = if end == End::Left { "lpop" } else { "rpop" };
@@ -276,7 +272,7 @@ pub fn lset(ctx: &mut Ctx) -> CmdResult {
     write_list(ctx, ctx.arg(1), "lset", |l, out| {
         let l = l.ok_or(CommandError::NoSuchKey)?;
         if !l.set(parse_int(index)?, element) {
-            return Err(CommandError::Custom("ERR index out of range".into()));
+            return Err(CommandError::IndexOutOfRange);
         }
         out.ok();
         Ok(((), true))
@@ -344,11 +340,10 @@ pub fn lpos(ctx: &mut Ctx) -> CmdResult {
             // Redis 7.0 negates the rank as a C long; i64::MIN is refused as later versions do.
             rank = parse_int(&argv[i])?;
             if rank == i64::MIN {
-                return Err(CommandError::Custom(
-                    "ERR value is out of range, value must between -9223372036854775807 and \
-                     9223372036854775807"
-                        .into(),
-                ));
+                return Err(CommandError::ValueOutOfRangeBetween {
+                    min: -i64::MAX,
+                    max: i64::MAX,
+                });
             }
             if rank == 0 {
                 return Err(CommandError::Custom(
@@ -359,10 +354,18 @@ pub fn lpos(ctx: &mut Ctx) -> CmdResult {
             }
         } else if is_kw(opt, "count") && more {
             i += 1;
-            count = Some(parse_at_least(&argv[i], 0, "ERR COUNT can't be negative")?);
+            count = Some(parse_at_least(
+                &argv[i],
+                0,
+                CommandError::Custom("ERR COUNT can't be negative".into()),
+            )?);
         } else if is_kw(opt, "maxlen") && more {
             i += 1;
-            maxlen = parse_at_least(&argv[i], 0, "ERR MAXLEN can't be negative")?;
+            maxlen = parse_at_least(
+                &argv[i],
+                0,
+                CommandError::Custom("ERR MAXLEN can't be negative".into()),
+            )?;
         } else {
             return Err(CommandError::Syntax);
         }
@@ -603,7 +606,7 @@ fn pop_first(
 /// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` starting at `argv[at]`: the keys, the end and
 /// the count (1 when absent), with Redis's errors and their order.
 fn parse_mpop(argv: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), CommandError> {
-    let numkeys = parse_at_least(&argv[at], 1, "ERR numkeys should be greater than 0")?;
+    let numkeys = parse_at_least(&argv[at], 1, CommandError::NumkeysNotPositive)?;
     // The keys, then at least the direction: more keys than arguments is a syntax error.
     let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
     if numkeys > argv.len().saturating_sub(at + 2) {
@@ -618,7 +621,7 @@ fn parse_mpop(argv: &[Bytes], at: usize) -> Result<(&[Bytes], End, usize), Comma
             count = Some(parse_at_least(
                 &argv[i + 1],
                 1,
-                "ERR count should be greater than 0",
+                CommandError::CountNotPositive,
             )?);
             i += 2;
         } else {
@@ -684,13 +687,10 @@ mod tests {
 
     #[test]
     fn bounded_integers_use_the_one_message_for_junk_and_for_small_values() {
-        let msg = "ERR count should be greater than 0";
-        assert_eq!(parse_at_least(b"3", 1, msg), Ok(3));
+        let e = CommandError::CountNotPositive;
+        assert_eq!(parse_at_least(b"3", 1, e.clone()), Ok(3));
         for bad in [&b"0"[..], b"-1", b"x", b"1.5", b"", b"99999999999999999999"] {
-            assert_eq!(
-                parse_at_least(bad, 1, msg),
-                Err(CommandError::Custom(msg.into()))
-            );
+            assert_eq!(parse_at_least(bad, 1, e.clone()), Err(e.clone()));
         }
     }
 

@@ -334,15 +334,13 @@ impl<'a> Ctx<'a> {
     /// Parses a blocking command's timeout (seconds, fractional allowed; 0 = forever) into an absolute
     /// deadline on the server clock, with Redis's errors.
     pub fn parse_block_timeout(&self, arg: &[u8]) -> Result<u64, CommandError> {
-        let secs = crate::util::numbers::parse_f64(arg).ok_or_else(|| {
-            CommandError::Custom("ERR timeout is not a float or out of range".into())
-        })?;
+        let secs = crate::util::numbers::parse_f64(arg).ok_or(CommandError::TimeoutNotFloat)?;
         if secs < 0.0 {
-            return Err(CommandError::Custom("ERR timeout is negative".into()));
+            return Err(CommandError::TimeoutNegative);
         }
         let ms = (secs * 1000.0).ceil();
         if !ms.is_finite() || ms > (i64::MAX / 2) as f64 {
-            return Err(CommandError::Custom("ERR timeout is out of range".into()));
+            return Err(CommandError::TimeoutOutOfRange);
         }
         Ok(if ms == 0.0 {
             0
@@ -618,7 +616,7 @@ pub fn execute(
     {
         if spec.has(flags::NO_MULTI) {
             client.multi_error = true;
-            let e = CommandError::Custom("ERR Command not allowed inside a transaction".into());
+            let e = CommandError::NotAllowedInTransaction;
             reject(server, out, Some(spec), &e);
         } else {
             queue.push(argv.to_vec());

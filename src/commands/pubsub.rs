@@ -327,9 +327,10 @@ fn subcommand_syntax(ctx: &Ctx, container: &str) -> CommandError {
     let sub = ctx.argv.get(1).map_or(String::new(), |s| {
         String::from_utf8_lossy(&s[..s.len().min(128)]).into_owned()
     });
-    CommandError::Custom(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {container} HELP."
-    ))
+    CommandError::UnknownSubcommandOrArity {
+        sub,
+        container: container.to_string(),
+    }
 }
 
 /// PUBSUB CHANNELS [pattern]
@@ -413,11 +414,9 @@ pub fn client_pause(ctx: &mut Ctx) -> CmdResult {
             ));
         }
     }
-    let ms = parse_int(&ctx.argv[2]).map_err(|_| {
-        CommandError::Custom("ERR timeout is not an integer or out of range".into())
-    })?;
+    let ms = parse_int(&ctx.argv[2]).map_err(|_| CommandError::TimeoutNotInteger)?;
     if ms < 0 {
-        return Err(CommandError::Custom("ERR timeout is negative".into()));
+        return Err(CommandError::TimeoutNegative);
     }
     let until = if ms == 0 {
         0

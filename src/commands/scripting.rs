@@ -131,9 +131,7 @@ pub(crate) fn parse_numkeys(ctx: &Ctx, bad: &str) -> Result<usize, CommandError>
     let numkeys = crate::util::numbers::parse_i64(ctx.arg(2))
         .ok_or_else(|| CommandError::Custom(bad.into()))?;
     if numkeys > (ctx.argv.len() - 3) as i64 {
-        return Err(CommandError::Custom(
-            "ERR Number of keys can't be greater than number of args".into(),
-        ));
+        return Err(CommandError::NumkeysExceedArgs);
     }
     if numkeys < 0 {
         return Err(CommandError::Custom(
@@ -167,9 +165,7 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
         Some(flags) => {
             let no_writes = flags & crate::scripting::functions::NO_WRITES != 0;
             if read_only && !no_writes {
-                return Err(CommandError::Custom(
-                    "ERR Can not execute a script with write flag using *_ro command.".into(),
-                ));
+                return Err(CommandError::WriteScriptInReadOnly);
             }
             read_only || no_writes
         }

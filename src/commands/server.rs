@@ -326,9 +326,10 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
             .check(k, v)
             .map_err(|e| config_error(k, e))?;
         if names.contains(&name) {
-            return Err(CommandError::Custom(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{k}') - duplicate parameter"
-            )));
+            return Err(CommandError::ConfigSetFailed {
+                name: k.to_string(),
+                reason: "duplicate parameter".into(),
+            });
         }
         names.push(name);
     }
@@ -343,17 +344,19 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn config_error(name: &str, e: ConfigError) -> CommandError {
-    CommandError::Custom(match e {
-        ConfigError::Unknown(n) => {
-            format!("ERR Unknown option or number of arguments for CONFIG SET - '{n}'")
-        }
-        ConfigError::Immutable(_) => format!(
-            "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
-        ),
-        ConfigError::Invalid { reason, .. } => {
-            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
-        }
-    })
+    match e {
+        ConfigError::Unknown(n) => CommandError::Custom(format!(
+            "ERR Unknown option or number of arguments for CONFIG SET - '{n}'"
+        )),
+        ConfigError::Immutable(_) => CommandError::ConfigSetFailed {
+            name: name.to_string(),
+            reason: "can't set immutable config".into(),
+        },
+        ConfigError::Invalid { reason, .. } => CommandError::ConfigSetFailed {
+            name: name.to_string(),
+            reason,
+        },
+    }
 }
 
 /// CONFIG RESETSTAT
@@ -509,11 +512,9 @@ pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
 /// WAIT numreplicas timeout: there are no replicas yet, so 0 acknowledge at once.
 pub fn wait(ctx: &mut Ctx) -> CmdResult {
     parse_int(&ctx.argv[1])?;
-    let t = parse_int(&ctx.argv[2]).map_err(|_| {
-        CommandError::Custom("ERR timeout is not an integer or out of range".into())
-    })?;
+    let t = parse_int(&ctx.argv[2]).map_err(|_| CommandError::TimeoutNotInteger)?;
     if t < 0 {
-        return Err(CommandError::Custom("ERR timeout is negative".into()));
+        return Err(CommandError::TimeoutNegative);
     }
     ctx.out.int(0);
     Ok(())
@@ -662,10 +663,10 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ],
         ),
         _ => {
-            return Err(CommandError::Custom(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                String::from_utf8_lossy(&ctx.argv[1])
-            )));
+            return Err(CommandError::UnknownSubcommandOrArity {
+                sub: String::from_utf8_lossy(&ctx.argv[1]).into_owned(),
+                container: "DEBUG".into(),
+            });
         }
     }
     Ok(())

@@ -210,9 +210,7 @@ pub fn spop(ctx: &mut Ctx) -> CmdResult {
             let count = parse_int(ctx.arg(2))
                 .ok()
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| {
-                    CommandError::Custom("ERR value is out of range, must be positive".into())
-                })? as u64;
+                .ok_or(CommandError::ValueNotPositive)? as u64;
             let (popped, all) = write_set(ctx, None, |s| {
                 let Some(s) = s.filter(|_| count > 0) else {
                     return Ok(((Vec::new(), false), false));
@@ -512,12 +510,10 @@ pub fn sintercard(ctx: &mut Ctx) -> CmdResult {
     let numkeys = parse_int(ctx.arg(1))
         .ok()
         .filter(|n| *n >= 1)
-        .ok_or_else(|| CommandError::Custom("ERR numkeys should be greater than 0".into()))?;
+        .ok_or(CommandError::NumkeysNotPositive)?;
     let rest = ctx.argv.len() as i64 - 2;
     if numkeys > rest {
-        return Err(CommandError::Custom(
-            "ERR Number of keys can't be greater than number of args".into(),
-        ));
+        return Err(CommandError::NumkeysExceedArgs);
     }
     let first_opt = 2 + numkeys as usize;
     let mut limit = 0usize;
@@ -528,8 +524,7 @@ pub fn sintercard(ctx: &mut Ctx) -> CmdResult {
             limit = parse_int(ctx.arg(j))
                 .ok()
                 .filter(|n| *n >= 0)
-                .ok_or_else(|| CommandError::Custom("ERR LIMIT can't be negative".into()))?
-                as usize;
+                .ok_or(CommandError::LimitNegative)? as usize;
         } else {
             return Err(CommandError::Syntax);
         }

@@ -71,7 +71,9 @@ pub fn multi(ctx: &mut Ctx) -> CmdResult {
 /// DISCARD
 pub fn discard(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.multi.take().is_none() {
-        return Err(CommandError::Custom("ERR DISCARD without MULTI".into()));
+        return Err(CommandError::WithoutMulti {
+            command: "DISCARD".into(),
+        });
     }
     ctx.client.multi_error = false;
     ctx.client.watched.clear();
@@ -106,7 +108,9 @@ pub fn unwatch(ctx: &mut Ctx) -> CmdResult {
 /// command was refused while queueing.
 pub fn exec(ctx: &mut Ctx) -> CmdResult {
     let Some(queued) = ctx.client.multi.take() else {
-        return Err(CommandError::Custom("ERR EXEC without MULTI".into()));
+        return Err(CommandError::WithoutMulti {
+            command: "EXEC".into(),
+        });
     };
     let watched = std::mem::take(&mut ctx.client.watched);
     if std::mem::take(&mut ctx.client.multi_error) {

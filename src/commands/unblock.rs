@@ -12,10 +12,10 @@ const UNBLOCKED_ERROR: &[u8] = b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\
 /// CLIENT UNBLOCK client-id [TIMEOUT|ERROR]: 1 if that client was blocked and is now unblocked, else 0.
 pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     if ctx.argv.len() > 4 {
-        return Err(CommandError::Custom(
-            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP."
-                .into(),
-        ));
+        return Err(CommandError::UnknownSubcommandOrArity {
+            sub: "unblock".into(),
+            container: "CLIENT".into(),
+        });
     }
     let id = parse_i64(&ctx.argv[2]).ok_or(CommandError::NotInteger)?;
     let as_error = match ctx.argv.get(3) {
