@@ -964,8 +964,18 @@ impl ExpiryBatch {
 /// comes before their first change.
 fn pre_reap(ctx: &mut Ctx) {
     let spec = ctx.spec;
-    let mut keys: Vec<(usize, Bytes)> = Vec::new();
-    let db = ctx.client.db;
+    let (now, db) = (ctx.now_ms, ctx.client.db);
+    let ks = &ctx.server.keyspace;
+    // The common case finds nothing: one lookup per declared key, no allocation.
+    let mut expired: Vec<(usize, Bytes)> = Vec::new();
+    let mut check = |db: usize, key: &Bytes| {
+        if db < ks.db_count() {
+            let (hash, shard) = ks.db(db).lock_key(key);
+            if shard.get(hash, key).is_some_and(|e| e.is_expired(now)) {
+                expired.push((db, key.clone()));
+            }
+        }
+    };
     if spec.has(flags::CONCORD_RUNS_QUEUE) {
         let Some(queued) = ctx.client.multi.as_ref() else {
             return;
@@ -980,47 +990,28 @@ fn pre_reap(ctx: &mut Ctx) {
                 continue;
             }
             if !qspec.has(flags::READONLY) {
-                keyspecs::all_keys(qspec, argv, |k| keys.push((qdb, k.clone())));
+                keyspecs::all_keys(qspec, argv, |k| check(qdb, k));
             }
         }
     } else if !spec.has(flags::READONLY)
-        && (crate::scripting::busy::is_exclusive(spec) || keyspecs::may_name_several_keys(spec))
+        && (spec.has(flags::CONCORD_EXCLUSIVE) || keyspecs::may_name_several_keys(spec))
     {
-        keyspecs::all_keys(spec, ctx.argv, |k| keys.push((db, k.clone())));
-        if keys.len() < 2 && !crate::scripting::busy::is_exclusive(spec) {
-            return;
-        }
-    } else {
+        keyspecs::all_keys(spec, ctx.argv, |k| check(db, k));
+    }
+    if expired.is_empty() {
         return;
     }
-    if keys.is_empty() {
-        return;
-    }
-    let mut batch = ExpiryBatch::new(ctx.now_ms);
-    keys.sort_unstable();
-    keys.dedup();
-    let ks = &ctx.server.keyspace;
-    let mut start = 0;
-    while start < keys.len() {
-        let dbi = keys[start].0;
-        let end = start + keys[start..].iter().take_while(|(d, _)| *d == dbi).count();
-        if dbi < ks.db_count() {
-            let db = ks.db(dbi);
-            let names: Vec<&Bytes> = keys[start..end].iter().map(|(_, k)| k).collect();
-            let mut set = db.lock_many(&names);
-            for key in names {
-                let hash = set.hash(key);
-                let shard = set.shard(hash);
-                if shard
-                    .get(hash, key)
-                    .is_some_and(|e| e.is_expired(ctx.now_ms))
-                    && let Some(entry) = shard.remove(hash, key)
-                {
-                    batch.delete(ctx.server, dbi, key, entry.mod_revision);
-                }
-            }
+    let mut batch = ExpiryBatch::new(now);
+    expired.sort_unstable();
+    expired.dedup();
+    for (dbi, key) in &expired {
+        let (hash, mut shard) = ks.db(*dbi).lock_key(key);
+        // Checked again under the guard: another client may have reaped or rewritten it.
+        if shard.get(hash, key).is_some_and(|e| e.is_expired(now))
+            && let Some(entry) = shard.remove(hash, key)
+        {
+            batch.delete(ctx.server, *dbi, key, entry.mod_revision);
         }
-        start = end;
     }
     let revision = batch.commit(ctx.server);
     ctx.client.last_revision = ctx.client.last_revision.max(revision);
