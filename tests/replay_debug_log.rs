@@ -263,3 +263,100 @@ fn a_revision_older_than_the_window_is_compacted() {
         .expect_err("syntax");
     assert!(err.to_string().contains("syntax error"), "{err}");
 }
+
+/// Each unit's changes from `from` on, as `rev: sub kind db key prev value; ...`.
+fn change_lines(c: &mut Connection, from: u64) -> Vec<String> {
+    let v: Value = redis::cmd("DEBUG")
+        .arg("LOG")
+        .arg("FROM")
+        .arg(from)
+        .arg("CHANGES")
+        .query(c)
+        .expect("DEBUG LOG CHANGES");
+    let Value::Array(units) = v else {
+        panic!("{v:?}")
+    };
+    let word = |v: &Value| match v {
+        Value::Int(n) => n.to_string(),
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Nil => "nil".to_string(),
+        other => panic!("{other:?}"),
+    };
+    units
+        .iter()
+        .map(|u| {
+            let Value::Array(parts) = u else {
+                panic!("{u:?}")
+            };
+            let Value::Array(changes) = &parts[3] else {
+                panic!("{parts:?}")
+            };
+            let changes: Vec<String> = changes
+                .iter()
+                .map(|ch| {
+                    let Value::Array(f) = ch else {
+                        panic!("{ch:?}")
+                    };
+                    f.iter().map(word).collect::<Vec<_>>().join(" ")
+                })
+                .collect();
+            format!("{}: {}", word(&parts[0]), changes.join("; "))
+        })
+        .collect()
+}
+
+#[test]
+fn changes_carry_sub_index_kind_key_previous_revision_and_string_value() {
+    let s = TestServer::start();
+    let mut c = s.conn();
+    support::freeze_clock(&mut c);
+    cmd(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    cmd(&mut c, &["SET", "a", "1"]);
+    cmd(&mut c, &["INCR", "a"]);
+    let _: Value = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg("b")
+        .arg("x")
+        .cmd("DEL")
+        .arg("a")
+        .cmd("RPUSH")
+        .arg("l")
+        .arg("v")
+        .query(&mut c)
+        .expect("EXEC");
+    cmd(&mut c, &["RENAME", "b", "c"]);
+    cmd(&mut c, &["SET", "e", "v", "PX", "10"]);
+    support::advance_clock(&mut c, 20);
+    cmd(&mut c, &["DEBUG", "EXPIRE-NOW"]);
+    cmd(&mut c, &["SWAPDB", "0", "1"]);
+    cmd(&mut c, &["SELECT", "1"]);
+    cmd(&mut c, &["FLUSHDB"]);
+    let mut flushed = change_lines(&mut c, 8);
+    let flush = flushed.pop().expect("FLUSHDB unit");
+    assert_eq!(
+        change_lines(&mut c, 1)[..7],
+        [
+            "1: 0 put 0 a 0 1",
+            "2: 0 put 0 a 1 2",
+            "3: 0 put 0 b 0 x; 1 del 0 a 2 nil; 2 put 0 l 0 nil",
+            "4: 0 del 0 b 3 nil; 1 put 0 c 0 x",
+            "5: 0 put 0 e 0 v",
+            "6: 0 expired 0 e 5 nil",
+            "7: 0 swapdb 0 1 0 nil",
+        ]
+    );
+    // FLUSHDB of db 1 (what db 0 held before the swap): a del of every key, in one revision.
+    let mut keys: Vec<&str> = flush
+        .strip_prefix("8: ")
+        .expect("revision 8")
+        .split("; ")
+        .map(|ch| {
+            let f: Vec<&str> = ch.split(' ').collect();
+            assert_eq!((f[1], f[2]), ("del", "1"), "{ch}");
+            f[3]
+        })
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["c", "l"]);
+}

@@ -161,6 +161,7 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
         }
         "stats" => {
             let tracking_totals = srv.notify.tracking.totals();
+            let history = srv.log.history().usage();
             let _ = write!(
                 s,
                 "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
@@ -169,7 +170,9 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                  keyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsub_shardchannels:{}\r\n\
                  migrate_cached_sockets:0\r\n\
                  tracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\
-                 total_error_replies:{}\r\ncurrent_revision:{}\r\n",
+                 total_error_replies:{}\r\ncurrent_revision:{}\r\n\
+                 commit_stream_active:{}\r\ncommit_published_revision:{}\r\ncommit_parked_units:{}\r\n\
+                 commit_history_units:{}\r\ncommit_history_bytes:{}\r\n",
                 ld(&st.connections_received),
                 ld(&st.commands_processed),
                 st.ops_per_sec(),
@@ -187,6 +190,11 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                 tracking_totals.2,
                 ld(&st.error_replies),
                 srv.keyspace.revision(),
+                u8::from(srv.log.is_active()),
+                srv.log.published(),
+                srv.log.parked(),
+                history.0,
+                history.1,
             );
         }
         "replication" => {
@@ -653,9 +661,10 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
                 "    Run active expiry now (Concord).",
                 "COMMIT-ACKS <0|1>",
                 "    Write replies only once their unit is published in order (Concord).",
-                "LOG FROM <revision> [COUNT <n>]",
+                "LOG FROM <revision> [COUNT <n>] [CHANGES]",
                 "    The retained committed units from <revision> on, oldest first, each as",
-                "    [revision, now_ms, [[db, arg0, arg1, ...], ...]] (Concord).",
+                "    [revision, now_ms, [[db, arg0, arg1, ...], ...]]; CHANGES adds the per-key",
+                "    changes [sub, put|del|expired|swapdb, db, key, prev_revision, value] (Concord).",
                 "OBJECT <key>",
                 "    Show low level info about the key and associated value.",
                 "SET-ACTIVE-EXPIRE <0|1>",
@@ -672,8 +681,9 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// DEBUG LOG FROM <revision> [COUNT n]: the committed stream's retained units (`watch-history` of them),
-/// oldest first; each record is its deterministic argv with the database first.
+/// DEBUG LOG FROM <revision> [COUNT n] [CHANGES]: the committed stream's retained units (`watch-history`
+/// of them), oldest first; each record is its deterministic argv with the database first. CHANGES adds
+/// each unit's per-key changes: `[sub, put|del|expired|swapdb, db, key, prev_revision, value]`.
 fn debug_log(ctx: &mut Ctx) -> CmdResult {
     let argv = ctx.argv;
     if argv.len() < 4 || !is_kw(&argv[2], "from") {
@@ -681,12 +691,18 @@ fn debug_log(ctx: &mut Ctx) -> CmdResult {
     }
     let from = u64::try_from(parse_int(&argv[3])?).map_err(|_| CommandError::NotInteger)?;
     let mut count = usize::MAX;
-    match &argv[4..] {
-        [] => {}
-        [kw, n] if is_kw(kw, "count") => {
-            count = usize::try_from(parse_int(n)?).map_err(|_| CommandError::NotInteger)?;
+    let mut with_changes = false;
+    let mut rest = &argv[4..];
+    while let Some(kw) = rest.first() {
+        if is_kw(kw, "count") && rest.len() >= 2 {
+            count = usize::try_from(parse_int(&rest[1])?).map_err(|_| CommandError::NotInteger)?;
+            rest = &rest[2..];
+        } else if is_kw(kw, "changes") {
+            with_changes = true;
+            rest = &rest[1..];
+        } else {
+            return Err(CommandError::Syntax);
         }
-        _ => return Err(CommandError::Syntax),
     }
     let log = &ctx.server.log;
     if log.history().limit() == 0 {
@@ -702,7 +718,7 @@ fn debug_log(ctx: &mut Ctx) -> CmdResult {
     let out = &mut *ctx.out;
     out.array(units.len());
     for unit in &units {
-        out.array(3);
+        out.array(3 + usize::from(with_changes));
         out.int(unit.revision as i64);
         out.int(unit.now_ms as i64);
         out.array(unit.records.len());
@@ -711,6 +727,24 @@ fn debug_log(ctx: &mut Ctx) -> CmdResult {
             out.int(record.db as i64);
             for a in &record.argv {
                 out.bulk(a);
+            }
+        }
+        if with_changes {
+            out.array(unit.changes.len());
+            for c in &unit.changes {
+                out.array(6);
+                out.int(i64::from(c.sub));
+                out.bulk(c.kind.name().as_bytes());
+                out.int(c.db as i64);
+                match c.kind {
+                    ChangeKind::SwapDb { other } => out.bulk(other.to_string().as_bytes()),
+                    _ => out.bulk(&c.key),
+                }
+                out.int(c.prev_revision as i64);
+                match &c.value {
+                    Some(v) => out.bulk(v),
+                    None => out.null(),
+                }
             }
         }
     }

@@ -62,6 +62,18 @@ pub enum ChangeKind {
     SwapDb { other: usize },
 }
 
+impl ChangeKind {
+    /// The event name a watch sends (`put`/`del`), or `expired`/`swapdb`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Put => "put",
+            ChangeKind::Del => "del",
+            ChangeKind::Expired => "expired",
+            ChangeKind::SwapDb { .. } => "swapdb",
+        }
+    }
+}
+
 /// One per-key change inside a unit, in apply order. `sub` is its position in the unit (etcd's
 /// `Revision{main, sub}`), which orders the events of one revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +85,8 @@ pub struct Change {
     /// The key's `mod_revision` before this change (0 when it did not exist): a watch that wants the
     /// previous value finds it at that revision in the history, so values are never kept twice.
     pub prev_revision: u64,
-    /// The new value of a string put, captured only while `CommitLog::capture_values` is set (a watcher
-    /// exists); None otherwise, for deletes and for other types.
+    /// The new value of a string put, captured only while `CommitLog::capture_values` is set (the
+    /// history is kept for watches); None otherwise, for deletes and for other types.
     pub value: Option<Bytes>,
 }
 
@@ -99,7 +111,7 @@ pub trait Reader: Send + Sync {
 pub struct CommitLog {
     /// Units must be recorded and committed (some reader or the history consumes them).
     active: AtomicBool,
-    /// Capture string values in `Change::value` (a watcher exists).
+    /// Capture string values in `Change::value` (the history is kept, for watches to replay).
     capture_values: AtomicBool,
     /// Connections wait for their units' tickets before writing replies.
     acks_wait: AtomicBool,
@@ -150,9 +162,12 @@ impl CommitLog {
 
     /// Keeps the last `units` units in memory for `history()` readers (DEBUG LOG, later KV.WATCH
     /// FROMREV), and activates the stream. 0 keeps none.
+    /// The window holds string values too (a watch replaying FROMREV sends them), so values are
+    /// captured while it is kept.
     pub fn retain(&self, units: usize, current_revision: impl FnOnce() -> u64) {
         self.history.set_limit(units);
         if units > 0 {
+            self.set_capture_values(true);
             self.activate(current_revision);
         }
     }
