@@ -814,7 +814,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             };
             // Committed whatever comes next: a re-run that wrote and still keeps its client waiting
             // (a consumer created, nothing to read) is a unit too, and the stream has no gaps.
-            commit_unit(server, w.db, now_ms, &w.argv, &mut txn);
+            let ticket = commit_unit(server, w.db, now_ms, &w.argv, &mut txn).unwrap_or(0);
             // A list or sorted-set waiter whose key now holds another type keeps waiting, as in Redis
             // (say LPUSH, DEL, SET inside one EXEC); only XREADGROUP is unblocked by errors.
             if matches!(result, Err(CommandError::WrongType))
@@ -852,7 +852,9 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 true,
             );
             work.extend(std::mem::take(&mut txn.ready));
-            server.blocking.deliver(&w, WaitResult::Served(out.buf));
+            server
+                .blocking
+                .deliver(&w, WaitResult::Served(out.buf, ticket));
             // After the reply, so the waiter sees its invalidations after its answer, as in Redis.
             crate::notify::unit_done(server, Some(w.client_id), &mut txn.notes);
         }

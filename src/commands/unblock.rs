@@ -31,7 +31,7 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
     // The error travels as ready-made reply bytes, so the waiting connection writes it like any
     // served reply; a timeout lets the waiter answer with its own command's timeout reply.
     let outcome = if as_error {
-        WaitResult::Served(UNBLOCKED_ERROR.to_vec())
+        WaitResult::Served(UNBLOCKED_ERROR.to_vec(), 0)
     } else {
         WaitResult::TimedOut
     };

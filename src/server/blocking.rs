@@ -21,8 +21,9 @@ use crate::protocol::Resp;
 /// How a wait ended.
 #[derive(Debug)]
 pub enum WaitResult {
-    /// The command ran for the waiter: these are its reply bytes.
-    Served(Vec<u8>),
+    /// The command ran for the waiter: these are its reply bytes, and the revision of the unit the
+    /// re-run committed (0 if it wrote nothing), the ticket the reply waits on.
+    Served(Vec<u8>, u64),
     /// The deadline passed.
     TimedOut,
 }

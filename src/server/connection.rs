@@ -311,7 +311,12 @@ async fn wait_unblocked(
             biased;
             r = &mut handle.rx => {
                 match r {
-                    Ok(WaitResult::Served(bytes)) => out.raw(&bytes),
+                    Ok(WaitResult::Served(bytes, ticket)) => {
+                        if server.log.acks_wait_for_commit() {
+                            server.log.wait_for(ticket).await;
+                        }
+                        out.raw(&bytes);
+                    }
                     Ok(WaitResult::TimedOut) => write_timeout_reply(out, block.timeout_reply),
                     Err(_) => return false,
                 }
