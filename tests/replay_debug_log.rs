@@ -7,70 +7,67 @@ mod support;
 use redis::{Connection, Value};
 use support::TestServer;
 
-/// The log from `from` on, one line per unit: `rev: db:ARG ARG | db:ARG ...` (now_ms left out; see
-/// `now_of`).
-fn log_lines(c: &mut Connection, from: u64) -> Vec<String> {
-    let v: Value = redis::cmd("DEBUG")
-        .arg("LOG")
-        .arg("FROM")
-        .arg(from)
-        .query(c)
-        .expect("DEBUG LOG");
+/// DEBUG LOG FROM `from` [CHANGES]: each unit's parts (`[revision, now_ms, records, changes?]`).
+fn units(c: &mut Connection, from: u64, changes: bool) -> Vec<Vec<Value>> {
+    let mut cmd = redis::cmd("DEBUG");
+    cmd.arg("LOG").arg("FROM").arg(from);
+    if changes {
+        cmd.arg("CHANGES");
+    }
+    let v: Value = cmd.query(c).expect("DEBUG LOG");
     let Value::Array(units) = v else {
         panic!("{v:?}")
     };
     units
-        .iter()
-        .map(|u| {
-            let Value::Array(parts) = u else {
-                panic!("{u:?}")
-            };
-            let (Value::Int(rev), Value::Array(records)) = (&parts[0], &parts[2]) else {
-                panic!("{parts:?}")
-            };
-            let records: Vec<String> = records
-                .iter()
-                .map(|r| {
-                    let Value::Array(words) = r else {
-                        panic!("{r:?}")
-                    };
-                    let Value::Int(db) = words[0] else {
-                        panic!("{words:?}")
-                    };
-                    let argv: Vec<String> = words[1..]
-                        .iter()
-                        .map(|w| match w {
-                            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-                            other => panic!("{other:?}"),
-                        })
-                        .collect();
-                    format!("{db}:{}", argv.join(" "))
-                })
-                .collect();
-            format!("{rev}: {}", records.join(" | "))
+        .into_iter()
+        .map(|u| match u {
+            Value::Array(parts) => parts,
+            other => panic!("{other:?}"),
         })
         .collect()
 }
 
-fn now_of(c: &mut Connection, revision: u64) -> i64 {
-    let v: Value = redis::cmd("DEBUG")
-        .arg("LOG")
-        .arg("FROM")
-        .arg(revision)
-        .arg("COUNT")
-        .arg(1)
-        .query(c)
-        .expect("DEBUG LOG");
+/// A reply element as text: integers and bulks as themselves, nil as `nil`.
+fn word(v: &Value) -> String {
     match v {
-        Value::Array(units) => match &units[0] {
-            Value::Array(parts) => match parts[1] {
-                Value::Int(n) => n,
-                _ => panic!("{parts:?}"),
-            },
-            other => panic!("{other:?}"),
-        },
+        Value::Int(n) => n.to_string(),
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Nil => "nil".to_string(),
         other => panic!("{other:?}"),
     }
+}
+
+/// The array element `v` as text lines, each of its own elements joined by `sep`.
+fn rows(v: &Value, sep: &str) -> Vec<String> {
+    let Value::Array(items) = v else {
+        panic!("{v:?}")
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::Array(words) => words.iter().map(word).collect::<Vec<_>>().join(sep),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+/// The log from `from` on, one line per unit: `rev: db:ARG ARG | db:ARG ...` (now_ms left out; see
+/// `now_of`).
+fn log_lines(c: &mut Connection, from: u64) -> Vec<String> {
+    units(c, from, false)
+        .iter()
+        .map(|parts| {
+            let records: Vec<String> = rows(&parts[2], " ")
+                .into_iter()
+                .map(|r| r.replacen(' ', ":", 1))
+                .collect();
+            format!("{}: {}", word(&parts[0]), records.join(" | "))
+        })
+        .collect()
+}
+
+fn now_of(c: &mut Connection, revision: u64) -> String {
+    word(&units(c, revision, false)[0][1])
 }
 
 fn cmd(c: &mut Connection, args: &[&str]) -> Value {
@@ -127,7 +124,7 @@ fn each_kind_of_unit_is_one_revision_with_its_records_in_apply_order() {
             "5: 0:SWAPDB 0 1".to_string(),
         ]
     );
-    assert_eq!(now_of(&mut c, 3), now);
+    assert_eq!(now_of(&mut c, 3), now.to_string());
     // COUNT and FROM pick a window.
     assert_eq!(log_lines(&mut c, 5).len(), 1);
     assert!(log_lines(&mut c, 6).is_empty());
@@ -266,42 +263,9 @@ fn a_revision_older_than_the_window_is_compacted() {
 
 /// Each unit's changes from `from` on, as `rev: sub kind db key prev value; ...`.
 fn change_lines(c: &mut Connection, from: u64) -> Vec<String> {
-    let v: Value = redis::cmd("DEBUG")
-        .arg("LOG")
-        .arg("FROM")
-        .arg(from)
-        .arg("CHANGES")
-        .query(c)
-        .expect("DEBUG LOG CHANGES");
-    let Value::Array(units) = v else {
-        panic!("{v:?}")
-    };
-    let word = |v: &Value| match v {
-        Value::Int(n) => n.to_string(),
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::Nil => "nil".to_string(),
-        other => panic!("{other:?}"),
-    };
-    units
+    units(c, from, true)
         .iter()
-        .map(|u| {
-            let Value::Array(parts) = u else {
-                panic!("{u:?}")
-            };
-            let Value::Array(changes) = &parts[3] else {
-                panic!("{parts:?}")
-            };
-            let changes: Vec<String> = changes
-                .iter()
-                .map(|ch| {
-                    let Value::Array(f) = ch else {
-                        panic!("{ch:?}")
-                    };
-                    f.iter().map(word).collect::<Vec<_>>().join(" ")
-                })
-                .collect();
-            format!("{}: {}", word(&parts[0]), changes.join("; "))
-        })
+        .map(|parts| format!("{}: {}", word(&parts[0]), rows(&parts[3], " ").join("; ")))
         .collect()
 }
 
