@@ -179,18 +179,6 @@ pub fn keys_with_flags(spec: &CommandSpec, argv: &[Bytes]) -> Vec<(usize, Vec<St
     out
 }
 
-/// Whether `argv` for `spec` can name more than one key (several key specs, or one that finds a range
-/// or a count of keys): the writes whose expired keys dispatch reaps before they start.
-pub fn may_name_several_keys(spec: &CommandSpec) -> bool {
-    SPECS.get(spec.id).is_some_and(|s| {
-        s.len() > 1
-            || s.iter().any(|ks| match ks.find {
-                Find::Range { lastkey, .. } => lastkey != 0,
-                Find::Keynum { .. } => true,
-            })
-    })
-}
-
 /// Whether `spec` names any keys at all.
 pub fn has_keys(spec: &CommandSpec) -> bool {
     SPECS.get(spec.id).is_some_and(|s| !s.is_empty())

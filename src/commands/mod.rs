@@ -709,21 +709,12 @@ fn written_keys_ready(
     let mut keys: Vec<(usize, Bytes)> = Vec::new();
     if spec.has(flags::CONCORD_TOUCHES_ALL_KEYS) {
         keys = server.blocking.waited_keys();
-    } else if spec.has(flags::WRITE) && spec.first_key > 0 && spec.step > 0 {
-        let argc = argv.len() as i32;
-        let last = if spec.last_key < 0 {
-            argc + spec.last_key
-        } else {
-            spec.last_key
-        };
-        let mut i = spec.first_key;
-        while i <= last && i < argc {
-            let key = &argv[i as usize];
+    } else if spec.has(flags::WRITE) {
+        range_keys(spec, argv, |key| {
             if server.blocking.is_waited(db, key) {
                 keys.push((db, key.clone()));
             }
-            i += spec.step;
-        }
+        });
     }
     let now = server.now_ms();
     for (db, key) in keys {
@@ -992,13 +983,14 @@ fn pre_reap(ctx: &mut Ctx) {
                 continue;
             }
             if !qspec.has(flags::READONLY) {
-                keyspecs::all_keys(qspec, argv, |k| check(qdb, k));
+                declared_keys(qspec, argv, |k| check(qdb, k));
             }
         }
     } else if !spec.has(flags::READONLY)
-        && (spec.has(flags::CONCORD_EXCLUSIVE) || keyspecs::may_name_several_keys(spec))
+        && (spec.has(flags::CONCORD_SCRIPT)
+            || (spec.first_key > 0 && (spec.last_key < 0 || spec.last_key > spec.first_key)))
     {
-        keyspecs::all_keys(spec, ctx.argv, |k| check(db, k));
+        declared_keys(spec, ctx.argv, |k| check(db, k));
     }
     if expired.is_empty() {
         return;
@@ -1019,6 +1011,41 @@ fn pre_reap(ctx: &mut Ctx) {
     ctx.client.last_revision = ctx.client.last_revision.max(revision);
     ctx.txn.notes.events.append(&mut batch.notes.events);
     ctx.txn.notes.changed.append(&mut batch.notes.changed);
+}
+
+/// The keys `argv` declares, cheaply (this runs before every script and multi-key write): a script's
+/// `numkeys` keys, else the spec's first/last/step range. Keys found only by keyword (SORT ... STORE,
+/// XREADGROUP ... STREAMS) are not included; such a key found expired mid-unit is deleted inside the
+/// unit (`Ctx::reap_in`).
+fn declared_keys(spec: &CommandSpec, argv: &[Bytes], f: impl FnMut(&Bytes)) {
+    if spec.has(flags::CONCORD_SCRIPT) {
+        let n = argv
+            .get(2)
+            .and_then(|a| crate::util::numbers::parse_i64(a))
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0);
+        argv.iter().skip(3).take(n).for_each(f);
+        return;
+    }
+    range_keys(spec, argv, f);
+}
+
+/// The keys in the spec's first/last/step range (Redis's legacy key positions).
+fn range_keys(spec: &CommandSpec, argv: &[Bytes], mut f: impl FnMut(&Bytes)) {
+    if spec.first_key <= 0 || spec.step <= 0 {
+        return;
+    }
+    let argc = argv.len() as i32;
+    let last = if spec.last_key < 0 {
+        argc + spec.last_key
+    } else {
+        spec.last_key
+    };
+    let mut i = spec.first_key;
+    while i <= last && i < argc {
+        f(&argv[i as usize]);
+        i += spec.step;
+    }
 }
 
 fn reject(server: &Server, out: &mut ReplyBuf, spec: Option<&CommandSpec>, e: &CommandError) {
