@@ -72,7 +72,7 @@ pub struct Client {
     pub close_after_reply: bool,
     pub info: Arc<ClientInfo>,
     /// Commands queued since MULTI (None outside a transaction).
-    pub multi: Option<Vec<Vec<Bytes>>>,
+    pub multi: Option<Vec<transactions::Queued>>,
     /// A command was refused while queueing: EXEC must abort.
     pub multi_error: bool,
     /// WATCHed keys: (db, key, what WATCH saw).
@@ -619,7 +619,10 @@ pub fn execute(
             let e = CommandError::NotAllowedInTransaction;
             reject(server, out, Some(spec), &e);
         } else {
-            queue.push(argv.to_vec());
+            queue.push(transactions::Queued {
+                spec,
+                argv: argv.to_vec(),
+            });
             out.simple("QUEUED");
         }
         return None;
@@ -974,8 +977,7 @@ fn pre_reap(ctx: &mut Ctx) {
             return;
         };
         let mut qdb = db;
-        for argv in queued {
-            let Ok(qspec) = resolve(argv) else { continue };
+        for transactions::Queued { spec: qspec, argv } in queued {
             if qspec.name == "select" {
                 if let Some(i) = argv.get(1).and_then(|a| crate::util::numbers::parse_i64(a)) {
                     qdb = usize::try_from(i).unwrap_or(qdb);

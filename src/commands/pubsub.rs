@@ -31,10 +31,10 @@ pub fn held_by_pause(server: &Server, client: &Client, argv: &[Bytes], mode: Pau
         PauseMode::Write => {
             may_write(server, spec, argv)
                 || (spec.has(flags::CONCORD_RUNS_QUEUE)
-                    && client.multi.as_ref().is_some_and(|q| {
-                        q.iter()
-                            .any(|c| resolve(c).is_ok_and(|s| may_write(server, s, c)))
-                    }))
+                    && client
+                        .multi
+                        .as_ref()
+                        .is_some_and(|q| q.iter().any(|c| may_write(server, c.spec, &c.argv))))
         }
     }
 }

@@ -17,7 +17,13 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
 use super::table::{CommandSpec, flags};
-use super::{CmdResult, CommandError, Ctx, resolve};
+use super::{CmdResult, CommandError, Ctx};
+
+/// A command queued by MULTI, with the spec it resolved to when it was queued.
+pub struct Queued {
+    pub spec: &'static CommandSpec,
+    pub argv: Vec<Bytes>,
+}
 
 /// Commands that run at once inside MULTI instead of being queued, as in Redis (`CONCORD_NOT_QUEUED`:
 /// EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
@@ -127,8 +133,8 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
     }
     ctx.txn.may_block = false;
     ctx.out.array(queued.len());
-    for argv in &queued {
-        run_queued(ctx, argv);
+    for q in &queued {
+        run_queued(ctx, q.spec, &q.argv);
     }
     // Each queued command logged itself; EXEC is not logged on top.
     ctx.log_nothing();
@@ -136,11 +142,7 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Runs one queued command inside EXEC, on EXEC's unit of writes.
-fn run_queued(ctx: &mut Ctx, argv: &[Bytes]) {
-    let Ok(spec) = resolve(argv) else {
-        ctx.out.error("ERR unknown command");
-        return;
-    };
+fn run_queued(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[Bytes]) {
     let Some(handler) = spec.handler else {
         ctx.out.error("ERR syntax error");
         return;
