@@ -862,6 +862,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
 /// while the committed stream was active, its records (the argv verbatim when the handler recorded no
 /// rewritten form) and changes go to the stream as one unit. Returns the unit's revision (its
 /// completion ticket) when it wrote.
+#[inline]
 pub(crate) fn commit_unit(
     server: &Server,
     db: usize,
@@ -870,9 +871,22 @@ pub(crate) fn commit_unit(
     txn: &mut Txn,
 ) -> Option<u64> {
     let revision = txn.revision?;
-    if !txn.recording {
-        return Some(revision);
+    if txn.recording {
+        publish_unit(server, db, now_ms, argv, txn, revision);
     }
+    Some(revision)
+}
+
+/// `commit_unit` while the committed stream is read.
+#[inline(never)]
+fn publish_unit(
+    server: &Server,
+    db: usize,
+    now_ms: u64,
+    argv: &[Bytes],
+    txn: &mut Txn,
+    revision: u64,
+) {
     if !txn.logged {
         txn.records.push(Record {
             db,
@@ -885,7 +899,6 @@ pub(crate) fn commit_unit(
         records: std::mem::take(&mut txn.records),
         changes: std::mem::take(&mut txn.changes),
     });
-    Some(revision)
 }
 
 /// Deletions of expired keys made as one unit of their own (one revision, however many keys and
@@ -958,7 +971,21 @@ impl ExpiryBatch {
 /// write naming several keys), the expired keys it declares are deleted as one expiry unit of their own,
 /// so its own unit never contains an expiry (`Ctx::reap_in`). Single-key writes need none: their reap
 /// comes before their first change.
+#[inline]
 fn pre_reap(ctx: &mut Ctx) {
+    let spec = ctx.spec;
+    if spec.has(flags::CONCORD_RUNS_QUEUE)
+        || (!spec.has(flags::READONLY)
+            && (spec.has(flags::CONCORD_SCRIPT)
+                || (spec.first_key > 0 && (spec.last_key < 0 || spec.last_key > spec.first_key))))
+    {
+        reap_declared(ctx);
+    }
+}
+
+/// `pre_reap` for a unit that declares keys.
+#[inline(never)]
+fn reap_declared(ctx: &mut Ctx) {
     let spec = ctx.spec;
     let (now, db) = (ctx.now_ms, ctx.client.db);
     let ks = &ctx.server.keyspace;
@@ -988,10 +1015,7 @@ fn pre_reap(ctx: &mut Ctx) {
                 declared_keys(qspec, argv, |k| check(qdb, k));
             }
         }
-    } else if !spec.has(flags::READONLY)
-        && (spec.has(flags::CONCORD_SCRIPT)
-            || (spec.first_key > 0 && (spec.last_key < 0 || spec.last_key > spec.first_key)))
-    {
+    } else {
         declared_keys(spec, ctx.argv, |k| check(db, k));
     }
     if expired.is_empty() {

@@ -134,7 +134,11 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                     }
                     if let Some(block) = execute(&server, &mut client, &mut out, &argv) {
                         // Replies to the commands before it go out now; the ones after wait.
-                        committed(&server, &client).await;
+                        // Replies wait for their units' completion ticket when acknowledgements
+                        // wait for commit (appendfsync always, Raft); else this is one load.
+                        if server.log.acks_wait_for_commit() {
+                            server.log.wait_for(client.last_revision).await;
+                        }
                         if flush(&server, &info, &mut stream, &mut out, &mut pushed)
                             .await
                             .is_err()
@@ -174,7 +178,9 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                         break 'conn;
                     }
                     if client.close_after_reply || info.is_killed() {
-                        committed(&server, &client).await;
+                        if server.log.acks_wait_for_commit() {
+                            server.log.wait_for(client.last_revision).await;
+                        }
                         let _ = flush(&server, &info, &mut stream, &mut out, &mut pushed).await;
                         break 'conn;
                     }
@@ -214,7 +220,9 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
         if info.has_pushes() {
             pushed += info.take_pushes(&mut out.buf);
         }
-        committed(&server, &client).await;
+        if server.log.acks_wait_for_commit() {
+            server.log.wait_for(client.last_revision).await;
+        }
         if flush(&server, &info, &mut stream, &mut out, &mut pushed)
             .await
             .is_err()
@@ -341,15 +349,6 @@ async fn wait_unblocked(
             _ = info.killed() => return false,
             _ = shutdown.changed() => return false,
         }
-    }
-}
-
-/// The completion ticket: when acknowledgements wait for commit (an `appendfsync always` writer, Raft),
-/// replies are written only once the client's last unit is published; otherwise this is one relaxed load.
-#[inline]
-async fn committed(server: &Server, client: &Client) {
-    if server.log.acks_wait_for_commit() {
-        server.log.wait_for(client.last_revision).await;
     }
 }
 
