@@ -48,6 +48,22 @@ pub struct Record {
     pub argv: Vec<Bytes>,
 }
 
+impl Record {
+    /// The record with its arguments in one allocation of its own. A command's arguments are slices
+    /// of its connection's read buffer; a unit kept in the history must not pin those buffers.
+    fn detach(&mut self) {
+        let total = self.argv.iter().map(|a| a.len()).sum();
+        let mut buf = bytes::BytesMut::with_capacity(total);
+        for a in &self.argv {
+            buf.extend_from_slice(a);
+        }
+        let mut all = buf.freeze();
+        for a in self.argv.iter_mut() {
+            *a = all.split_to(a.len());
+        }
+    }
+}
+
 /// What happened to a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -211,8 +227,9 @@ impl CommitLog {
     /// The commit point: `unit` (which took its revision while the stream was active) joins the stream,
     /// now if every earlier revision is published, else as soon as they are. Returns its revision, the
     /// unit's completion ticket for `wait_for`.
-    pub fn commit(&self, unit: Unit) -> u64 {
+    pub fn commit(&self, mut unit: Unit) -> u64 {
         let revision = unit.revision;
+        unit.records.iter_mut().for_each(Record::detach);
         let mut st = self.state.lock();
         if !self.active.load(Ordering::Relaxed) || revision < st.next {
             // Taken before the stream started (or replayed below it): not part of this stream.
@@ -222,7 +239,6 @@ impl CommitLog {
             st.parked.insert(revision, unit);
             return revision;
         }
-        let mut unit = unit;
         loop {
             unit.now_ms = unit.now_ms.max(st.last_now_ms);
             st.last_now_ms = unit.now_ms;
@@ -363,6 +379,36 @@ mod tests {
         let seen = seen.0.lock();
         assert_eq!(seen.len(), 16_000);
         assert!(seen.iter().enumerate().all(|(i, r)| *r == i as u64 + 1));
+    }
+
+    #[test]
+    fn a_committed_record_does_not_share_its_arguments_buffer() {
+        let log = CommitLog::default();
+        log.retain(10, || 0);
+        let read_buffer = Bytes::from(b"SETkeyvalue".to_vec());
+        let argv = vec![
+            read_buffer.slice(0..3),
+            read_buffer.slice(3..6),
+            read_buffer.slice(6..11),
+        ];
+        log.commit(Unit {
+            revision: 1,
+            now_ms: 0,
+            records: vec![Record { db: 0, argv }],
+            changes: Vec::new(),
+        });
+        let kept = log.history().from(1, 1);
+        let args = &kept[0].records[0].argv;
+        assert_eq!(args[0], b"SET"[..]);
+        assert_eq!(args[2], b"value"[..]);
+        let within = |a: &Bytes| {
+            let r = read_buffer.as_ptr_range();
+            r.contains(&a.as_ptr())
+        };
+        assert!(
+            !args.iter().any(within),
+            "a kept record points into the read buffer"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
