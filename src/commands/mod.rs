@@ -571,7 +571,7 @@ pub fn write_timeout_reply(out: &mut ReplyBuf, r: TimeoutReply) {
     }
 }
 
-/// Runs one command for a client: lookup, arity and auth checks, the handler, statistics and effects.
+/// Runs one command for a client: lookup, arity and auth checks, the handler, statistics, and the commit of its unit.
 /// Returns what to wait for when a blocking command found nothing to take (nothing was written then).
 pub fn execute(
     server: &Server,
