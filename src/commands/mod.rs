@@ -396,11 +396,9 @@ impl<'a> Ctx<'a> {
         crate::notify::key_expired(self.server, &mut self.txn.notes, db, key);
         self.revision();
         if self.txn.recording {
-            self.txn.records.push(Record {
-                db,
-                argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
-            });
-            self.change(ChangeKind::Expired, db, key, prev, None);
+            let (record, change) = expiry(db, key, prev, self.txn.changes.len());
+            self.txn.records.push(record);
+            self.txn.changes.push(change);
         }
     }
 
@@ -934,20 +932,30 @@ impl ExpiryBatch {
         server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         crate::notify::key_expired(server, &mut self.notes, db, key);
         if self.recording {
-            let key = Bytes::copy_from_slice(key);
-            self.changes.push(Change {
-                sub: self.changes.len() as u32,
-                kind: ChangeKind::Expired,
-                db,
-                key: key.clone(),
-                prev_revision: prev,
-                value: None,
-            });
-            self.records.push(Record {
-                db,
-                argv: vec![Bytes::from_static(b"DEL"), key],
-            });
+            let (record, change) = expiry(db, key, prev, self.changes.len());
+            self.records.push(record);
+            self.changes.push(change);
         }
+    }
+
+    /// Deletes `key` from its locked `shard` of database `db` if it has expired at `now`, as part of
+    /// this batch (the check is made under the guard: another client may have reaped or rewritten it).
+    pub fn reap(
+        &mut self,
+        server: &Server,
+        db: usize,
+        shard: &mut Shard,
+        hash: u64,
+        key: &[u8],
+        now: u64,
+    ) -> bool {
+        if shard.get(hash, key).is_some_and(|e| e.is_expired(now))
+            && let Some(entry) = shard.remove(hash, key)
+        {
+            self.delete(server, db, key, entry.mod_revision);
+            return true;
+        }
+        false
     }
 
     /// Commits the batch (if it deleted anything) and returns its revision, or 0.
@@ -965,6 +973,24 @@ impl ExpiryBatch {
         }
         revision
     }
+}
+
+/// The record (`DEL key`) and the change (`Expired`, at sub-index `sub`) of one key's expiry.
+fn expiry(db: usize, key: &[u8], prev: u64, sub: usize) -> (Record, Change) {
+    let key = Bytes::copy_from_slice(key);
+    let change = Change {
+        sub: sub as u32,
+        kind: ChangeKind::Expired,
+        db,
+        key: key.clone(),
+        prev_revision: prev,
+        value: None,
+    };
+    let record = Record {
+        db,
+        argv: vec![Bytes::from_static(b"DEL"), key],
+    };
+    (record, change)
 }
 
 /// Before a unit that could meet an expired key after it took its revision starts (EXEC, a script, a
@@ -1026,12 +1052,7 @@ fn reap_declared(ctx: &mut Ctx) {
     expired.dedup();
     for (dbi, key) in &expired {
         let (hash, mut shard) = ks.db(*dbi).lock_key(key);
-        // Checked again under the guard: another client may have reaped or rewritten it.
-        if shard.get(hash, key).is_some_and(|e| e.is_expired(now))
-            && let Some(entry) = shard.remove(hash, key)
-        {
-            batch.delete(ctx.server, *dbi, key, entry.mod_revision);
-        }
+        batch.reap(ctx.server, *dbi, &mut shard, hash, key, now);
     }
     let revision = batch.commit(ctx.server);
     ctx.client.last_revision = ctx.client.last_revision.max(revision);

@@ -61,14 +61,9 @@ pub fn expire_due(server: &Server) -> usize {
                 let more = shard.due_keys(now, BATCH, &mut keys);
                 let mut batch = ExpiryBatch::new(now);
                 for key in &keys {
+                    // Re-checked under the same lock: the key may have been persisted or rewritten.
                     let hash = db.hash(key);
-                    // Re-check under the same lock: the key may have been persisted or rewritten.
-                    if shard.get(hash, key).is_some_and(|e| e.is_expired(now))
-                        && let Some(entry) = shard.remove(hash, key)
-                    {
-                        total += 1;
-                        batch.delete(server, dbi, key, entry.mod_revision);
-                    }
+                    total += usize::from(batch.reap(server, dbi, &mut shard, hash, key, now));
                 }
                 // Committed under the shard guard, like any unit that took its revision there.
                 batch.commit(server);
