@@ -490,8 +490,10 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         for (x, y) in la.iter_mut().zip(lb.iter_mut()) {
             x.swap_contents(y);
         }
-        drop((la, lb));
+        // The revision is taken under the guards, as every unit's, so a write to either database
+        // that waited for them is ordered after the swap in the stream.
         ctx.revision();
+        drop((la, lb));
         if ctx.recording() {
             ctx.change(ChangeKind::SwapDb { other: hi }, lo, b"", 0, None);
         }
