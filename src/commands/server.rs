@@ -419,40 +419,54 @@ fn flush_async(ctx: &Ctx) -> Result<bool, CommandError> {
     }
 }
 
-/// Empties database `db`; big tables are freed on a background thread when `lazy`.
-fn flush_db(ctx: &mut Ctx, db: usize, lazy: bool) -> bool {
-    let d = ctx.server.keyspace.db(db);
-    let mut all = d.lock_all();
+/// Empties databases `dbs` as one unit; big tables are freed on a background thread when `lazy`. Every
+/// shard of every one is locked first (in the keyspace's (db, shard) order) and the revision taken
+/// under those guards, so no write to any of them can be ordered before the flush in the stream and
+/// applied after it.
+fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, lazy: bool) {
+    let ks = &ctx.server.keyspace;
+    let mut locked: Vec<_> = dbs.clone().map(|db| ks.db(db).lock_all()).collect();
     let mut taken = Vec::new();
-    for shard in all.iter_mut() {
-        if !shard.is_empty() {
-            taken.push(shard.take_table());
-        }
-    }
-    let changed = !taken.is_empty();
-    if changed {
-        ctx.revision();
-    }
-    drop(all);
-    if changed && ctx.recording() {
-        // Every key leaves as a `del` change of this unit (only built while the stream is read).
-        for table in &taken {
-            for e in table.iter() {
-                ctx.change(ChangeKind::Del, db, &e.key, e.mod_revision, None);
+    for (db, all) in dbs.zip(locked.iter_mut()) {
+        for shard in all.iter_mut() {
+            if !shard.is_empty() {
+                taken.push((db, shard.take_table()));
             }
         }
     }
-    if lazy && changed {
-        ctx.server.lazyfree.free(taken);
+    if taken.is_empty() {
+        return;
     }
-    changed
+    ctx.revision();
+    drop(locked);
+    if ctx.recording() {
+        // Every key leaves as a `del` change of this unit (only built while the stream is read).
+        for (db, table) in &taken {
+            for e in table.iter() {
+                ctx.change(ChangeKind::Del, *db, &e.key, e.mod_revision, None);
+            }
+        }
+    }
+    if lazy {
+        // One job per database, as each FLUSHDB ASYNC is.
+        let mut per_db: Vec<(usize, Vec<_>)> = Vec::new();
+        for (db, table) in taken {
+            match per_db.last_mut() {
+                Some((d, tables)) if *d == db => tables.push(table),
+                _ => per_db.push((db, vec![table])),
+            }
+        }
+        for (_, tables) in per_db {
+            ctx.server.lazyfree.free(tables);
+        }
+    }
 }
 
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_async(ctx)?;
     let db = ctx.client.db;
-    flush_db(ctx, db, lazy);
+    flush_dbs(ctx, db..db + 1, lazy);
     ctx.log(vec![Bytes::from_static(b"FLUSHDB")]);
     ctx.out.ok();
     Ok(())
@@ -461,9 +475,8 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
 /// FLUSHALL [ASYNC|SYNC]
 pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_async(ctx)?;
-    for db in 0..ctx.server.keyspace.db_count() {
-        flush_db(ctx, db, lazy);
-    }
+    let n = ctx.server.keyspace.db_count();
+    flush_dbs(ctx, 0..n, lazy);
     ctx.log(vec![Bytes::from_static(b"FLUSHALL")]);
     ctx.out.ok();
     Ok(())
