@@ -85,8 +85,9 @@ pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
     // Frees the registry slots that pinned its functions, so Lua can collect them.
     engine.lua.expire_registry_values();
     update_counts(ctx, engine.libs.counts());
-    drop(engine);
+    // Under the engine lock, as every library change, so the stream orders them as applied.
     ctx.revision();
+    drop(engine);
     ctx.out.ok();
     Ok(())
 }
@@ -103,8 +104,8 @@ pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
     engine.libs.flush();
     engine.lua.expire_registry_values();
     update_counts(ctx, (0, 0));
-    drop(engine);
     ctx.revision();
+    drop(engine);
     ctx.out.ok();
     Ok(())
 }
