@@ -86,6 +86,63 @@ fn read_log(c: &mut Connection) -> Vec<LoggedUnit> {
     }
 }
 
+/// Every unit's per-key changes (DEBUG LOG ... CHANGES) as sorted `kind db key prev value` lines (a
+/// flush lists its keys in its table's order, which differs between servers; `expired` reads as `del`).
+fn read_changes(c: &mut Connection) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    loop {
+        let page: Value = redis::cmd("DEBUG")
+            .arg("LOG")
+            .arg("FROM")
+            .arg(all.len() + 1)
+            .arg("COUNT")
+            .arg(2000)
+            .arg("CHANGES")
+            .query(c)
+            .expect("DEBUG LOG CHANGES");
+        let Value::Array(units) = page else {
+            panic!("DEBUG LOG reply {page:?}")
+        };
+        if units.is_empty() {
+            return all;
+        }
+        for u in units {
+            let Value::Array(parts) = u else {
+                panic!("unit {u:?}")
+            };
+            let Value::Array(changes) = &parts[3] else {
+                panic!("changes {parts:?}")
+            };
+            let mut lines: Vec<String> = changes
+                .iter()
+                .map(|ch| {
+                    let Value::Array(f) = ch else {
+                        panic!("change {ch:?}")
+                    };
+                    f[1..]
+                        .iter()
+                        .map(|v| match v {
+                            Value::Int(n) => n.to_string(),
+                            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                            Value::Nil => "nil".to_string(),
+                            other => panic!("{other:?}"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            // An expiry replays as the DEL it was recorded as.
+            for l in lines.iter_mut() {
+                if let Some(rest) = l.strip_prefix("expired ") {
+                    *l = format!("del {rest}");
+                }
+            }
+            lines.sort();
+            all.push(lines);
+        }
+    }
+}
+
 fn current_revision(c: &mut Connection) -> u64 {
     support::revisions::current_revision(c)
 }
@@ -457,7 +514,19 @@ fn fifty_clients_stream_replays_to_the_same_keyspace_and_revisions() {
         units.iter().filter(|u| u.records.len() > 1).count()
     );
 
-    // Replay on a fresh server whose clock stands before the first unit.
+    let keys = assert_replays_identically(&mut admin, &units, revision);
+    assert!(keys > 20, "the workload left only {keys} keys");
+}
+
+/// Replays `units` (the whole stream, 1..=`revision`) as plain commands on a fresh server whose clock
+/// stands before the first unit, and asserts one revision per unit, the same per-key changes in every
+/// unit, and the same keyspace as `original` (values, PEXPIRETIME, revision metadata). Returns the
+/// number of keys compared.
+fn assert_replays_identically(
+    original: &mut Connection,
+    units: &[LoggedUnit],
+    revision: u64,
+) -> usize {
     let copy = TestServer::start_with(&["--watch-history", "1000000", "--worker-threads", "4"]);
     let mut r = copy.conn();
     support::freeze_clock(&mut r);
@@ -499,19 +568,82 @@ fn fifty_clients_stream_replays_to_the_same_keyspace_and_revisions() {
     }
     redis::cmd("SELECT").arg(0).exec(&mut r).expect("SELECT");
 
-    // One revision per replayed unit: the copy's own stream has exactly as many units.
+    // One revision per replayed unit: the copy's own stream has exactly as many units, and each made
+    // the same per-key changes (so a flush deleted the same keys, a write met the same previous
+    // revision) as in the original.
     assert_eq!(current_revision(&mut r), revision, "revisions differ");
     assert_eq!(read_log(&mut r).len() as u64, revision);
+    let (want, got) = (read_changes(original), read_changes(&mut r));
+    assert_eq!(want.len(), got.len());
+    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(w, g, "unit {} changed different keys on replay", i + 1);
+    }
 
-    let want = snapshot(&mut admin);
+    let want = snapshot(original);
     let got = snapshot(&mut r);
-    assert!(
-        want.len() > 20,
-        "the workload left only {} keys",
-        want.len()
-    );
     assert_eq!(want.len(), got.len(), "key counts differ");
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(w, g, "keys differ after replay");
     }
+    want.len()
+}
+
+/// FLUSHALL, FLUSHDB and SWAPDB lock whole databases: writers in every database racing with them must
+/// still replay in revision order (a unit that takes its revision before a flush is never applied
+/// after it).
+#[test]
+fn writes_racing_with_flushall_flushdb_and_swapdb_replay_in_order() {
+    let original = TestServer::start_with(&["--watch-history", "1000000", "--worker-threads", "4"]);
+    let mut admin = original.conn();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut workers: Vec<_> = (0..20)
+        .map(|id| {
+            let mut c = original.conn();
+            std::thread::spawn(move || {
+                let mut rng = StdRng::seed_from_u64(id as u64 + 99);
+                let mut n = 0;
+                while Instant::now() < deadline && n < 3000 {
+                    n += 1;
+                    run(&mut c, redis::cmd("SELECT").arg(rng.random_range(0..DBS)));
+                    let key = format!("k{}", rng.random_range(0..20));
+                    match rng.random_range(0..4) {
+                        0 => run(&mut c, redis::cmd("INCR").arg(&key)),
+                        1 => run(&mut c, redis::cmd("SET").arg(&key).arg(id)),
+                        2 => run(&mut c, redis::cmd("APPEND").arg(format!("a{key}")).arg("x")),
+                        _ => run(&mut c, redis::cmd("RPUSH").arg(format!("l{key}")).arg(id)),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut c = original.conn();
+    workers.push(std::thread::spawn(move || {
+        let mut rng = StdRng::seed_from_u64(7);
+        while Instant::now() < deadline {
+            match rng.random_range(0..3) {
+                0 => run(&mut c, &mut redis::cmd("FLUSHALL")),
+                1 => run(
+                    &mut c,
+                    redis::cmd("SWAPDB").arg(0).arg(rng.random_range(1..DBS)),
+                ),
+                _ => {
+                    run(&mut c, redis::cmd("SELECT").arg(rng.random_range(0..DBS)));
+                    run(&mut c, &mut redis::cmd("FLUSHDB"));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }));
+    for w in workers {
+        w.join().expect("client thread");
+    }
+    let revision = current_revision(&mut admin);
+    let units = read_log(&mut admin);
+    assert_eq!(units.len() as u64, revision, "one unit per revision");
+    let flushes = units
+        .iter()
+        .filter(|u| u.records[0].1[0] == b"FLUSHALL")
+        .count();
+    assert!(flushes > 10, "only {flushes} FLUSHALLs ran");
+    assert_replays_identically(&mut admin, &units, revision);
 }
