@@ -42,18 +42,21 @@ fn bulk(v: &Value) -> Vec<u8> {
     }
 }
 
-fn read_log(c: &mut Connection) -> Vec<LoggedUnit> {
+/// Every retained unit from revision 1 on, page by page, as its reply parts (`[revision, now_ms,
+/// records]`, plus `changes` with `changes`).
+fn log_units(c: &mut Connection, changes: bool) -> Vec<Vec<Value>> {
     let mut units = Vec::new();
-    let mut from = 1u64;
     loop {
-        let page: Value = redis::cmd("DEBUG")
-            .arg("LOG")
+        let mut cmd = redis::cmd("DEBUG");
+        cmd.arg("LOG")
             .arg("FROM")
-            .arg(from)
+            .arg(units.len() + 1)
             .arg("COUNT")
-            .arg(2000)
-            .query(c)
-            .expect("DEBUG LOG");
+            .arg(2000);
+        if changes {
+            cmd.arg("CHANGES");
+        }
+        let page: Value = cmd.query(c).expect("DEBUG LOG");
         let Value::Array(items) = page else {
             panic!("DEBUG LOG reply {page:?}")
         };
@@ -64,6 +67,15 @@ fn read_log(c: &mut Connection) -> Vec<LoggedUnit> {
             let Value::Array(parts) = item else {
                 panic!("unit {item:?}")
             };
+            units.push(parts);
+        }
+    }
+}
+
+fn read_log(c: &mut Connection) -> Vec<LoggedUnit> {
+    log_units(c, false)
+        .into_iter()
+        .map(|parts| {
             let Value::Array(records) = &parts[2] else {
                 panic!("records {parts:?}")
             };
@@ -76,40 +88,21 @@ fn read_log(c: &mut Connection) -> Vec<LoggedUnit> {
                     (int(&words[0]), words[1..].iter().map(bulk).collect())
                 })
                 .collect();
-            units.push(LoggedUnit {
+            LoggedUnit {
                 revision: int(&parts[0]) as u64,
                 now_ms: int(&parts[1]) as u64,
                 records,
-            });
-        }
-        from = units.last().map_or(from, |u| u.revision + 1);
-    }
+            }
+        })
+        .collect()
 }
 
 /// Every unit's per-key changes (DEBUG LOG ... CHANGES) as sorted `kind db key prev value` lines (a
 /// flush lists its keys in its table's order, which differs between servers; `expired` reads as `del`).
 fn read_changes(c: &mut Connection) -> Vec<Vec<String>> {
-    let mut all = Vec::new();
-    loop {
-        let page: Value = redis::cmd("DEBUG")
-            .arg("LOG")
-            .arg("FROM")
-            .arg(all.len() + 1)
-            .arg("COUNT")
-            .arg(2000)
-            .arg("CHANGES")
-            .query(c)
-            .expect("DEBUG LOG CHANGES");
-        let Value::Array(units) = page else {
-            panic!("DEBUG LOG reply {page:?}")
-        };
-        if units.is_empty() {
-            return all;
-        }
-        for u in units {
-            let Value::Array(parts) = u else {
-                panic!("unit {u:?}")
-            };
+    log_units(c, true)
+        .iter()
+        .map(|parts| {
             let Value::Array(changes) = &parts[3] else {
                 panic!("changes {parts:?}")
             };
@@ -138,9 +131,9 @@ fn read_changes(c: &mut Connection) -> Vec<Vec<String>> {
                 }
             }
             lines.sort();
-            all.push(lines);
-        }
-    }
+            lines
+        })
+        .collect()
 }
 
 fn current_revision(c: &mut Connection) -> u64 {

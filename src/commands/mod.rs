@@ -164,10 +164,6 @@ impl Txn {
             ..Default::default()
         }
     }
-
-    pub fn revision_taken(&self) -> Option<u64> {
-        self.revision
-    }
 }
 
 /// Everything a handler sees.
