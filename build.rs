@@ -82,6 +82,17 @@ const CONCORD_FLAGS: &[(&str, &str)] = &[
         "CONCORD_NO_SCRIPT_BLOCK",
         "Its BLOCK option (before STREAMS) is refused from scripts, as Redis refuses XREAD[GROUP] BLOCK.",
     ),
+    (
+        "CONCORD_GUARD",
+        "A condition (KV.IF): queued in MULTI, EXEC evaluates it before running anything and aborts \
+         with a nil reply if it is false; its own slot in EXEC's reply is then 1.",
+    ),
+    (
+        "CONCORD_WAITS_ON_CHANGE",
+        "A blocking command that waits for a key to change state (locks, semaphores, elections): any \
+         write to a key it waits on re-runs it, and waiters are served strictly in line (one that \
+         still cannot proceed stops the line).",
+    ),
 ];
 
 const KEYWORDS: &[&str] = &[

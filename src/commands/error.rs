@@ -81,6 +81,32 @@ pub enum CommandError {
         name: String,
         reason: String,
     },
+    /// A lease id that does not exist (or has ended).
+    NoLease {
+        id: String,
+    },
+    /// FENCED: the lock is no longer held with this token.
+    Fenced {
+        token: String,
+        key: String,
+    },
+    /// FENCED wrapping a command that cannot run inside it.
+    FencedForbidden {
+        command: String,
+    },
+    /// KV.WATCH FROMREV older than the retained history.
+    Compacted {
+        revision: u64,
+        oldest: u64,
+    },
+    /// A millisecond duration that must be positive (PX, LEASE.GRANT, WAIT).
+    MsNotPositive {
+        what: &'static str,
+    },
+    /// A lock or semaphore key holding something that is not a lock of that kind.
+    NotALock {
+        kind: &'static str,
+    },
     /// A complete message (code first), for errors that occur once.
     Custom(String),
 }
@@ -155,6 +181,18 @@ impl CommandError {
             ConfigSetFailed { name, reason } => {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
             }
+            NoLease { id } => format!("NOLEASE lease {id} not found"),
+            Fenced { token, key } => format!("FENCED token {token} no longer holds '{key}'"),
+            FencedForbidden { command } => {
+                format!("ERR '{command}' is not allowed inside FENCED")
+            }
+            Compacted { revision, oldest } => format!(
+                "COMPACTED revision {revision} is compacted, oldest available is {oldest}"
+            ),
+            MsNotPositive { what } => format!("ERR {what} must be a positive number of milliseconds"),
+            NotALock { kind } => format!(
+                "WRONGTYPE Operation against a key holding something other than a {kind}"
+            ),
             Custom(s) => s.clone(),
         }
     }

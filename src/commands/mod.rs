@@ -12,6 +12,7 @@
 
 pub mod bitmaps;
 pub mod connection;
+pub mod coordination;
 pub mod dump;
 pub mod error;
 pub mod functions;
@@ -612,6 +613,12 @@ pub fn execute(
             client.multi_error = true;
             let e = CommandError::NotAllowedInTransaction;
             reject(server, out, Some(spec), &e);
+        } else if spec.has(flags::CONCORD_GUARD)
+            && let Err(e) = coordination::kv::parse_condition(argv)
+        {
+            // A malformed guard is refused when queued, so EXEC never meets one.
+            client.multi_error = true;
+            reject(server, out, Some(spec), &e);
         } else {
             queue.push(transactions::Queued {
                 spec,
@@ -729,8 +736,10 @@ fn written_keys_ready(
         };
         if takes_from
             || server.blocking.any_waiter(db, &key, |w| {
-                w.first()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(b"xreadgroup"))
+                w.first().is_some_and(|c| {
+                    c.eq_ignore_ascii_case(b"xreadgroup")
+                        || table::lookup(c).is_some_and(|s| s.has(flags::CONCORD_WAITS_ON_CHANGE))
+                })
             })
         {
             ready.push((db, key));
@@ -827,6 +836,11 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             // their turn.
             if txn.would_block {
                 stay.push(w);
+                // Locks and semaphores hand over strictly in line: one that still cannot proceed
+                // keeps everyone behind it waiting (no reader overtakes a waiting writer).
+                if spec.has(flags::CONCORD_WAITS_ON_CHANGE) {
+                    break;
+                }
                 continue;
             }
             let wrote = txn.revision.is_some();
@@ -850,6 +864,48 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             server.blocking.unclaim(w);
         }
     }
+}
+
+/// Runs a command the server issues itself (the expirer ending a lease) as a unit of its own, in
+/// database `db`: committed, its events published and the clients it made ready served, as any
+/// client's command. Returns its reply.
+pub fn run_internal(server: &Server, db: usize, argv: &[Bytes]) -> Vec<u8> {
+    let mut out = ReplyBuf::new(crate::protocol::Resp::V2);
+    let Ok(spec) = resolve(argv) else {
+        return out.buf;
+    };
+    let Some(handler) = spec.handler else {
+        return out.buf;
+    };
+    let info = Arc::new(ClientInfo::new(0, String::new(), String::new(), 0));
+    let mut client = Client::new(info, true);
+    client.db = db;
+    let now_ms = server.now_ms();
+    let mut txn = Txn::new();
+    txn.may_block = false;
+    let result = {
+        let _shared = crate::scripting::busy::shared(server);
+        let mut ctx = Ctx {
+            server,
+            client: &mut client,
+            argv,
+            out: &mut out,
+            now_ms,
+            txn: &mut txn,
+            spec,
+        };
+        handler(&mut ctx)
+    };
+    if let Err(e) = result {
+        out.error(&e.message());
+    }
+    commit_unit(server, db, now_ms, argv, &mut txn);
+    crate::notify::unit_done(server, None, &mut txn.notes);
+    let ready = std::mem::take(&mut txn.ready);
+    if !ready.is_empty() {
+        serve_ready(server, ready);
+    }
+    out.buf
 }
 
 /// The commit point of a unit that ran in database `db` as `argv` at `now_ms`: when it took a revision

@@ -131,6 +131,14 @@ pub fn exec(ctx: &mut Ctx) -> CmdResult {
         ctx.out.null_array();
         return Ok(());
     }
+    // KV.IF guards: all are checked before anything runs; one false aborts as a failed WATCH does.
+    let db = ctx.client.db;
+    for q in queued.iter().filter(|q| q.spec.has(flags::CONCORD_GUARD)) {
+        if !super::coordination::kv::evaluate(ctx, db, &q.argv).unwrap_or(false) {
+            ctx.out.null_array();
+            return Ok(());
+        }
+    }
     ctx.txn.may_block = false;
     ctx.out.array(queued.len());
     for q in &queued {
@@ -147,6 +155,11 @@ fn run_queued(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[Bytes]) {
         ctx.out.error("ERR syntax error");
         return;
     };
+    if spec.has(flags::CONCORD_GUARD) {
+        // Checked (and true) before the queue ran.
+        ctx.out.int(1);
+        return;
+    }
     let result = super::run_in_unit(ctx, spec, handler, argv, None);
     if let Err(e) = result {
         ctx.out.error(&e.message());

@@ -7,6 +7,7 @@
 pub mod db;
 pub mod entry;
 pub mod lazyfree;
+pub mod leases;
 pub mod shard;
 pub mod small_bytes;
 pub mod types;
@@ -26,6 +27,8 @@ pub use value::Value;
 pub struct Keyspace {
     dbs: Box<[Db]>,
     revision: AtomicU64,
+    /// Leases and the keys attached to them (they outlive FLUSHALL, as etcd's do).
+    pub leases: leases::Leases,
 }
 
 impl Keyspace {
@@ -37,6 +40,7 @@ impl Keyspace {
                 .map(|_| Db::new(now_ms, hasher.clone()))
                 .collect(),
             revision: AtomicU64::new(0),
+            leases: Default::default(),
         }
     }
 

@@ -67,6 +67,9 @@ struct State {
     by_seq: BTreeMap<u64, Arc<Waiter>>,
     /// (deadline, seq) of waiters with a deadline.
     deadlines: BTreeMap<(u64, u64), ()>,
+    /// (at, db, key): keys whose waiters are re-run at a moment something lapses by time without a
+    /// write (a semaphore holder's deadline), see `wake_at`.
+    wakes: std::collections::BTreeSet<(u64, usize, Bytes)>,
 }
 
 impl State {
@@ -249,6 +252,31 @@ impl Blocking {
             w
         };
         w.complete(r).then(|| w.argv.clone())
+    }
+
+    /// Asks for the waiters on `(db, key)` to be re-run at `at_ms`: something they wait for lapses then
+    /// without a write that would wake them (a semaphore or reader holder reaching its deadline).
+    pub fn wake_at(&self, db: usize, key: Bytes, at_ms: u64) {
+        self.state.lock().wakes.insert((at_ms, db, key));
+    }
+
+    /// Takes the wake timers due at `now_ms`: the keys whose waiters should be re-run (keys nobody
+    /// waits on any more are dropped).
+    pub fn due_wakes(&self, now_ms: u64) -> Vec<(usize, Bytes)> {
+        let mut st = self.state.lock();
+        if st.wakes.first().is_none_or(|(at, _, _)| *at > now_ms) {
+            return Vec::new();
+        }
+        let later = st.wakes.split_off(&(now_ms + 1, 0, Bytes::new()));
+        let due = std::mem::replace(&mut st.wakes, later);
+        let mut keys: Vec<(usize, Bytes)> = Vec::new();
+        for (_, db, key) in due {
+            let id = (db, key);
+            if st.by_key.contains_key(&id) && !keys.contains(&id) {
+                keys.push(id);
+            }
+        }
+        keys
     }
 
     /// Times out every waiter whose deadline is at or before `now_ms`. Returns how many.

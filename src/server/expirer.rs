@@ -28,8 +28,13 @@ pub async fn run(server: Arc<Server>) {
         }
         if server.active_expire.load(Ordering::Relaxed) {
             expire_due(&server);
+            crate::commands::coordination::lease::expire_due(&server);
         }
         let now = server.now_ms();
+        let wakes = server.blocking.due_wakes(now);
+        if !wakes.is_empty() {
+            crate::commands::serve_ready(&server, wakes);
+        }
         server.blocking.expire(now);
         server.stats.sample(now);
     }
@@ -68,8 +73,20 @@ pub fn expire_due(server: &Server) -> usize {
                 // Committed under the shard guard, like any unit that took its revision there.
                 batch.commit(server);
                 drop(shard);
-                // Events and invalidations leave once the shard is unlocked.
+                // Events and invalidations leave once the shard is unlocked; clients waiting for
+                // these keys to go (lock waiters) are served then.
                 crate::notify::unit_done(server, None, &mut batch.notes);
+                if !server.blocking.is_empty() {
+                    let ready: Vec<_> = keys
+                        .iter()
+                        .filter(|k| server.blocking.is_waited(dbi, k))
+                        .map(|k| (dbi, bytes::Bytes::copy_from_slice(k)))
+                        .collect();
+                    if !ready.is_empty() {
+                        drop(_shared);
+                        crate::commands::serve_ready(server, ready);
+                    }
+                }
                 if !more {
                     break;
                 }

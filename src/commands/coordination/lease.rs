@@ -1,0 +1,280 @@
+//! Leases (LEASE.*): a time to live that many keys share, kept alive by one heartbeat. When a lease is
+//! revoked or reaches its deadline, every key attached to it is deleted in one unit: one revision, one
+//! `del` change per key, one `LEASE.REVOKE id` record (replay holds the same leases, so it deletes the
+//! same keys).
+//!
+//! Lease operations are writes: GRANT, KEEPALIVE, ATTACH and REVOKE each commit a unit (and so take a
+//! revision) even when no key changes, because the log must carry them for the AOF and replication.
+//! They are recorded with absolute times and ids (`LEASE.GRANT ms ID id PXAT t`,
+//! `LEASE.KEEPALIVE id PXAT t`), which the commands accept for replay.
+
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+use super::{int_arg, ms_arg, u64_arg};
+use crate::commands::{CmdResult, CommandError, Ctx, is_kw};
+use crate::notify::class as ev;
+use crate::server::Server;
+
+/// LEASE.GRANT ms [ID id] [PXAT t]: a new lease id.
+pub fn grant(ctx: &mut Ctx) -> CmdResult {
+    let ttl = ms_arg(&ctx.argv[1], "lease time to live")?;
+    let (mut id, mut deadline) = (None, ctx.now_ms + ttl);
+    let mut i = 2;
+    while i < ctx.argv.len() {
+        let v = ctx.argv.get(i + 1).ok_or(CommandError::Syntax)?;
+        if is_kw(&ctx.argv[i], "ID") {
+            id = Some(u64_arg(v)?);
+        } else if is_kw(&ctx.argv[i], "PXAT") {
+            deadline = ms_arg(v, "PXAT")?;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    let leases = &ctx.server.keyspace.leases;
+    if let Some(id) = id
+        && (id == 0 || leases.exists(id))
+    {
+        return Err(CommandError::Custom(format!(
+            "ERR lease {id} already exists"
+        )));
+    }
+    let revision = ctx.revision();
+    let id = id.unwrap_or_else(|| leases.next_id(revision));
+    leases.grant(id, ttl, deadline);
+    ctx.log(vec![
+        Bytes::from_static(b"LEASE.GRANT"),
+        int_arg(ttl),
+        Bytes::from_static(b"ID"),
+        int_arg(id),
+        Bytes::from_static(b"PXAT"),
+        int_arg(deadline),
+    ]);
+    ctx.out.int(id as i64);
+    Ok(())
+}
+
+/// LEASE.KEEPALIVE id [PXAT t]: renews the lease for its full time to live; the remaining ms, or nil
+/// if the lease is gone.
+pub fn keepalive(ctx: &mut Ctx) -> CmdResult {
+    let id = u64_arg(&ctx.argv[1])?;
+    let at = match &ctx.argv[2..] {
+        [] => None,
+        [kw, v] if is_kw(kw, "PXAT") => Some(ms_arg(v, "PXAT")?),
+        _ => return Err(CommandError::Syntax),
+    };
+    let now = ctx.now_ms;
+    let leases = &ctx.server.keyspace.leases;
+    let Some(lease) = leases.get(id, now) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let deadline = at.unwrap_or(now + lease.ttl_ms);
+    if !leases.renew(id, deadline, now) {
+        ctx.out.null();
+        return Ok(());
+    }
+    ctx.revision();
+    ctx.log(vec![
+        Bytes::from_static(b"LEASE.KEEPALIVE"),
+        int_arg(id),
+        Bytes::from_static(b"PXAT"),
+        int_arg(deadline),
+    ]);
+    ctx.out.int(deadline.saturating_sub(now) as i64);
+    Ok(())
+}
+
+/// LEASE.REVOKE id: the number of keys deleted, or nil if the lease is gone. (`LEASE.REVOKE id
+/// EXPIRED` is how the expirer ends a lease past its deadline: its keys' events say `expired`.)
+pub fn revoke(ctx: &mut Ctx) -> CmdResult {
+    let id = u64_arg(&ctx.argv[1])?;
+    let expired = match &ctx.argv[2..] {
+        [] => false,
+        [kw] if is_kw(kw, "EXPIRED") => true,
+        _ => return Err(CommandError::Syntax),
+    };
+    let now = ctx.now_ms;
+    let leases = &ctx.server.keyspace.leases;
+    // A lease past its deadline is gone for clients already; only the expirer ends it (with EXPIRED,
+    // which is also its record, so a replay at the unit's time ends it the same way).
+    if !expired && leases.deadline(id).is_none_or(|d| d <= now) {
+        ctx.out.null();
+        return Ok(());
+    }
+    let Some(lease) = leases.end(id) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    ctx.revision();
+    let mut by_db: BTreeMap<usize, Vec<(Bytes, u64)>> = BTreeMap::new();
+    for ((db, key), rev) in lease.keys {
+        by_db.entry(db).or_default().push((key, rev));
+    }
+    let (event, class) = if expired {
+        ("expired", ev::EXPIRED)
+    } else {
+        ("del", ev::GENERIC)
+    };
+    let mut deleted = 0;
+    for (db, keys) in by_db {
+        if db >= ctx.server.keyspace.db_count() {
+            continue;
+        }
+        let names: Vec<&Bytes> = keys.iter().map(|(k, _)| k).collect();
+        let mut set = ctx.server.keyspace.db(db).lock_many(&names);
+        for (key, rev) in &keys {
+            let h = set.hash(key);
+            let shard = set.shard(h);
+            if shard.get(h, key).is_none_or(|e| e.create_revision != *rev) {
+                continue;
+            }
+            let Some(entry) = shard.remove(h, key) else {
+                continue;
+            };
+            ctx.stamp_removed(db, key, entry.mod_revision);
+            ctx.notify_db(db, class, event, key);
+            crate::notify::record_changed(ctx.server, &mut ctx.txn.notes, key);
+            deleted += 1;
+            if ctx.server.blocking.is_waited(db, key) {
+                ctx.txn.ready.push((db, key.clone()));
+            }
+        }
+    }
+    for (db, key) in lease.holder_keys {
+        if ctx.server.blocking.is_waited(db, &key) {
+            ctx.txn.ready.push((db, key));
+        }
+    }
+    if expired {
+        ctx.server
+            .stats
+            .expired_keys
+            .fetch_add(deleted, std::sync::atomic::Ordering::Relaxed);
+    }
+    let mut record = vec![Bytes::from_static(b"LEASE.REVOKE"), int_arg(id)];
+    if expired {
+        record.push(Bytes::from_static(b"EXPIRED"));
+    }
+    ctx.log(record);
+    ctx.out.int(deleted as i64);
+    Ok(())
+}
+
+/// LEASE.TTL id [KEYS]: nil if gone, else granted_ms, remaining_ms (and keys).
+pub fn ttl(ctx: &mut Ctx) -> CmdResult {
+    let id = u64_arg(&ctx.argv[1])?;
+    let with_keys = match &ctx.argv[2..] {
+        [] => false,
+        [kw] if is_kw(kw, "KEYS") => true,
+        _ => return Err(CommandError::Syntax),
+    };
+    let now = ctx.now_ms;
+    let Some(lease) = ctx.server.keyspace.leases.get(id, now) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    ctx.out.map(if with_keys { 3 } else { 2 });
+    ctx.out.bulk(b"granted_ms");
+    ctx.out.int(lease.ttl_ms as i64);
+    ctx.out.bulk(b"remaining_ms");
+    ctx.out.int(lease.deadline_ms.saturating_sub(now) as i64);
+    if with_keys {
+        let mut keys: Vec<(usize, Bytes)> = lease
+            .keys
+            .iter()
+            .filter(|((db, key), rev)| {
+                *db < ctx.server.keyspace.db_count() && {
+                    let (h, shard) = ctx.server.keyspace.db(*db).lock_key(key);
+                    shard
+                        .get_live(h, key, now)
+                        .is_some_and(|e| e.create_revision == **rev)
+                }
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        ctx.out.bulk(b"keys");
+        ctx.out.array(keys.len());
+        for (_, k) in &keys {
+            ctx.out.bulk(k);
+        }
+    }
+    Ok(())
+}
+
+/// LEASE.ATTACH id key [key ...]: attaches the existing keys; how many.
+pub fn attach(ctx: &mut Ctx) -> CmdResult {
+    let id = u64_arg(&ctx.argv[1])?;
+    let now = ctx.now_ms;
+    if !ctx.server.keyspace.leases.is_live(id, now) {
+        return Err(CommandError::NoLease { id: id.to_string() });
+    }
+    let db = ctx.client.db;
+    let mut attached: Vec<Bytes> = Vec::new();
+    for key in &ctx.argv[2..] {
+        let created = {
+            let (h, shard) = ctx.db().lock_key(key);
+            shard.get_live(h, key, now).map(|e| e.create_revision)
+        };
+        if let Some(rev) = created
+            && ctx.server.keyspace.leases.attach(id, db, key, rev, now)
+        {
+            attached.push(key.clone());
+        }
+    }
+    if !attached.is_empty() {
+        ctx.revision();
+        let mut argv = vec![Bytes::from_static(b"LEASE.ATTACH"), int_arg(id)];
+        argv.extend(attached.iter().cloned());
+        ctx.log(argv);
+    } else {
+        ctx.log_nothing();
+    }
+    ctx.out.int(attached.len() as i64);
+    Ok(())
+}
+
+/// LEASE.LIST: the live lease ids.
+pub fn list(ctx: &mut Ctx) -> CmdResult {
+    let ids = ctx.server.keyspace.leases.list(ctx.now_ms);
+    ctx.out.array(ids.len());
+    for id in ids {
+        ctx.out.int(id as i64);
+    }
+    Ok(())
+}
+
+/// Attaches `key` (current db, incarnation `created`) to lease `id` inside a unit that already wrote it
+/// (LOCK.ACQUIRE, KV.CAS, ELECT.CAMPAIGN with LEASE), recording `LEASE.ATTACH id key`.
+pub fn attach_key(ctx: &mut Ctx, id: u64, key: &Bytes, created: u64) {
+    let db = ctx.client.db;
+    if ctx
+        .server
+        .keyspace
+        .leases
+        .attach(id, db, key, created, ctx.now_ms)
+    {
+        ctx.log(vec![
+            Bytes::from_static(b"LEASE.ATTACH"),
+            int_arg(id),
+            key.clone(),
+        ]);
+    }
+}
+
+/// Ends every lease past its deadline, each as a unit of its own (the expirer's tick).
+pub fn expire_due(server: &Server) -> usize {
+    let now = server.now_ms();
+    let due = server.keyspace.leases.due(now);
+    for id in &due {
+        let argv = [
+            Bytes::from_static(b"LEASE.REVOKE"),
+            int_arg(*id),
+            Bytes::from_static(b"EXPIRED"),
+        ];
+        crate::commands::run_internal(server, 0, &argv);
+    }
+    due.len()
+}
