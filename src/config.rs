@@ -126,8 +126,11 @@ static PARAMS: &[Param] = &[
         false,
     ),
     // Units of the committed stream kept in memory for readers that start from a past revision
-    // (DEBUG LOG FROM; KV.WATCH FROMREV). Kept only while such a reader can exist.
+    // (DEBUG LOG FROM; KV.WATCH FROMREV). Kept from the first watch on (or from startup with
+    // enable-debug-command), so a server nobody watches pays nothing for it.
     p("watch-history", NONNEG, "100000", false),
+    // The memory bound of that window: the oldest units leave first.
+    p("watch-history-max-memory", Kind::Memory, "67108864", false),
     p("loglevel", Kind::Enum(LOGLEVELS), "notice", true),
     p("logfile", Kind::Str, "", false),
     p("daemonize", Kind::Bool, "no", false),

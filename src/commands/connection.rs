@@ -48,6 +48,7 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.authenticated = !ctx.server.config.has_requirepass.load(Ordering::Relaxed);
     // Subscriptions and MONITOR end silently, as in Redis.
     ctx.server.pubsub.drop_client(&ctx.client.info);
+    ctx.server.watches.drop_client(&ctx.client.info);
     // So does client tracking.
     let tracking = ctx.server.notify.tracking.clone();
     tracking.disable_client(&mut ctx.client.tracking);

@@ -9,11 +9,37 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Unit;
 
-/// The last `limit` committed units.
+/// The last `limit` committed units, within `max_bytes`.
 #[derive(Default)]
 pub struct History {
     limit: AtomicUsize,
-    units: Mutex<VecDeque<Arc<Unit>>>,
+    /// Memory bound (0 = none): the oldest units leave while the window holds more.
+    max_bytes: AtomicUsize,
+    units: Mutex<Window>,
+}
+
+#[derive(Default)]
+struct Window {
+    units: VecDeque<Arc<Unit>>,
+    /// Approximate bytes the units hold (`unit_bytes`).
+    bytes: usize,
+}
+
+impl Window {
+    fn pop_front(&mut self) {
+        if let Some(u) = self.units.pop_front() {
+            self.bytes -= unit_bytes(&u);
+        }
+    }
+
+    /// Drops the oldest units while over either bound (the newest always stays).
+    fn trim(&mut self, limit: usize, max_bytes: usize) {
+        while self.units.len() > limit
+            || (max_bytes != 0 && self.bytes > max_bytes && self.units.len() > 1)
+        {
+            self.pop_front();
+        }
+    }
 }
 
 /// Why a range of the history cannot be read.
@@ -27,10 +53,17 @@ impl History {
     /// Sets the number of units kept; a smaller limit drops the oldest at once.
     pub fn set_limit(&self, units: usize) {
         self.limit.store(units, Ordering::Relaxed);
-        let mut q = self.units.lock();
-        while q.len() > units {
-            q.pop_front();
-        }
+        self.units.lock().trim(units, self.max_bytes());
+    }
+
+    /// Sets the memory bound (0 = none); the oldest units leave at once if the window is over it.
+    pub fn set_max_bytes(&self, bytes: usize) {
+        self.max_bytes.store(bytes, Ordering::Relaxed);
+        self.units.lock().trim(self.limit(), bytes);
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes.load(Ordering::Relaxed)
     }
 
     pub fn limit(&self) -> usize {
@@ -44,17 +77,28 @@ impl History {
             return;
         }
         let mut q = self.units.lock();
-        if q.len() >= limit {
-            q.pop_front();
-        }
-        q.push_back(unit);
+        q.bytes += unit_bytes(&unit);
+        q.units.push_back(unit);
+        q.trim(limit, self.max_bytes());
     }
 
     /// Up to `count` retained units with revision >= `revision`, oldest first.
     pub fn from(&self, revision: u64, count: usize) -> Vec<Arc<Unit>> {
         let q = self.units.lock();
-        let start = q.partition_point(|u| u.revision < revision);
-        q.range(start..).take(count).cloned().collect()
+        let start = q.units.partition_point(|u| u.revision < revision);
+        q.units.range(start..).take(count).cloned().collect()
+    }
+
+    /// The retained unit of `revision`, if any.
+    pub fn unit(&self, revision: u64) -> Option<Arc<Unit>> {
+        let q = self.units.lock();
+        let i = q.units.partition_point(|u| u.revision < revision);
+        q.units.get(i).filter(|u| u.revision == revision).cloned()
+    }
+
+    /// The oldest retained revision, if any.
+    pub fn oldest(&self) -> Option<u64> {
+        self.units.lock().units.front().map(|u| u.revision)
     }
 
     /// As `from`, but a `revision` older than the window is an error rather than a silent gap. `next` is
@@ -66,20 +110,19 @@ impl History {
         next: u64,
     ) -> Result<Vec<Arc<Unit>>, HistoryError> {
         let q = self.units.lock();
-        let oldest = q.front().map_or(next, |u| u.revision);
+        let oldest = q.units.front().map_or(next, |u| u.revision);
         // Revision 0 is no unit: reading from it misses nothing when unit 1 is retained.
         if revision.max(1) < oldest {
             return Err(HistoryError::Compacted { revision, oldest });
         }
-        let start = q.partition_point(|u| u.revision < revision);
-        Ok(q.range(start..).take(count).cloned().collect())
+        let start = q.units.partition_point(|u| u.revision < revision);
+        Ok(q.units.range(start..).take(count).cloned().collect())
     }
 
     /// (units kept, approximate bytes they hold) for INFO.
     pub fn usage(&self) -> (usize, usize) {
         let q = self.units.lock();
-        let bytes = q.iter().map(|u| unit_bytes(u)).sum();
-        (q.len(), bytes)
+        (q.units.len(), q.bytes)
     }
 }
 

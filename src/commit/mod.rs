@@ -137,7 +137,7 @@ pub struct CommitLog {
     waiters: AtomicUsize,
     woken: tokio::sync::Notify,
     state: Mutex<State>,
-    history: History,
+    history: Arc<History>,
 }
 
 #[derive(Default)]
@@ -191,6 +191,11 @@ impl CommitLog {
     /// The retained window.
     pub fn history(&self) -> &History {
         &self.history
+    }
+
+    /// The retained window, for a reader that looks up past units (a watch's previous values).
+    pub fn history_handle(&self) -> Arc<History> {
+        self.history.clone()
     }
 
     /// Up to `count` retained units from `revision` on, oldest first (DEBUG LOG, later KV.WATCH

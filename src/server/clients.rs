@@ -53,6 +53,9 @@ pub struct ClientInfo {
     pub sub: AtomicUsize,
     pub psub: AtomicUsize,
     pub ssub: AtomicUsize,
+    /// KV.WATCH / ELECT.OBSERVE watches: like subscriptions, they put a RESP2 client in watch
+    /// (subscribe) mode and its output buffer in the `pubsub` class.
+    pub watches: AtomicUsize,
     /// The client's channels, patterns and shard channels (the pub/sub registry's other half).
     pub subs: Mutex<ClientSubs>,
     /// Set by MONITOR.
@@ -89,6 +92,7 @@ impl ClientInfo {
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),
+            watches: AtomicUsize::new(0),
             subs: Mutex::new(ClientSubs::default()),
             monitor: AtomicBool::new(false),
             killed: AtomicBool::new(false),
@@ -107,6 +111,7 @@ impl ClientInfo {
         self.sub.load(Ordering::Relaxed) != 0
             || self.psub.load(Ordering::Relaxed) != 0
             || self.ssub.load(Ordering::Relaxed) != 0
+            || self.watches.load(Ordering::Relaxed) != 0
     }
 
     /// The protocol the client speaks (2 or 3).

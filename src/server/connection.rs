@@ -231,6 +231,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
         }
     }
     server.pubsub.drop_client(&info);
+    server.watches.drop_client(&info);
     server.clients.unregister(info.id);
 }
 

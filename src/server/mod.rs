@@ -127,6 +127,8 @@ pub struct Server {
     pub scripting: crate::scripting::Scripting,
     /// Pub/sub subscribers, MONITOR clients, CLIENT PAUSE.
     pub pubsub: crate::pubsub::PubSub,
+    /// KV.WATCH and ELECT.OBSERVE watchers: a reader of the committed stream, attached at the first.
+    pub watches: Arc<crate::commands::coordination::watch::Watches>,
     pub started_ms: u64,
     pub started: Instant,
     pub run_id: String,
@@ -169,6 +171,7 @@ impl Server {
             exec_lock: parking_lot::RwLock::new(()),
             scripting: crate::scripting::Scripting::new(),
             pubsub: crate::pubsub::PubSub::new(),
+            watches: Default::default(),
             started_ms: now,
             started: Instant::now(),
             run_id,
@@ -176,6 +179,8 @@ impl Server {
             shutdown: watch::channel(false).0,
             bound_port: AtomicU64::new(0),
         });
+        let history_bytes = server.config.get_u64("watch-history-max-memory") as usize;
+        server.log.history().set_max_bytes(history_bytes);
         server.log.retain(history, || server.keyspace.revision());
         server
     }

@@ -8,11 +8,13 @@
 //! Locks, semaphores and throttles are keys like any other; only leases live beside the keyspace
 //! (`keyspace::leases`).
 
+pub mod elect;
 pub mod fence;
 pub mod kv;
 pub mod lease;
 pub mod lock;
 pub mod throttle;
+pub mod watch;
 
 use bytes::Bytes;
 
