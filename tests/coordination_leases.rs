@@ -142,8 +142,11 @@ fn a_lease_end_is_one_unit_with_del_events_and_wakes_lock_waiters() {
     // A waiter on the lock, woken by the lease's end.
     use std::io::Write;
     let mut w = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    w.write_all(support::resp_command(&["LOCK.ACQUIRE", "L", "next", "PX", "1000", "WAIT", "60000"]).as_bytes())
-        .unwrap();
+    w.write_all(
+        support::resp_command(&["LOCK.ACQUIRE", "L", "next", "PX", "1000", "WAIT", "60000"])
+            .as_bytes(),
+    )
+    .unwrap();
     let mut w = std::io::BufReader::new(w);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !run(&mut c, "INFO clients").contains("blocked_clients:1") {

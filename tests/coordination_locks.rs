@@ -203,7 +203,10 @@ fn wait_blocked(c: &mut redis::Connection, n: usize) {
         if info.contains(&format!("blocked_clients:{n}\r")) {
             return;
         }
-        assert!(Instant::now() < deadline, "waiting for {n} blocked clients: {info}");
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {n} blocked clients: {info}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -217,7 +220,10 @@ fn waiters_are_served_in_line_on_release_del_script_and_expiry() {
     // Three waiters, in this order.
     let mut w = Vec::new();
     for (i, name) in ["w1", "w2", "w3"].iter().enumerate() {
-        w.push(send(s.port, &["LOCK.ACQUIRE", "L", name, "PX", "1000", "WAIT", "60000"]));
+        w.push(send(
+            s.port,
+            &["LOCK.ACQUIRE", "L", name, "PX", "1000", "WAIT", "60000"],
+        ));
         wait_blocked(&mut c, i + 1);
     }
     // Released by its owner: w1 gets it at once.
@@ -239,7 +245,10 @@ fn waiters_are_served_in_line_on_release_del_script_and_expiry() {
         .collect();
     assert!(tokens.windows(2).all(|p| p[0] < p[1]), "{tokens:?}");
     // Expiry: a waiter is handed the lock when its holder's TTL runs out (the expirer's tick).
-    let mut w4 = send(s.port, &["LOCK.ACQUIRE", "L", "w4", "PX", "1000", "WAIT", "60000"]);
+    let mut w4 = send(
+        s.port,
+        &["LOCK.ACQUIRE", "L", "w4", "PX", "1000", "WAIT", "60000"],
+    );
     wait_blocked(&mut c, 1);
     support::advance_clock(&mut c, 999);
     std::thread::sleep(Duration::from_millis(50));
@@ -249,10 +258,16 @@ fn waiters_are_served_in_line_on_release_del_script_and_expiry() {
     let t4 = support::read_compact_reply(&mut w4);
     let waited = moved.elapsed();
     assert!(t4.starts_with(':'), "{t4}");
-    assert!(waited < Duration::from_millis(500), "woken {waited:?} after the deadline");
+    assert!(
+        waited < Duration::from_millis(500),
+        "woken {waited:?} after the deadline"
+    );
     assert_eq!(run(&mut c, "GET L"), "w4");
     // A wait that runs out answers nil.
-    let mut w5 = send(s.port, &["LOCK.ACQUIRE", "L", "w5", "PX", "1000", "WAIT", "100"]);
+    let mut w5 = send(
+        s.port,
+        &["LOCK.ACQUIRE", "L", "w5", "PX", "1000", "WAIT", "100"],
+    );
     wait_blocked(&mut c, 1);
     support::advance_clock(&mut c, 100);
     assert_eq!(support::read_compact_reply(&mut w5), "nil");
@@ -275,7 +290,10 @@ fn semaphore_waiters_wake_when_a_slot_lapses() {
     let mut c = s.conn();
     support::freeze_clock(&mut c);
     assert_eq!(run(&mut c, "SEM.ACQUIRE S a 1 PX 1000"), ":1");
-    let mut w = send(s.port, &["SEM.ACQUIRE", "S", "b", "1", "PX", "1000", "WAIT", "60000"]);
+    let mut w = send(
+        s.port,
+        &["SEM.ACQUIRE", "S", "b", "1", "PX", "1000", "WAIT", "60000"],
+    );
     wait_blocked(&mut c, 1);
     support::advance_clock(&mut c, 1000);
     let got = support::read_compact_reply(&mut w);
@@ -380,7 +398,11 @@ fn contend(
                             std::thread::sleep(Duration::from_millis(15));
                         }
                     }
-                    let _: i64 = redis::cmd(release).arg(key).arg(&name).query(&mut c).unwrap();
+                    let _: i64 = redis::cmd(release)
+                        .arg(key)
+                        .arg(&name)
+                        .query(&mut c)
+                        .unwrap();
                 }
                 held
             })
@@ -427,7 +449,10 @@ fn fifty_clients_never_share_an_exclusive_lock() {
     let (most, overlap) = max_overlap(&log);
     assert_eq!(most, 1, "two holders at once");
     assert!(!overlap);
-    assert!(rejected > 0, "no hold expired under its holder; the clock did not bite");
+    assert!(
+        rejected > 0,
+        "no hold expired under its holder; the clock did not bite"
+    );
 }
 
 #[test]
@@ -453,7 +478,10 @@ fn readers_share_and_a_writer_excludes_all() {
     let (most, writer_overlap) = max_overlap(&log);
     assert!(!writer_overlap, "a writer held the lock with someone else");
     assert!(most > 1, "readers never shared");
-    assert!(log.iter().any(|(k, _, _)| *k == 'w'), "no writer ever got in");
+    assert!(
+        log.iter().any(|(k, _, _)| *k == 'w'),
+        "no writer ever got in"
+    );
 }
 
 #[test]

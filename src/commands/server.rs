@@ -69,6 +69,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "modules",
     "errorstats",
     "cluster",
+    "coordination",
     "keyspace",
 ];
 
@@ -244,6 +245,30 @@ fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
                     spec.name
                 );
             }
+        }
+        "coordination" => {
+            let leases = &srv.keyspace.leases;
+            let (units, bytes) = srv.log.history().usage();
+            let waiters = srv.blocking.count_matching(|argv| {
+                argv.first()
+                    .and_then(|c| super::table::lookup(c))
+                    .is_some_and(|spec| spec.has(super::table::flags::CONCORD_WAITS_ON_CHANGE))
+            });
+            let _ = write!(
+                s,
+                "# Coordination\r\nrevision:{}\r\nlock_acquisitions:{}\r\nlock_waiters:{waiters}\r\n\
+                 leases:{}\r\nlease_attached_keys:{}\r\nwatchers:{}\r\nwatch_events_sent:{}\r\n\
+                 watch_history_units:{units}\r\nwatch_history_bytes:{bytes}\r\n\
+                 watch_history_max_bytes:{}\r\nwatch_history_oldest_revision:{}\r\n",
+                srv.keyspace.revision(),
+                ld(&st.lock_acquisitions),
+                leases.len(),
+                leases.attached(),
+                srv.watches.len(),
+                srv.watches.events(),
+                srv.log.history().max_bytes(),
+                srv.log.history().oldest().unwrap_or(0),
+            );
         }
         "keyspace" => {
             s.push_str("# Keyspace\r\n");

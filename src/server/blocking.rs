@@ -169,6 +169,19 @@ impl Blocking {
             .is_some_and(|q| q.iter().any(|w| f(&w.argv)))
     }
 
+    /// Number of parked commands for which `f(argv)` holds (INFO).
+    pub fn count_matching(&self, f: impl Fn(&[Bytes]) -> bool) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        self.state
+            .lock()
+            .by_seq
+            .values()
+            .filter(|w| f(&w.argv))
+            .count()
+    }
+
     /// Parks a command on its keys.
     #[allow(clippy::too_many_arguments)]
     pub fn register(

@@ -56,6 +56,8 @@ pub struct ClientInfo {
     /// KV.WATCH / ELECT.OBSERVE watches: like subscriptions, they put a RESP2 client in watch
     /// (subscribe) mode and its output buffer in the `pubsub` class.
     pub watches: AtomicUsize,
+    /// Watches still replaying history: the connection asks for more each time its output drained.
+    pub catching_up: AtomicUsize,
     /// The client's channels, patterns and shard channels (the pub/sub registry's other half).
     pub subs: Mutex<ClientSubs>,
     /// Set by MONITOR.
@@ -93,6 +95,7 @@ impl ClientInfo {
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),
             watches: AtomicUsize::new(0),
+            catching_up: AtomicUsize::new(0),
             subs: Mutex::new(ClientSubs::default()),
             monitor: AtomicBool::new(false),
             killed: AtomicBool::new(false),

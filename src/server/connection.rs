@@ -404,6 +404,10 @@ async fn flush(
         .fetch_add(out.len() as u64, Ordering::Relaxed);
     out.buf.clear();
     info.pushes_written(std::mem::take(pushed));
+    // A watch replaying history sends its next chunk now that the last one is out.
+    if info.catching_up.load(Ordering::Relaxed) != 0 {
+        server.watches.catch_up(info, server.log.published());
+    }
     if out.buf.capacity() > OUT_KEEP {
         out.buf.shrink_to(READ_CHUNK);
     }

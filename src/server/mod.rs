@@ -41,6 +41,8 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub error_replies: AtomicU64,
+    /// Locks, semaphore slots and leaderships granted (LOCK.ACQUIRE, SEM.ACQUIRE, ELECT.CAMPAIGN).
+    pub lock_acquisitions: AtomicU64,
     pub commands: Box<[CmdStat]>,
     pub errors: Mutex<BTreeMap<String, u64>>,
     /// (ms, commands_processed) samples for instantaneous_ops_per_sec, newest last.
@@ -67,6 +69,7 @@ impl Stats {
             &self.net_input_bytes,
             &self.net_output_bytes,
             &self.error_replies,
+            &self.lock_acquisitions,
         ] {
             a.store(0, Ordering::Relaxed);
         }

@@ -229,6 +229,14 @@ fn apply(
     }
 }
 
+/// Counts a grant (INFO `lock_acquisitions`).
+fn acquired(ctx: &Ctx) {
+    ctx.server
+        .stats
+        .lock_acquisitions
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Parks the client on `key` until WAIT's deadline (or replies nil at once where it cannot wait). A
 /// holders hash whose holders lapse by time sets a wake timer at the first lapse.
 fn wait_or_nil(ctx: &mut Ctx, key: &Bytes, opts: &AcquireOpts, first_lapse: Option<u64>) {
@@ -298,6 +306,7 @@ pub fn acquire_exclusive(
             if let Hold::Lease(id) = opts.hold {
                 super::lease::attach_key(ctx, id, key, token);
             }
+            acquired(ctx);
             ctx.out.int(token as i64);
         }
         Held::Exclusive(current, token) if current == *owner => {
@@ -374,7 +383,10 @@ fn acquire_holder(
     let mine = live.iter().find(|(o, _)| o == owner).map(|(_, h)| h.token);
     let token = match mine {
         Some(t) => t,
-        None if limit.is_none_or(|l| (live.len() as u64) < l) => ctx.revision(),
+        None if limit.is_none_or(|l| (live.len() as u64) < l) => {
+            acquired(ctx);
+            ctx.revision()
+        }
         None => {
             drop(shard);
             let lapse = first_lapse(ctx, &live);

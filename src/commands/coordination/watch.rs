@@ -7,10 +7,13 @@
 //! (`pubsub` class): a watcher that does not read is disconnected there, and resumes with FROMREV.
 //!
 //! No gap and no duplicate between replay and live: a new watch is registered *catching up* (units
-//! delivered meanwhile are parked on it), then the retained history from FROMREV is read and written
-//! after the reply, then the parked units newer than the history's last are, all under the watch's
-//! lock, before it goes live. Without FROMREV the same is done from the revision published when the
-//! command started, so a unit committing during registration is never lost either.
+//! delivered meanwhile are parked on it, in order) with a cursor at FROMREV. Catching up sends the
+//! retained units from the cursor, then the parked ones past it, under the watch's lock, in chunks:
+//! the first after the reply, each next one when the connection has written the last
+//! (`Watches::catch_up`), so a long replay flows at the client's pace and never meets its output
+//! limit. The watch goes live when nothing is left. Without FROMREV the cursor starts after the
+//! revision published when the command started, so a unit committing during registration is never
+//! lost either.
 
 use bytes::Bytes;
 use hashbrown::HashMap;
@@ -22,6 +25,12 @@ use super::u64_arg;
 use crate::commands::{CmdResult, CommandError, Ctx, is_kw};
 use crate::commit::{Change, ChangeKind, History, HistoryError, Reader, Unit};
 use crate::server::ClientInfo;
+
+/// Bytes of replayed events a catching-up watch adds to its client's output per turn: the rest
+/// follows as the socket drains (`Watches::catch_up`), so a replay never meets the output limit.
+const CATCH_UP_CHUNK: usize = 64 * 1024;
+/// Units a watch may have waiting while it catches up; a watch that falls further behind is cut.
+const MAX_PENDING: usize = 100_000;
 
 /// The least history kept once anyone watches (even with `watch-history 0`): the window a watch
 /// needs to join the live stream without a gap.
@@ -50,8 +59,10 @@ pub struct Watch {
 #[derive(Default)]
 struct WatchState {
     catching_up: bool,
-    /// Units delivered while catching up, in order.
-    pending: Vec<Arc<Unit>>,
+    /// While catching up: the next revision to send.
+    cursor: u64,
+    /// Units delivered while catching up, in order (bounded by `MAX_PENDING`).
+    pending: std::collections::VecDeque<Arc<Unit>>,
     /// ELECT.OBSERVE: the leader last reported (None: no leader).
     leader: Option<(Bytes, u64)>,
 }
@@ -227,7 +238,12 @@ impl Reader for Watches {
         for w in hits {
             let mut st = w.state.lock();
             if st.catching_up {
-                st.pending.push(unit.clone());
+                if st.pending.len() >= MAX_PENDING {
+                    drop(st);
+                    w.client.kill();
+                    continue;
+                }
+                st.pending.push_back(unit.clone());
                 continue;
             }
             buf.clear();
@@ -369,39 +385,114 @@ impl Watches {
             mode,
             state: Mutex::new(WatchState {
                 catching_up: true,
-                pending: Vec::new(),
+                cursor: from,
+                pending: Default::default(),
                 leader,
             }),
         });
         self.register(w.clone());
-        let units = match ctx.server.log.read(from, usize::MAX) {
-            Ok(u) => u,
-            Err(HistoryError::Compacted { revision, oldest }) => {
-                self.remove(w.id, None);
-                return Err(CommandError::Compacted { revision, oldest });
-            }
-        };
+        // FROMREV older than the history: refused at once.
+        if let Err(HistoryError::Compacted { revision, oldest }) = ctx.server.log.read(from, 1) {
+            self.remove(w.id, None);
+            return Err(CommandError::Compacted { revision, oldest });
+        }
         ctx.out.array(2);
         ctx.out.int(w.id as i64);
         ctx.out.int(published as i64);
-        let mut st = w.state.lock();
-        let mut last = from.saturating_sub(1);
         let mut buf = Vec::new();
-        let mut sent = 0;
-        for u in &units {
-            sent += w.encode(&mut st, u, &history, &mut buf);
-            last = last.max(u.revision);
+        let behind = self.advance(&w, &history, ctx.server.log.published(), &mut buf);
+        if behind {
+            ctx.client.info.catching_up.fetch_add(1, Ordering::Relaxed);
         }
-        for u in std::mem::take(&mut st.pending) {
-            if u.revision > last {
-                sent += w.encode(&mut st, &u, &history, &mut buf);
-            }
-        }
-        st.catching_up = false;
-        drop(st);
-        self.events.fetch_add(sent, Ordering::Relaxed);
         ctx.out.raw(&buf);
         Ok(())
+    }
+
+    /// Writes the next chunk of a catching-up watch's events to `out`: retained units from its
+    /// cursor, then those delivered to it meanwhile. Goes live once nothing is left (everything up to
+    /// `published` sent). Returns whether it is still catching up. A watch whose next unit has left the
+    /// history (it fell too far behind) is cut: its client resumes with FROMREV and gets COMPACTED.
+    fn advance(&self, w: &Watch, history: &History, published: u64, out: &mut Vec<u8>) -> bool {
+        let mut st = w.state.lock();
+        let mut sent = 0;
+        let mut spins = 0;
+        while st.catching_up && out.len() < CATCH_UP_CHUNK {
+            let first_pending = st.pending.front().map(|u| u.revision);
+            if first_pending.is_some_and(|p| st.cursor >= p) {
+                if let Some(u) = st.pending.pop_front()
+                    && u.revision >= st.cursor
+                {
+                    st.cursor = u.revision + 1;
+                    sent += w.encode(&mut st, &u, history, out);
+                }
+                continue;
+            }
+            let units = match history.read(st.cursor, 256, published + 1) {
+                Ok(units) => units,
+                Err(HistoryError::Compacted { .. }) => {
+                    drop(st);
+                    w.client.kill();
+                    return false;
+                }
+            };
+            let units: Vec<_> = units
+                .into_iter()
+                .take_while(|u| first_pending.is_none_or(|p| u.revision < p))
+                .collect();
+            if units.is_empty() {
+                match first_pending {
+                    Some(p) => st.cursor = p,
+                    None if st.cursor > published => st.catching_up = false,
+                    None => {
+                        // A unit published before this watch registered is still on its way into
+                        // the history (a moment's work under the log's lock).
+                        spins += 1;
+                        if spins > 10_000 {
+                            break;
+                        }
+                        parking_lot::MutexGuard::unlocked(&mut st, std::thread::yield_now);
+                    }
+                }
+                continue;
+            }
+            for u in units {
+                st.cursor = u.revision + 1;
+                sent += w.encode(&mut st, &u, history, out);
+                if out.len() >= CATCH_UP_CHUNK {
+                    break;
+                }
+            }
+        }
+        self.events.fetch_add(sent, Ordering::Relaxed);
+        st.catching_up
+    }
+
+    /// Sends the next chunk of every catching-up watch of `client` (called by its connection each
+    /// time its output has been written).
+    pub fn catch_up(&self, client: &ClientInfo, published: u64) {
+        let Some(history) = self.history.get() else {
+            return;
+        };
+        let behind: Vec<Arc<Watch>> = {
+            let reg = self.reg.read();
+            reg.by_id
+                .values()
+                .filter(|w| w.client.id == client.id && w.state.lock().catching_up)
+                .cloned()
+                .collect()
+        };
+        let mut buf = Vec::new();
+        let mut still = 0;
+        for w in behind {
+            buf.clear();
+            if self.advance(&w, history, published, &mut buf) {
+                still += 1;
+            }
+            if !buf.is_empty() {
+                w.client.push(&buf);
+            }
+        }
+        client.catching_up.store(still, Ordering::Relaxed);
     }
 }
 
