@@ -311,7 +311,7 @@ fn a_watcher_that_never_reads_is_cut_at_its_limit_and_resumes() {
     );
     let rest = again.until_key("big:end");
     assert_eq!(rest.first().map(|e| e.0), Some(resume_at));
-    assert!(rest.len() as i64 >= last_rev - resume_at + 1);
+    assert!(rest.len() as i64 > last_rev - resume_at);
 }
 
 #[test]
