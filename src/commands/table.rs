@@ -133,7 +133,7 @@ mod tests {
             "fcall_ro",
         ];
         let mut exclusive = scripts.to_vec();
-        exclusive.push("exec");
+        exclusive.extend(["exec", "fenced"]);
         exclusive.sort_unstable();
         assert_eq!(names_with(flags::CONCORD_EXCLUSIVE), exclusive);
         assert_eq!(names_with(flags::CONCORD_SCRIPT), scripts);
@@ -150,6 +150,9 @@ mod tests {
         assert_eq!(
             names_with(flags::CONCORD_SUBSCRIBE_MODE),
             [
+                "elect.observe",
+                "kv.unwatch",
+                "kv.watch",
                 "ping",
                 "psubscribe",
                 "punsubscribe",
@@ -185,6 +188,11 @@ mod tests {
         assert_eq!(
             names_with(flags::CONCORD_NO_SCRIPT_BLOCK),
             ["xread", "xreadgroup"]
+        );
+        assert_eq!(names_with(flags::CONCORD_GUARD), ["kv.if"]);
+        assert_eq!(
+            names_with(flags::CONCORD_WAITS_ON_CHANGE),
+            ["elect.campaign", "lock.acquire", "sem.acquire"]
         );
     }
 
