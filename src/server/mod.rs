@@ -153,13 +153,10 @@ impl Server {
             .map(|_| char::from_digit(rand::random_range(0..16u32), 16).unwrap_or('0'))
             .collect();
         let obuf_limits = config.obuf_limits.clone();
-        // DEBUG LOG reads the retained window (KV.WATCH FROMREV will too); with no reader the stream
-        // stays inactive and costs nothing.
-        let history = if debug_enabled {
-            config.get_u64("watch-history") as usize
-        } else {
-            0
-        };
+        // KV.WATCH FROMREV and DEBUG LOG read the retained window, kept from startup so that a
+        // revision a client has seen can be watched from (`watch-history 0` turns it off, and the
+        // stream then costs nothing until a watch starts it).
+        let history = config.get_u64("watch-history") as usize;
         let server = Arc::new(Server {
             keyspace: Keyspace::new(databases, now),
             config,
