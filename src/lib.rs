@@ -4,6 +4,7 @@
 //! `commands` (the generated table, dispatch and the handler families: the apply path), `keyspace`
 //! (sharded tables, expiry wheels, the global revision), `clock` (the only reader of system time).
 
+pub mod clients;
 pub mod clock;
 pub mod commands;
 pub mod commit;

@@ -236,7 +236,7 @@ pub fn client_setinfo(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn cmd_name(info: &crate::server::ClientInfo) -> String {
+fn cmd_name(info: &crate::clients::ClientInfo) -> String {
     match info.last_cmd.load(Ordering::Relaxed) {
         0 => "NULL".into(),
         n => spec_by_id(n - 1).map_or("NULL".into(), |s| s.name.to_string()),
@@ -315,7 +315,7 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
 
 /// Closes another connection at once, or the caller's own after its reply is written (a kill would
 /// also abandon that reply).
-fn kill_client(ctx: &mut Ctx, c: &crate::server::ClientInfo) {
+fn kill_client(ctx: &mut Ctx, c: &crate::clients::ClientInfo) {
     if c.id == ctx.client.info.id {
         ctx.client.close_after_reply = true;
     } else {

@@ -43,11 +43,12 @@ use std::time::Instant;
 pub use error::{CmdResult, CommandError};
 use table::{CommandSpec, flags};
 
+use crate::clients::ClientInfo;
 use crate::commit::{Change, ChangeKind, Record, Unit};
 use crate::keyspace::{Db, Entry, Shard};
 use crate::protocol::ReplyBuf;
+use crate::server::Server;
 use crate::server::blocking::{TimeoutReply, WaitResult};
-use crate::server::{ClientInfo, Server};
 
 /// A command handler: reads `ctx.argv`, writes the reply into `ctx.out`.
 pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;

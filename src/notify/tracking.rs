@@ -16,19 +16,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::clients::ClientInfo;
 use crate::commands::Client;
 use crate::commands::keyspecs;
 use crate::commands::table::CommandSpec;
-use crate::server::{ClientInfo, Server};
+use crate::server::Server;
 
-/// The tracking bits of `ClientInfo::tracking` (CLIENT LIST flags).
-pub mod flag {
-    pub const ON: u8 = 1;
-    pub const BROKEN_REDIRECT: u8 = 2;
-    pub const BCAST: u8 = 4;
-    /// The CLIENT LIST letters, in Redis's order.
-    pub const LETTERS: [(u8, char); 3] = [(ON, 't'), (BROKEN_REDIRECT, 'R'), (BCAST, 'B')];
-}
+pub use crate::clients::tracking_flag as flag;
 
 /// The channel RESP2 redirect targets receive invalidations on.
 pub const CHANNEL: &[u8] = b"__redis__:invalidate";

@@ -13,51 +13,16 @@ pub mod monitor;
 pub mod pause;
 
 use bytes::Bytes;
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
 use parking_lot::RwLock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::server::{ClientInfo, Server};
+use crate::clients::ClientInfo;
+use crate::server::Server;
+
+pub use crate::clients::{ClientSubs, Kind};
 use crate::util::glob::glob_match;
-
-/// The three kinds of subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// SUBSCRIBE / PUBLISH.
-    Channel,
-    /// PSUBSCRIBE: a glob matched against PUBLISH's channel.
-    Pattern,
-    /// SSUBSCRIBE / SPUBLISH.
-    Shard,
-}
-
-impl Kind {
-    fn index(self) -> usize {
-        match self {
-            Kind::Channel => 0,
-            Kind::Pattern => 1,
-            Kind::Shard => 2,
-        }
-    }
-}
-
-/// One client's subscriptions (held in its `ClientInfo`).
-#[derive(Default)]
-pub struct ClientSubs {
-    sets: [HashSet<Bytes>; 3],
-}
-
-impl ClientSubs {
-    /// The client's subscriptions of one kind, in no particular order.
-    pub fn of(&self, kind: Kind) -> impl Iterator<Item = &Bytes> {
-        self.sets[kind.index()].iter()
-    }
-
-    pub fn count(&self, kind: Kind) -> usize {
-        self.sets[kind.index()].len()
-    }
-}
 
 type Subscribers = HashMap<u64, Arc<ClientInfo>>;
 
@@ -137,7 +102,7 @@ impl PubSub {
     /// Subscribes `client` to `name`. Returns false if it already was.
     pub fn subscribe(&self, client: &Arc<ClientInfo>, kind: Kind, name: &[u8]) -> bool {
         let mut subs = client.subs.lock();
-        let set = &mut subs.sets[kind.index()];
+        let set = subs.set_mut(kind);
         if set.contains(name) {
             return false;
         }
@@ -156,7 +121,7 @@ impl PubSub {
     /// Unsubscribes `client` from `name`. Returns false if it was not subscribed.
     pub fn unsubscribe(&self, client: &ClientInfo, kind: Kind, name: &[u8]) -> bool {
         let mut subs = client.subs.lock();
-        let set = &mut subs.sets[kind.index()];
+        let set = subs.set_mut(kind);
         if !set.remove(name) {
             return false;
         }
@@ -180,7 +145,7 @@ impl PubSub {
     /// Unsubscribes `client` from everything of `kind` and returns what it was subscribed to.
     pub fn unsubscribe_all(&self, client: &ClientInfo, kind: Kind) -> Vec<Bytes> {
         let mut subs = client.subs.lock();
-        let names: Vec<Bytes> = subs.sets[kind.index()].drain().collect();
+        let names: Vec<Bytes> = subs.set_mut(kind).drain().collect();
         counter(client, kind).store(0, Ordering::Relaxed);
         if !names.is_empty() {
             let mut map = self.maps[kind.index()].write();

@@ -2,7 +2,6 @@
 //! client registry and shutdown.
 
 pub mod blocking;
-pub mod clients;
 pub mod connection;
 pub mod expirer;
 pub mod listener;
@@ -14,11 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use tokio::sync::watch;
 
+use crate::clients::ClientRegistry;
 use crate::clock::{Clock, ServerClock};
 use crate::commands::table::SPEC_COUNT;
 use crate::config::Config;
 use crate::keyspace::Keyspace;
-pub use clients::{ClientInfo, ClientRegistry};
 
 /// Per-command counters (INFO commandstats).
 #[derive(Default)]
