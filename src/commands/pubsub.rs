@@ -281,10 +281,7 @@ pub fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
 
 /// PUBLISH channel message
 pub fn publish(ctx: &mut Ctx) -> CmdResult {
-    let n = ctx
-        .server
-        .pubsub
-        .publish(ctx.server, &ctx.argv[1], &ctx.argv[2]);
+    let n = ctx.server.pubsub.publish(&ctx.argv[1], &ctx.argv[2]);
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -488,7 +488,7 @@ fn is_subscriber(_server: &Server, c: &ClientInfo) -> bool {
 
 /// Publishes `message` on `channel` (keyspace events).
 pub fn publish(server: &Server, channel: &[u8], message: &[u8]) {
-    server.pubsub.publish(server, channel, message);
+    server.pubsub.publish(channel, message);
 }
 
 #[cfg(test)]

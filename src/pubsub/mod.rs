@@ -19,10 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::clients::ClientInfo;
-use crate::server::Server;
+use crate::util::glob::glob_match;
 
 pub use crate::clients::{ClientSubs, Kind};
-use crate::util::glob::glob_match;
 
 type Subscribers = HashMap<u64, Arc<ClientInfo>>;
 
@@ -179,13 +178,7 @@ impl PubSub {
     /// pattern matches it, each encoded for its protocol; returns how many deliveries were made (a
     /// client subscribed by channel and by pattern counts, and receives, twice). This is PUBLISH, and
     /// what keyspace notifications call.
-    pub fn publish(&self, server: &Server, channel: &[u8], message: &[u8]) -> usize {
-        let _ = server;
-        self.deliver(channel, message)
-    }
-
-    /// `publish` without the server (what it does).
-    pub fn deliver(&self, channel: &[u8], message: &[u8]) -> usize {
+    pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
         let direct = self.counts[0].load(Ordering::Relaxed) != 0;
         let patterns = self.counts[1].load(Ordering::Relaxed) != 0;
         if !direct && !patterns {
@@ -307,20 +300,20 @@ mod tests {
     #[test]
     fn publish_reaches_channel_and_pattern_subscribers_in_their_protocol() {
         let ps = PubSub::new();
-        assert_eq!(ps.deliver(b"news", b"x"), 0);
+        assert_eq!(ps.publish(b"news", b"x"), 0);
         let a = client(1);
         let b = client(2);
         b.resp.store(3, Ordering::Relaxed);
         ps.subscribe(&a, Kind::Channel, b"news");
         ps.subscribe(&b, Kind::Pattern, b"n[aeiou]ws");
         ps.subscribe(&b, Kind::Pattern, b"other*");
-        assert_eq!(ps.deliver(b"news", b"x"), 2);
+        assert_eq!(ps.publish(b"news", b"x"), 2);
         assert_eq!(take(&a), encode_push(false, &[b"message", b"news", b"x"]));
         assert_eq!(
             take(&b),
             encode_push(true, &[b"pmessage", b"n[aeiou]ws", b"news", b"x"])
         );
-        assert_eq!(ps.deliver(b"nothing", b"x"), 0);
+        assert_eq!(ps.publish(b"nothing", b"x"), 0);
         assert!(!a.has_pushes());
         assert_eq!(ps.distinct(Kind::Pattern), 2);
     }
