@@ -28,12 +28,11 @@ pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod table;
+pub mod tracking;
 pub mod transactions;
 pub mod typed;
 pub mod unblock;
 pub mod zsets;
-
-pub use crate::notify::commands as notify_cmds;
 
 use bytes::Bytes;
 use std::sync::Arc;
@@ -390,7 +389,7 @@ impl<'a> Ctx<'a> {
             .stats
             .expired_keys
             .fetch_add(1, Ordering::Relaxed);
-        crate::notify::key_expired(self.server, &mut self.txn.notes, db, key);
+        crate::notify::key_expired(self.server.outlets(), &mut self.txn.notes, db, key);
         self.revision();
         if self.txn.recording {
             let (record, change) = expiry(db, key, prev, self.txn.changes.len());
@@ -404,13 +403,27 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
         let db = self.client.db;
-        crate::notify::record(self.server, &mut self.txn.notes, db, class, event, key);
+        crate::notify::record(
+            self.server.outlets(),
+            &mut self.txn.notes,
+            db,
+            class,
+            event,
+            key,
+        );
     }
 
     /// `notify` for a key in database `db` (MOVE, COPY ... DB).
     #[inline]
     pub fn notify_db(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
-        crate::notify::record(self.server, &mut self.txn.notes, db, class, event, key);
+        crate::notify::record(
+            self.server.outlets(),
+            &mut self.txn.notes,
+            db,
+            class,
+            event,
+            key,
+        );
     }
 
     /// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
@@ -438,7 +451,7 @@ impl<'a> Ctx<'a> {
         } else {
             s.keyspace_misses.fetch_add(1, Ordering::Relaxed);
             // A read miss is announced at once, as Redis's lookup does (there is no write to wait for).
-            crate::notify::key_miss(self.server, self.client.db, key);
+            crate::notify::key_miss(self.server.outlets(), self.client.db, key);
         }
     }
 }
@@ -509,7 +522,7 @@ pub(crate) fn run_in_unit(
     } else {
         (ctx.spec, ctx.argv)
     };
-    crate::notify::before_command(ctx.server, ctx.client, spec, keys_of);
+    tracking::before_command(ctx.server, ctx.client, spec, keys_of);
     let result = {
         let mut sub = Ctx {
             server: ctx.server,
@@ -534,7 +547,7 @@ pub(crate) fn run_in_unit(
         .calls
         .fetch_add(1, Ordering::Relaxed);
     let wrote = ctx.txn.stamps > stamps_before;
-    crate::notify::after_command(
+    tracking::after_command(
         ctx.server,
         ctx.client,
         spec,
@@ -634,7 +647,7 @@ pub fn execute(
     let started = Instant::now();
     let mut txn = Txn::new();
     let now_ms = server.now_ms();
-    crate::notify::before_command(server, client, spec, (spec, argv));
+    tracking::before_command(server, client, spec, (spec, argv));
     let result = {
         // Every command runs under the shared side of the exec lock; EXEC and scripts take the exclusive
         // side so no other client sees them half-applied. Waiting does not hold a runtime worker, and a
@@ -671,8 +684,8 @@ pub fn execute(
         client.last_revision = revision;
     }
     let wrote = txn.revision.is_some();
-    crate::notify::after_command(server, client, spec, argv, &mut txn.notes, wrote, true);
-    crate::notify::unit_done(server, Some(client.info.id), &mut txn.notes);
+    tracking::after_command(server, client, spec, argv, &mut txn.notes, wrote, true);
+    crate::notify::unit_done(server.outlets(), Some(client.info.id), &mut txn.notes);
     stat.calls.fetch_add(1, Ordering::Relaxed);
     stat.usec
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -831,7 +844,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 continue;
             }
             let wrote = txn.revision.is_some();
-            crate::notify::after_command(
+            tracking::after_command(
                 server,
                 &mut client,
                 spec,
@@ -845,7 +858,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 .blocking
                 .deliver(&w, WaitResult::Served(out.buf, ticket));
             // After the reply, so the waiter sees its invalidations after its answer, as in Redis.
-            crate::notify::unit_done(server, Some(w.client_id), &mut txn.notes);
+            crate::notify::unit_done(server.outlets(), Some(w.client_id), &mut txn.notes);
         }
         for w in stay {
             server.blocking.unclaim(w);
@@ -927,7 +940,7 @@ impl ExpiryBatch {
             self.recording = server.log.is_active();
         }
         server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
-        crate::notify::key_expired(server, &mut self.notes, db, key);
+        crate::notify::key_expired(server.outlets(), &mut self.notes, db, key);
         if self.recording {
             let (record, change) = expiry(db, key, prev, self.changes.len());
             self.records.push(record);

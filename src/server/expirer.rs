@@ -69,7 +69,7 @@ pub fn expire_due(server: &Server) -> usize {
                 batch.commit(server);
                 drop(shard);
                 // Events and invalidations leave once the shard is unlocked.
-                crate::notify::unit_done(server, None, &mut batch.notes);
+                crate::notify::unit_done(server.outlets(), None, &mut batch.notes);
                 if !more {
                     break;
                 }

@@ -191,6 +191,17 @@ impl Server {
         (now_ms / 1000) as u32
     }
 
+    /// What notifications and tracking deliver through.
+    #[inline]
+    pub fn outlets(&self) -> crate::notify::Outlets<'_> {
+        crate::notify::Outlets {
+            config: &self.config,
+            clients: &self.clients,
+            pubsub: &self.pubsub,
+            tracking: &self.notify.tracking,
+        }
+    }
+
     /// Asks the server to stop.
     pub fn request_shutdown(&self) {
         let _ = self.shutdown.send(true);
