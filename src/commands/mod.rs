@@ -609,7 +609,7 @@ pub fn execute(
         return None;
     }
     // A script past busy-reply-threshold: only ALLOW_BUSY commands (scripting/busy.rs).
-    if let Err(e) = crate::scripting::busy::refuse_if_busy(server, spec, client) {
+    if let Err(e) = scripting::refuse_if_busy(server, spec, client) {
         reject(server, out, Some(spec), &e);
         return None;
     }
@@ -652,7 +652,7 @@ pub fn execute(
         // Every command runs under the shared side of the exec lock; EXEC and scripts take the exclusive
         // side so no other client sees them half-applied. Waiting does not hold a runtime worker, and a
         // busy script answers -BUSY (scripting/busy.rs).
-        let _guard = match crate::scripting::busy::acquire(server, spec, client) {
+        let _guard = match scripting::acquire(server, spec, client) {
             Ok(g) => g,
             Err(e) => {
                 reject(server, out, Some(spec), &e);
@@ -802,7 +802,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             txn.may_block = false;
             txn.waiter = true;
             let result = {
-                let _shared = crate::scripting::busy::shared(server);
+                let _shared = crate::scripting::busy::shared(&server.exec_lock);
                 let mut ctx = Ctx {
                     server,
                     client: &mut client,

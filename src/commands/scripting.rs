@@ -1,5 +1,6 @@
 //! Scripting commands (Redis group `scripting`): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
-//! LOAD|EXISTS|FLUSH|KILL, and the dispatcher behind `redis.call` / `redis.pcall`.
+//! LOAD|EXISTS|FLUSH|KILL, the dispatcher behind `redis.call` / `redis.pcall`, and the `-BUSY` gate
+//! dispatch passes before every command (`acquire`, `refuse_if_busy`).
 //!
 //! Atomicity: dispatch runs these commands under the exclusive side of `Server::exec_lock` (as EXEC), so
 //! no other client observes a half-run script. Revision seam: every command a script calls shares the
@@ -10,12 +11,13 @@
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-use super::table::flags;
-use super::{CmdResult, CommandError, Ctx, resolve};
+use super::table::{CommandSpec, flags};
+use super::{Client, CmdResult, CommandError, Ctx, resolve};
 use crate::protocol::ReplyBuf;
 use crate::scripting::cache::{self, Sha};
 use crate::scripting::runner::{self, Call, Frame, Outcome};
 use crate::scripting::{Engine, busy};
+use crate::server::Server;
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
@@ -91,7 +93,7 @@ pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Publishes the cache size for INFO.
-fn publish_count(server: &crate::server::Server, engine: &Engine) {
+fn publish_count(server: &Server, engine: &Engine) {
     let s = &server.scripting;
     s.cached_scripts
         .store(engine.scripts.len() as u64, Ordering::Relaxed);
@@ -203,7 +205,12 @@ pub(crate) fn run_script(
         .config
         .busy_reply_threshold_ms
         .load(Ordering::Relaxed);
-    let watchdog = busy::Watchdog::new(server, running.started, threshold);
+    let watchdog = busy::Watchdog::new(
+        server.scripting.run.clone(),
+        server.shutdown.subscribe(),
+        running.started,
+        threshold,
+    );
     let outcome = {
         let mut dispatch =
             |argv: &[Bytes], out: &mut ReplyBuf| redis_call(ctx, argv, out, read_only);
@@ -301,4 +308,68 @@ fn redis_call(
         return Err(e.message());
     }
     Ok(())
+}
+
+// ---- The `-BUSY` gate dispatch passes before every command (the lock mechanics: scripting::busy). ----
+
+/// The `-BUSY` error for a script of `kind`.
+pub fn busy_error(kind: busy::Kind) -> CommandError {
+    CommandError::Custom(
+        match kind {
+            busy::Kind::Eval => busy::BUSY_EVAL,
+            busy::Kind::Function => busy::BUSY_FUNCTION,
+        }
+        .into(),
+    )
+}
+
+/// Whether `spec` runs under the exclusive side of the exec lock (scripts and EXEC: `CONCORD_EXCLUSIVE`).
+pub fn is_exclusive(spec: &CommandSpec) -> bool {
+    spec.has(flags::CONCORD_EXCLUSIVE)
+}
+
+/// Refuses a command with `-BUSY` while a script is busy, unless its spec allows it (Redis checks this
+/// before queueing inside MULTI too).
+pub fn refuse_if_busy(
+    server: &Server,
+    spec: &CommandSpec,
+    client: &mut Client,
+) -> Result<(), CommandError> {
+    match server.scripting.run.busy() {
+        Some(kind) if !spec.has(flags::ALLOW_BUSY) => Err(refused(client, spec, kind)),
+        _ => Ok(()),
+    }
+}
+
+/// The error for a command refused because a script is busy. As in Redis, a refused EXEC aborts the
+/// transaction (`EXECABORT ... BUSY ...`, MULTI state and WATCHes dropped) so half of it never runs; any
+/// other command refused inside MULTI makes EXEC abort.
+pub fn refused(client: &mut Client, spec: &CommandSpec, kind: busy::Kind) -> CommandError {
+    let busy = busy_error(kind).message();
+    if spec.has(flags::CONCORD_RUNS_QUEUE) && client.multi.is_some() {
+        client.multi = None;
+        client.multi_error = false;
+        client.watched.clear();
+        return CommandError::Custom(format!(
+            "EXECABORT Transaction discarded because of: {busy}"
+        ));
+    }
+    client.multi_error |= client.multi.is_some();
+    CommandError::Custom(busy)
+}
+
+/// Takes the side of the exec lock `spec` runs under, without parking a runtime worker on a long wait,
+/// and answers `-BUSY` when the script holding it runs past busy-reply-threshold.
+pub fn acquire<'a>(
+    server: &'a Server,
+    spec: &CommandSpec,
+    client: &mut Client,
+) -> Result<busy::ExecGuard<'a>, CommandError> {
+    busy::acquire(
+        &server.exec_lock,
+        &server.scripting.run,
+        is_exclusive(spec),
+        spec.has(flags::ALLOW_BUSY),
+    )
+    .map_err(|kind| refused(client, spec, kind))
 }

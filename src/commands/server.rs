@@ -557,7 +557,7 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
     if let Some(kind) = ctx.server.scripting.run.busy()
         && !ctx.argv[1..].iter().any(|a| is_kw(a, "NOSAVE"))
     {
-        return Err(crate::scripting::busy::busy_error(kind));
+        return Err(super::scripting::busy_error(kind));
     }
     tracing::info!("User requested shutdown...");
     ctx.server.request_shutdown();
