@@ -985,6 +985,53 @@ impl ExpiryBatch {
     }
 }
 
+/// Wheel entries the active expirer handles per shard lock; the lock is released between batches.
+const EXPIRE_BATCH: usize = 128;
+
+/// Deletes every key due at the server's current time. Returns how many were deleted. Each batch of one
+/// shard is one unit of the committed stream (one revision for up to `EXPIRE_BATCH` keys).
+pub fn expire_due(server: &Server) -> usize {
+    let now = server.now_ms();
+    // CLIENT PAUSE stops expiry too, as in Redis: keys only look expired until it ends.
+    if server.pubsub.pause.mode(now) != crate::pubsub::pause::PauseMode::Off {
+        return 0;
+    }
+    let mut total = 0;
+    let mut keys = Vec::new();
+    for (dbi, db) in server.keyspace.dbs().iter().enumerate() {
+        for si in 0..crate::keyspace::db::SHARDS {
+            loop {
+                // Not in the middle of an EXEC: a transaction sees one instant of time. While a script or
+                // EXEC holds the lock, this tick is skipped rather than parking a runtime worker.
+                let Some(_shared) = server.exec_lock.try_read() else {
+                    return total;
+                };
+                let mut shard = db.lock(si);
+                if shard.next_deadline().is_none_or(|d| d > now) {
+                    break;
+                }
+                keys.clear();
+                let more = shard.due_keys(now, EXPIRE_BATCH, &mut keys);
+                let mut batch = ExpiryBatch::new(now);
+                for key in &keys {
+                    // Re-checked under the same lock: the key may have been persisted or rewritten.
+                    let hash = db.hash(key);
+                    total += usize::from(batch.reap(server, dbi, &mut shard, hash, key, now));
+                }
+                // Committed under the shard guard, like any unit that took its revision there.
+                batch.commit(server);
+                drop(shard);
+                // Events and invalidations leave once the shard is unlocked.
+                crate::notify::unit_done(server.outlets(), None, &mut batch.notes);
+                if !more {
+                    break;
+                }
+            }
+        }
+    }
+    total
+}
+
 /// The record (`DEL key`) and the change (`Expired`, at sub-index `sub`) of one key's expiry.
 fn expiry(db: usize, key: &[u8], prev: u64, sub: usize) -> (Record, Change) {
     let key = Bytes::copy_from_slice(key);

@@ -628,7 +628,7 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out.int(clock.now_ms() as i64);
         }
         ("expire-now", 2) => {
-            let n = crate::server::expirer::expire_due(ctx.server);
+            let n = super::expire_due(ctx.server);
             ctx.out.int(n as i64);
         }
         ("log", _) => return debug_log(ctx),
