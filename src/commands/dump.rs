@@ -14,7 +14,7 @@ use crate::util::rdb;
 
 /// The encoding limits a restored value is shaped by, from the config.
 fn limits(ctx: &Ctx) -> rdb::Limits {
-    let c = &ctx.server.config;
+    let c = &ctx.state.config;
     rdb::Limits {
         hash: HashLimits {
             listpack_entries: c.get_u64("hash-max-listpack-entries"),

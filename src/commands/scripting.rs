@@ -2,7 +2,7 @@
 //! LOAD|EXISTS|FLUSH|KILL, the dispatcher behind `redis.call` / `redis.pcall`, and the `-BUSY` gate
 //! dispatch passes before every command (`acquire`, `refuse_if_busy`).
 //!
-//! Atomicity: dispatch runs these commands under the exclusive side of `Server::exec_lock` (as EXEC), so
+//! Atomicity: dispatch runs these commands under the exclusive side of `State::exec_lock` (as EXEC), so
 //! no other client observes a half-run script. Revision seam: every command a script calls shares the
 //! script's `Txn`, so the script is one revision, and each command that wrote is logged with it, in order.
 //! Time limit: a Lua count hook drives `scripting::busy::Watchdog` (busy-reply-threshold, leaving the
@@ -17,7 +17,7 @@ use crate::protocol::ReplyBuf;
 use crate::scripting::cache::{self, Sha};
 use crate::scripting::runner::{self, Call, Frame, Outcome};
 use crate::scripting::{Engine, busy};
-use crate::server::Server;
+use crate::state::State;
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
@@ -44,16 +44,16 @@ pub fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
 /// SCRIPT LOAD script
 pub fn script_load(ctx: &mut Ctx) -> CmdResult {
     let body = ctx.arg(2);
-    let mut engine = ctx.server.scripting.engine.lock();
+    let mut engine = ctx.state.scripting.engine.lock();
     let sha = cache(&mut engine, body)?;
-    publish_count(ctx.server, &engine);
+    publish_count(ctx.state, &engine);
     ctx.out.bulk(&sha);
     Ok(())
 }
 
 /// SCRIPT EXISTS sha1 [sha1 ...]
 pub fn script_exists(ctx: &mut Ctx) -> CmdResult {
-    let engine = ctx.server.scripting.engine.lock();
+    let engine = ctx.state.scripting.engine.lock();
     ctx.out.array(ctx.argv.len() - 2);
     for sha in &ctx.argv[2..] {
         ctx.out.int(engine.scripts.contains(sha) as i64);
@@ -72,18 +72,18 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
             ));
         }
     }
-    let mut engine = ctx.server.scripting.engine.lock();
+    let mut engine = ctx.state.scripting.engine.lock();
     engine.scripts.clear();
     // Frees the registry slots that pinned the scripts, so Lua can collect them.
     engine.lua.expire_registry_values();
-    publish_count(ctx.server, &engine);
+    publish_count(ctx.state, &engine);
     ctx.out.ok();
     Ok(())
 }
 
 /// SCRIPT KILL: stops the running EVAL script unless it wrote (runs beside a busy script, unlocked).
 pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
-    ctx.server
+    ctx.state
         .scripting
         .run
         .request_kill(true)
@@ -93,8 +93,8 @@ pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Publishes the cache size for INFO.
-fn publish_count(server: &Server, engine: &Engine) {
-    let s = &server.scripting;
+fn publish_count(state: &State, engine: &Engine) {
+    let s = &state.scripting;
     s.cached_scripts
         .store(engine.scripts.len() as u64, Ordering::Relaxed);
     s.scripts_bytes
@@ -145,8 +145,8 @@ pub(crate) fn parse_numkeys(ctx: &Ctx, bad: &str) -> Result<usize, CommandError>
 
 fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     let nk = parse_numkeys(ctx, "ERR value is not an integer or out of range")?;
-    let server = ctx.server;
-    let mut engine = server.scripting.engine.lock();
+    let state = ctx.state;
+    let mut engine = state.scripting.engine.lock();
     let sha = if by_sha {
         match engine.scripts.get(ctx.arg(1)) {
             Some((sha, _)) => *sha,
@@ -154,7 +154,7 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
         }
     } else {
         let sha = cache(&mut engine, ctx.arg(1))?;
-        publish_count(server, &engine);
+        publish_count(state, &engine);
         sha
     };
     let Some((_, script)) = engine.scripts.get(&sha) else {
@@ -194,20 +194,17 @@ pub(crate) fn run_script(
     nk: usize,
     read_only: bool,
 ) -> CmdResult {
-    let server = ctx.server;
+    let state = ctx.state;
     let saved_db = ctx.client.db;
     ctx.txn.may_block = false;
     let argv = ctx.argv;
     let (keys, args) = argv[3..].split_at(nk);
     let resp3 = ctx.out.is_resp3();
-    let running = server.scripting.run.begin(kind, name, argv);
-    let threshold = server
-        .config
-        .busy_reply_threshold_ms
-        .load(Ordering::Relaxed);
+    let running = state.scripting.run.begin(kind, name, argv);
+    let threshold = state.config.busy_reply_threshold_ms.load(Ordering::Relaxed);
     let watchdog = busy::Watchdog::new(
-        server.scripting.run.clone(),
-        server.shutdown.subscribe(),
+        state.scripting.run.clone(),
+        state.shutdown.subscribe(),
         running.started,
         threshold,
     );
@@ -224,7 +221,7 @@ pub(crate) fn run_script(
     if lua_bytes > crate::scripting::MEMORY_LIMIT / 2 {
         let _ = engine.lua.gc_collect();
     }
-    server
+    state
         .scripting
         .lua_bytes
         .store(lua_bytes as u64, Ordering::Relaxed);
@@ -239,7 +236,7 @@ pub(crate) fn run_script(
                     .iter()
                     .position(|&b| b == b' ' || b == b'\r')
                     .unwrap_or(rest.len());
-                server
+                state
                     .stats
                     .count_error(&String::from_utf8_lossy(&rest[..end]));
             }
@@ -256,7 +253,7 @@ pub(crate) fn run_script(
         }
     };
     let code = error.split(' ').next().unwrap_or("ERR");
-    server.stats.count_error(code);
+    state.stats.count_error(code);
     ctx.out.error(&error);
     Ok(())
 }
@@ -287,7 +284,7 @@ fn redis_call(
     };
     if spec.has(flags::WRITE) {
         // As Redis: once a write command ran, the script can no longer be killed.
-        ctx.server.scripting.run.mark_wrote();
+        ctx.state.scripting.run.mark_wrote();
     }
     if spec.has(flags::CONCORD_NO_SCRIPT_BLOCK)
         && argv
@@ -301,8 +298,8 @@ fn redis_call(
         ));
     }
     if let Err(e) = super::run_in_unit(ctx, spec, handler, argv, Some(out)) {
-        ctx.server.stats.count_error(&e.code());
-        ctx.server.stats.commands[spec.id]
+        ctx.state.stats.count_error(&e.code());
+        ctx.state.stats.commands[spec.id]
             .failed
             .fetch_add(1, Ordering::Relaxed);
         return Err(e.message());
@@ -331,11 +328,11 @@ pub fn is_exclusive(spec: &CommandSpec) -> bool {
 /// Refuses a command with `-BUSY` while a script is busy, unless its spec allows it (Redis checks this
 /// before queueing inside MULTI too).
 pub fn refuse_if_busy(
-    server: &Server,
+    state: &State,
     spec: &CommandSpec,
     client: &mut Client,
 ) -> Result<(), CommandError> {
-    match server.scripting.run.busy() {
+    match state.scripting.run.busy() {
         Some(kind) if !spec.has(flags::ALLOW_BUSY) => Err(refused(client, spec, kind)),
         _ => Ok(()),
     }
@@ -361,13 +358,13 @@ pub fn refused(client: &mut Client, spec: &CommandSpec, kind: busy::Kind) -> Com
 /// Takes the side of the exec lock `spec` runs under, without parking a runtime worker on a long wait,
 /// and answers `-BUSY` when the script holding it runs past busy-reply-threshold.
 pub fn acquire<'a>(
-    server: &'a Server,
+    state: &'a State,
     spec: &CommandSpec,
     client: &mut Client,
 ) -> Result<busy::ExecGuard<'a>, CommandError> {
     busy::acquire(
-        &server.exec_lock,
-        &server.scripting.run,
+        &state.exec_lock,
+        &state.scripting.run,
         is_exclusive(spec),
         spec.has(flags::ALLOW_BUSY),
     )

@@ -11,7 +11,7 @@ use super::table::{CommandSpec, flags as cmd_flags};
 use crate::commands::{Client, CmdResult, CommandError, Ctx, is_kw};
 use crate::notify::Notes;
 use crate::notify::tracking::Options;
-use crate::server::Server;
+use crate::state::State;
 
 /// Called before a command runs for `client` (top level, in EXEC, or from a script): a tracking client
 /// that runs a read-only command starts tracking the keys of `keys_of` (the command itself, or for a
@@ -19,14 +19,14 @@ use crate::server::Server;
 /// write racing with it is never missed (at worst an extra invalidation).
 #[inline]
 pub fn before_command(
-    server: &Server,
+    state: &State,
     client: &Client,
     spec: &CommandSpec,
     keys_of: (&CommandSpec, &[Bytes]),
 ) {
-    let tracking = &server.notify.tracking;
+    let tracking = &state.notify.tracking;
     if tracking.is_active() {
-        tracking.enforce_limit(&server.clients, max_keys(server));
+        tracking.enforce_limit(&state.clients, max_keys(state));
     }
     if client.tracking.on
         && !client.tracking.bcast
@@ -34,7 +34,7 @@ pub fn before_command(
         && !spec.has(cmd_flags::PUBSUB)
         && !spec.has(cmd_flags::CONCORD_SCRIPT)
     {
-        remember(server, client, keys_of.0, keys_of.1);
+        remember(state, client, keys_of.0, keys_of.1);
     }
 }
 
@@ -42,7 +42,7 @@ pub fn before_command(
 /// inside EXEC or a script). Records the keys it wrote for tracking and ends a one-shot CLIENT CACHING.
 #[inline]
 pub fn after_command(
-    server: &Server,
+    state: &State,
     client: &mut Client,
     spec: &CommandSpec,
     argv: &[Bytes],
@@ -53,14 +53,14 @@ pub fn after_command(
     if !top {
         notes.nested = true;
     }
-    let tracking = &server.notify.tracking;
+    let tracking = &state.notify.tracking;
     if tracking.has_state() && spec.has(cmd_flags::CONCORD_FLUSHES) {
         notes.flushed = true;
     }
     if tracking.is_active() {
         // Checked after every command too, so lowering tracking-table-max-keys evicts at once.
         if top {
-            tracking.enforce_limit(&server.clients, max_keys(server));
+            tracking.enforce_limit(&state.clients, max_keys(state));
         }
         if !notes.flushed && wrote && !(top && notes.nested) && spec.has(cmd_flags::WRITE) {
             keyspecs::written_keys(spec, argv, |k| notes.changed.push(k.clone()));
@@ -78,7 +78,7 @@ pub fn after_command(
 
 /// A tracking client in default mode read keys with a read-only command: remember them, unless
 /// OPTIN without CLIENT CACHING YES, or OPTOUT with CLIENT CACHING NO.
-fn remember(server: &Server, client: &Client, spec: &CommandSpec, argv: &[Bytes]) {
+fn remember(state: &State, client: &Client, spec: &CommandSpec, argv: &[Bytes]) {
     let t = &client.tracking;
     if (t.optin && !t.caching) || (t.optout && t.caching) {
         return;
@@ -88,19 +88,16 @@ fn remember(server: &Server, client: &Client, spec: &CommandSpec, argv: &[Bytes]
     if keys.is_empty() {
         return;
     }
-    server
+    state
         .notify
         .tracking
-        .remember_keys(&server.clients, client.info.id, keys, max_keys(server));
+        .remember_keys(&state.clients, client.info.id, keys, max_keys(state));
 }
 
 /// `tracking-table-max-keys` now (0 = no limit).
 #[inline]
-fn max_keys(server: &Server) -> usize {
-    server
-        .config
-        .tracking_table_max_keys
-        .load(Ordering::Relaxed) as usize
+fn max_keys(state: &State) -> usize {
+    state.config.tracking_table_max_keys.load(Ordering::Relaxed) as usize
 }
 
 fn err(msg: &str) -> CommandError {
@@ -127,7 +124,7 @@ pub fn client_tracking(ctx: &mut Ctx) -> CmdResult {
                 return Err(err("A client can only redirect to a single other client"));
             }
             let id = crate::commands::parse_int(&argv[j])?;
-            if id <= 0 || ctx.server.clients.get(id as u64).is_none() {
+            if id <= 0 || ctx.state.clients.get(id as u64).is_none() {
                 return Err(err("The client ID you want redirect to does not exist"));
             }
             o.redirect = id as u64;
@@ -147,7 +144,7 @@ pub fn client_tracking(ctx: &mut Ctx) -> CmdResult {
         }
         j += 1;
     }
-    let tracking = ctx.server.notify.tracking.clone();
+    let tracking = ctx.state.notify.tracking.clone();
     if is_kw(&argv[2], "on") {
         let cur = &ctx.client.tracking;
         if !o.bcast && !o.prefixes.is_empty() {
@@ -250,7 +247,7 @@ pub fn client_getredir(ctx: &mut Ctx) -> CmdResult {
 pub fn client_trackinginfo(ctx: &mut Ctx) -> CmdResult {
     let t = &ctx.client.tracking;
     let id = ctx.client.info.id;
-    let tracking = &ctx.server.notify.tracking;
+    let tracking = &ctx.state.notify.tracking;
     let mut flags: Vec<&str> = vec![if t.on { "on" } else { "off" }];
     if t.bcast {
         flags.push("bcast");

@@ -25,7 +25,7 @@ pub use crate::clients::{ClientSubs, Kind};
 
 type Subscribers = HashMap<u64, Arc<ClientInfo>>;
 
-/// The server's pub/sub registry, MONITOR clients and CLIENT PAUSE state (`server.pubsub`).
+/// The server's pub/sub registry, MONITOR clients and CLIENT PAUSE state (`State::pubsub`).
 #[derive(Default)]
 pub struct PubSub {
     maps: [RwLock<HashMap<Bytes, Subscribers>>; 3],

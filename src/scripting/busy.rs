@@ -1,7 +1,7 @@
 //! Busy scripts: the state of the one script (EVAL or FCALL) running now, the `-BUSY` gate every other
 //! command passes, SCRIPT KILL / FUNCTION KILL, and how a long script gets off the runtime's worker.
 //!
-//! Scripts and EXEC run under the exclusive side of `Server::exec_lock`, every other command under the
+//! Scripts and EXEC run under the exclusive side of `State::exec_lock`, every other command under the
 //! shared side. The runtime may have a single worker thread, so two things must hold while a script runs
 //! long:
 //!

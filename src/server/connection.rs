@@ -19,7 +19,7 @@ use crate::commands::{BlockOn, Client, ReplyMode, execute, serve_ready, write_ti
 use crate::protocol::request::{Limits, RequestParser};
 use crate::protocol::{ReplyBuf, Resp};
 use crate::server::Server;
-use crate::server::blocking::WaitResult;
+use crate::state::blocking::WaitResult;
 
 /// Read buffer growth step; big bulks grow it further as their bytes arrive, never up front.
 const READ_CHUNK: usize = 16 * 1024;
