@@ -4,11 +4,12 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 
+use concord::clients::ClientInfo;
 use concord::clock::ServerClock;
 use concord::commands::{Client, execute};
 use concord::config::Config;
 use concord::protocol::{ReplyBuf, Resp};
-use concord::server::{ClientInfo, Server};
+use concord::server::Server;
 
 fn bench(c: &mut Criterion) {
     let server = Server::new(Config::default(), Arc::new(ServerClock::new()));

@@ -1,6 +1,8 @@
 //! Every tunable, with Redis's directive names. One table (`PARAMS`) validates values from the command
 //! line, the config file and `CONFIG SET` alike; values read on the hot path are mirrored into atomics.
 
+pub mod keyspace_events;
+
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -280,7 +282,8 @@ fn normalise(param: &Param, value: &str) -> Result<String, ConfigError> {
         reason: reason.to_string(),
     };
     if param.name == "notify-keyspace-events" {
-        return crate::notify::normalise_flags(value).ok_or_else(|| bad(crate::notify::BAD_FLAGS));
+        return keyspace_events::normalise_flags(value)
+            .ok_or_else(|| bad(keyspace_events::BAD_FLAGS));
     }
     match param.kind {
         Kind::Int { min, max } => {
@@ -440,7 +443,7 @@ pub struct Config {
     pub busy_reply_threshold_ms: AtomicU64,
     pub requirepass: RwLock<Option<Vec<u8>>>,
     pub has_requirepass: AtomicBool,
-    /// `notify-keyspace-events` as flag bits (`notify::class`).
+    /// `notify-keyspace-events` as flag bits (`keyspace_events::class`).
     pub notify_keyspace_events: std::sync::atomic::AtomicU32,
     pub tracking_table_max_keys: AtomicU64,
     /// `client-output-buffer-limit`, shared with the client registry.
@@ -568,7 +571,7 @@ impl Config {
             "timeout" => self.timeout_s.store(num(), Ordering::Relaxed),
             "busy-reply-threshold" => self.busy_reply_threshold_ms.store(num(), Ordering::Relaxed),
             "notify-keyspace-events" => self.notify_keyspace_events.store(
-                crate::notify::parse_flags(value).unwrap_or(0),
+                keyspace_events::parse_flags(value).unwrap_or(0),
                 Ordering::Relaxed,
             ),
             "tracking-table-max-keys" => {

@@ -1,9 +1,17 @@
 //! Concord: a Redis-protocol server for distributed coordination.
 //!
-//! Layers, outside in: `server` (sockets, connections, clients), `protocol` (RESP framing and replies),
-//! `commands` (the generated table, dispatch and the handler families: the apply path), `keyspace`
-//! (sharded tables, expiry wheels, the global revision), `clock` (the only reader of system time).
+//! Layers, outside in; each module imports only modules below it:
+//! - `server`: the listener, connections, the expirer task, shutdown.
+//! - `commands`: the generated table, dispatch and the handler families (the apply path).
+//! - `state`: what the apply path reads and writes (`State`), shared by every connection.
+//! - the registries and engines `State` holds: `scripting` (Lua), `notify` (keyspace events, client
+//!   tracking), `pubsub`, `watches` (KV.WATCH, a reader of the committed stream), `clients` (the
+//!   client registry).
+//! - the leaves: `keyspace` (sharded tables, expiry wheels, the global revision), `commit` (the
+//!   committed stream), `config`, `protocol` (RESP framing and replies), `util`, `clock` (the only reader
+//!   of system time).
 
+pub mod clients;
 pub mod clock;
 pub mod commands;
 pub mod commit;
@@ -14,4 +22,6 @@ pub mod protocol;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
+pub mod state;
 pub mod util;
+pub mod watches;

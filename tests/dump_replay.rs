@@ -9,7 +9,7 @@ mod replay_support;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use concord::server::expirer;
+use concord::commands::expire_due;
 use replay_support::{assert_same_state, client, exec, new_server, replay_all};
 
 /// The bulk payload of a DUMP reply, or None for nil.
@@ -92,7 +92,7 @@ fn run(seed: u64, steps: usize) {
         exec(&original, &mut client, &parts);
         original.clock.advance(rng.random_range(0..300));
         if rng.random_range(0..4) == 0 {
-            expirer::expire_due(&original);
+            expire_due(&original);
         }
     }
     let log = replay_support::units(&original);

@@ -10,9 +10,8 @@ use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use concord::commands::execute;
+use concord::commands::{execute, expire_due};
 use concord::protocol::{ReplyBuf, Resp};
-use concord::server::expirer;
 use replay_support::{assert_same_state, client, new_server, replay_all};
 
 fn random_command(rng: &mut StdRng) -> Vec<String> {
@@ -377,7 +376,7 @@ fn run_stream_with(seed: u64, steps: usize, generate: fn(&mut StdRng) -> Vec<Str
         out.buf.clear();
         original.clock.advance(rng.random_range(0..300));
         if rng.random_range(0..4) == 0 {
-            expirer::expire_due(&original);
+            expire_due(&original);
         }
     }
     let log = replay_support::units(&original);

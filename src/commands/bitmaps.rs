@@ -16,7 +16,7 @@ fn offset_error() -> CommandError {
 }
 
 fn max_string_len(ctx: &Ctx) -> u64 {
-    ctx.server
+    ctx.state
         .config
         .proto_max_bulk_len
         .load(std::sync::atomic::Ordering::Relaxed)

@@ -45,12 +45,12 @@ pub fn reset(ctx: &mut Ctx) -> CmdResult {
     ctx.client.multi = None;
     ctx.client.multi_error = false;
     ctx.client.watched.clear();
-    ctx.client.authenticated = !ctx.server.config.has_requirepass.load(Ordering::Relaxed);
+    ctx.client.authenticated = !ctx.state.config.has_requirepass.load(Ordering::Relaxed);
     // Subscriptions and MONITOR end silently, as in Redis.
-    ctx.server.pubsub.drop_client(&ctx.client.info);
-    ctx.server.watches.drop_client(&ctx.client.info);
+    ctx.state.pubsub.drop_client(&ctx.client.info);
+    ctx.state.watches.drop_client(&ctx.client.info);
     // So does client tracking.
-    let tracking = ctx.server.notify.tracking.clone();
+    let tracking = ctx.state.notify.tracking.clone();
     tracking.disable_client(&mut ctx.client.tracking);
     let info = &ctx.client.info;
     info.db.store(0, Ordering::Relaxed);
@@ -77,7 +77,7 @@ fn check_credentials(ctx: &Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), 
     if user.is_some_and(|u| u != b"default") {
         return Err(CommandError::WrongPass);
     }
-    let required = ctx.server.config.requirepass.read();
+    let required = ctx.state.config.requirepass.read();
     match required.as_deref() {
         None if user.is_none() => Err(CommandError::AuthNotConfigured),
         None => Ok(()),
@@ -237,7 +237,7 @@ pub fn client_setinfo(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-fn cmd_name(info: &crate::server::ClientInfo) -> String {
+fn cmd_name(info: &crate::clients::ClientInfo) -> String {
     match info.last_cmd.load(Ordering::Relaxed) {
         0 => "NULL".into(),
         n => spec_by_id(n - 1).map_or("NULL".into(), |s| s.name.to_string()),
@@ -295,7 +295,7 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
     }
     let mut text = String::new();
     if only_normal {
-        for c in ctx.server.clients.snapshot() {
+        for c in ctx.state.clients.snapshot() {
             if ids.as_ref().is_some_and(|l| !l.contains(&c.id))
                 || pubsub_type.is_some_and(|p| p != c.in_pubsub())
             {
@@ -316,7 +316,7 @@ pub fn client_list(ctx: &mut Ctx) -> CmdResult {
 
 /// Closes another connection at once, or the caller's own after its reply is written (a kill would
 /// also abandon that reply).
-fn kill_client(ctx: &mut Ctx, c: &crate::server::ClientInfo) {
+fn kill_client(ctx: &mut Ctx, c: &crate::clients::ClientInfo) {
     if c.id == ctx.client.info.id {
         ctx.client.close_after_reply = true;
     } else {
@@ -331,7 +331,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
     if argv.len() == 3 {
         let addr = String::from_utf8_lossy(&argv[2]).into_owned();
         let Some(c) = ctx
-            .server
+            .state
             .clients
             .snapshot()
             .into_iter()
@@ -394,7 +394,7 @@ pub fn client_kill(ctx: &mut Ctx) -> CmdResult {
         }
     }
     let mut killed = 0;
-    for c in ctx.server.clients.snapshot() {
+    for c in ctx.state.clients.snapshot() {
         let age_s = ctx.now_ms.saturating_sub(c.created_ms) / 1000;
         let matches = normal
             && pubsub_type.is_none_or(|p| p == c.in_pubsub())

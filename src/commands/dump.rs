@@ -1,4 +1,4 @@
-//! DUMP and RESTORE: a key's value as a Redis 7.0-compatible DUMP payload (`util::rdb` owns the format)
+//! DUMP and RESTORE: a key's value as a Redis 7.0-compatible DUMP payload (`keyspace::rdb` owns the format)
 //! and back, with Redis's options (REPLACE, ABSTTL, IDLETIME, FREQ) and errors. RESTORE is logged as
 //! `RESTORE key <absolute ms or 0> payload ABSTTL [REPLACE]`, so replaying it later gives the same key
 //! with the same expiry.
@@ -6,15 +6,15 @@
 use bytes::Bytes;
 
 use super::{CmdResult, CommandError, Ctx, Ttl, is_kw, parse_int};
+use crate::keyspace::rdb;
 use crate::keyspace::types::hash::HashLimits;
 use crate::keyspace::types::set::SetLimits;
 use crate::keyspace::types::stream::NodeLimits;
 use crate::notify::class as ev;
-use crate::util::rdb;
 
 /// The encoding limits a restored value is shaped by, from the config.
 fn limits(ctx: &Ctx) -> rdb::Limits {
-    let c = &ctx.server.config;
+    let c = &ctx.state.config;
     rdb::Limits {
         hash: HashLimits {
             listpack_entries: c.get_u64("hash-max-listpack-entries"),

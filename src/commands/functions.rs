@@ -28,7 +28,7 @@ fn subcommand_syntax(sub: &str) -> CommandError {
 
 /// Publishes the library and function counts FUNCTION STATS reads without the engine lock.
 fn update_counts(ctx: &Ctx, counts: (usize, usize)) {
-    let s = &ctx.server.scripting;
+    let s = &ctx.state.scripting;
     s.libraries_count.store(counts.0 as u64, Ordering::Relaxed);
     s.functions_count.store(counts.1 as u64, Ordering::Relaxed);
 }
@@ -51,7 +51,7 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
         return Err(err("Function code is missing"));
     }
     let code = ctx.arg(last);
-    let mut engine = ctx.server.scripting.engine.lock();
+    let mut engine = ctx.state.scripting.engine.lock();
     let engine = &mut *engine;
     // Redis checks the header and the name before compiling anything.
     let (engine_name, name, _) =
@@ -78,7 +78,7 @@ pub fn function_load(ctx: &mut Ctx) -> CmdResult {
 /// FUNCTION DELETE library-name
 pub fn function_delete(ctx: &mut Ctx) -> CmdResult {
     let name = String::from_utf8_lossy(ctx.arg(2)).into_owned();
-    let mut engine = ctx.server.scripting.engine.lock();
+    let mut engine = ctx.state.scripting.engine.lock();
     if !engine.libs.delete(&name) {
         return Err(err("Library not found"));
     }
@@ -100,7 +100,7 @@ pub fn function_flush(ctx: &mut Ctx) -> CmdResult {
         3 => return Err(err("FUNCTION FLUSH only supports SYNC|ASYNC option")),
         _ => return Err(subcommand_syntax("flush")),
     }
-    let mut engine = ctx.server.scripting.engine.lock();
+    let mut engine = ctx.state.scripting.engine.lock();
     engine.libs.flush();
     engine.lua.expire_registry_values();
     update_counts(ctx, (0, 0));
@@ -133,7 +133,7 @@ pub fn function_list(ctx: &mut Ctx) -> CmdResult {
         }
         i += 1;
     }
-    let engine = ctx.server.scripting.engine.lock();
+    let engine = ctx.state.scripting.engine.lock();
     let libs: Vec<_> = engine
         .libs
         .libraries
@@ -182,7 +182,7 @@ pub fn function_list(ctx: &mut Ctx) -> CmdResult {
 
 /// FUNCTION DUMP
 pub fn function_dump(ctx: &mut Ctx) -> CmdResult {
-    let engine = ctx.server.scripting.engine.lock();
+    let engine = ctx.state.scripting.engine.lock();
     let payload = dump(engine.libs.libraries.values());
     drop(engine);
     ctx.out.bulk(&payload);
@@ -214,7 +214,7 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
     let Some(codes) = undump(ctx.arg(2)) else {
         return Err(err("DUMP payload version or checksum are wrong"));
     };
-    let mut engine = ctx.server.scripting.engine.lock();
+    let mut engine = ctx.state.scripting.engine.lock();
     let engine = &mut *engine;
     let mut libs = Vec::with_capacity(codes.len());
     for code in &codes {
@@ -253,7 +253,7 @@ pub fn function_restore(ctx: &mut Ctx) -> CmdResult {
 
 /// FUNCTION STATS: runs beside a busy script (ALLOW_BUSY), so it reads only lock-free state.
 pub fn function_stats(ctx: &mut Ctx) -> CmdResult {
-    let s = &ctx.server.scripting;
+    let s = &ctx.state.scripting;
     if s.run.kind() == Some(busy::Kind::Eval) {
         return Err(CommandError::Custom(busy::BUSY_EVAL.into()));
     }
@@ -288,7 +288,7 @@ pub fn function_stats(ctx: &mut Ctx) -> CmdResult {
 
 /// FUNCTION KILL: stops the running function unless it wrote (runs beside a busy script, unlocked).
 pub fn function_kill(ctx: &mut Ctx) -> CmdResult {
-    ctx.server
+    ctx.state
         .scripting
         .run
         .request_kill(false)
@@ -356,8 +356,8 @@ pub fn fcall_ro(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn call(ctx: &mut Ctx, ro: bool) -> CmdResult {
-    let server = ctx.server;
-    let engine = server.scripting.engine.lock();
+    let state = ctx.state;
+    let engine = state.scripting.engine.lock();
     let name = String::from_utf8_lossy(ctx.arg(1)).into_owned();
     let Some(f) = engine.libs.function(&name) else {
         return Err(err("Function not found"));

@@ -16,7 +16,7 @@ use crate::util::glob::glob_match;
 use crate::util::numbers::{LongDouble, parse_i64};
 
 fn limits(ctx: &Ctx) -> HashLimits {
-    let c = &ctx.server.config;
+    let c = &ctx.state.config;
     HashLimits {
         listpack_entries: c.get_u64("hash-max-listpack-entries"),
         listpack_value: c.get_u64("hash-max-listpack-value"),

@@ -327,7 +327,7 @@ fn estimate(regs: &[u8; REGISTERS]) -> u64 {
 }
 
 fn max_sparse(ctx: &Ctx) -> usize {
-    ctx.server.config.get_u64("hll-sparse-max-bytes") as usize
+    ctx.state.config.get_u64("hll-sparse-max-bytes") as usize
 }
 
 /// PFADD key [element ...]: 1 if the key was created or a register changed, else 0.

@@ -162,7 +162,7 @@ pub fn parse_db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CommandError> {
         max: i32::MAX.into(),
     })?;
     match usize::try_from(n) {
-        Ok(i) if i < ctx.server.keyspace.db_count() => Ok(i),
+        Ok(i) if i < ctx.state.keyspace.db_count() => Ok(i),
         _ => Err(CommandError::DbIndexOutOfRange),
     }
 }
@@ -203,7 +203,7 @@ fn transfer(
     keep_source: bool,
 ) -> Transfer {
     let src_db = ctx.client.db;
-    let ks = &ctx.server.keyspace;
+    let ks = &ctx.state.keyspace;
     let (sdb, ddb) = (ks.db(src_db), ks.db(dst_db));
     let (hs, hd) = (sdb.hash(key), ddb.hash(dst_key));
     if src_db == dst_db {
@@ -489,7 +489,7 @@ pub fn object_encoding(ctx: &mut Ctx) -> CmdResult {
 }
 
 fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.server
+    ctx.state
         .config
         .get("maxmemory-policy")
         .is_some_and(|p| p.contains("lfu"))

@@ -19,7 +19,7 @@ use crate::keyspace::types::list::End;
 use crate::keyspace::{Entry, Value};
 use crate::notify::class as ev;
 use crate::protocol::ReplyBuf;
-use crate::server::blocking::TimeoutReply;
+use crate::state::blocking::TimeoutReply;
 
 fn list_of(e: &Entry) -> Result<&ListValue, CommandError> {
     match &e.value {

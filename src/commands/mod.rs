@@ -29,12 +29,11 @@ pub mod sort;
 pub mod streams;
 pub mod strings;
 pub mod table;
+pub mod tracking;
 pub mod transactions;
 pub mod typed;
 pub mod unblock;
 pub mod zsets;
-
-pub use crate::notify::commands as notify_cmds;
 
 use bytes::Bytes;
 use std::sync::Arc;
@@ -44,11 +43,12 @@ use std::time::Instant;
 pub use error::{CmdResult, CommandError};
 use table::{CommandSpec, flags};
 
+use crate::clients::ClientInfo;
 use crate::commit::{Change, ChangeKind, Record, Unit};
 use crate::keyspace::{Db, Entry, Shard};
 use crate::protocol::ReplyBuf;
-use crate::server::blocking::{TimeoutReply, WaitResult};
-use crate::server::{ClientInfo, Server};
+use crate::state::State;
+use crate::state::blocking::{TimeoutReply, WaitResult};
 
 /// A command handler: reads `ctx.argv`, writes the reply into `ctx.out`.
 pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
@@ -169,7 +169,8 @@ impl Txn {
 
 /// Everything a handler sees.
 pub struct Ctx<'a> {
-    pub server: &'a Server,
+    /// The shared state; never the server itself, so the apply path reaches no socket or task.
+    pub state: &'a State,
     pub client: &'a mut Client,
     pub argv: &'a [Bytes],
     pub out: &'a mut ReplyBuf,
@@ -182,7 +183,7 @@ impl<'a> Ctx<'a> {
     /// The current database.
     #[inline]
     pub fn db(&self) -> &'a Db {
-        self.server.keyspace.db(self.client.db)
+        self.state.keyspace.db(self.client.db)
     }
 
     /// The revision of this unit of writes, taken on first use. Whether the unit records is decided
@@ -195,12 +196,12 @@ impl<'a> Ctx<'a> {
         }
         let r = match self.txn.forced_revision {
             Some(r) => {
-                self.server.keyspace.observe_revision(r);
+                self.state.keyspace.observe_revision(r);
                 r
             }
-            None => self.server.keyspace.next_revision(),
+            None => self.state.keyspace.next_revision(),
         };
-        self.txn.recording = self.server.log.is_active();
+        self.txn.recording = self.state.log.is_active();
         self.txn.revision = Some(r);
         r
     }
@@ -256,7 +257,7 @@ impl<'a> Ctx<'a> {
 
     /// A string value's bytes, when the committed stream captures values (a watcher exists).
     fn captured(&self, value: &crate::keyspace::Value) -> Option<Bytes> {
-        if !self.server.log.capture_values() {
+        if !self.state.log.capture_values() {
             return None;
         }
         value.as_str().map(|mut s| s.with(Bytes::copy_from_slice))
@@ -321,7 +322,7 @@ impl<'a> Ctx<'a> {
     /// Reports that `key` (in the current db) now has something a blocked client may take (a stream
     /// that grew; list and sorted-set creations are reported by `upsert` itself).
     pub fn signal_ready(&mut self, key: &[u8]) {
-        if !self.server.blocking.is_empty() {
+        if !self.state.blocking.is_empty() {
             self.txn
                 .ready
                 .push((self.client.db, Bytes::copy_from_slice(key)));
@@ -380,17 +381,17 @@ impl<'a> Ctx<'a> {
     pub fn expired(&mut self, db: usize, key: &[u8], prev: u64) {
         if self.txn.revision.is_none() {
             let mut batch = ExpiryBatch::new(self.now_ms);
-            batch.delete(self.server, db, key, prev);
-            self.client.last_revision = self.client.last_revision.max(batch.commit(self.server));
+            batch.delete(self.state, db, key, prev);
+            self.client.last_revision = self.client.last_revision.max(batch.commit(self.state));
             self.txn.notes.events.append(&mut batch.notes.events);
             self.txn.notes.changed.append(&mut batch.notes.changed);
             return;
         }
-        self.server
+        self.state
             .stats
             .expired_keys
             .fetch_add(1, Ordering::Relaxed);
-        crate::notify::key_expired(self.server, &mut self.txn.notes, db, key);
+        crate::notify::key_expired(self.state.outlets(), &mut self.txn.notes, db, key);
         self.revision();
         if self.txn.recording {
             let (record, change) = expiry(db, key, prev, self.txn.changes.len());
@@ -404,13 +405,27 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
         let db = self.client.db;
-        crate::notify::record(self.server, &mut self.txn.notes, db, class, event, key);
+        crate::notify::record(
+            self.state.outlets(),
+            &mut self.txn.notes,
+            db,
+            class,
+            event,
+            key,
+        );
     }
 
     /// `notify` for a key in database `db` (MOVE, COPY ... DB).
     #[inline]
     pub fn notify_db(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
-        crate::notify::record(self.server, &mut self.txn.notes, db, class, event, key);
+        crate::notify::record(
+            self.state.outlets(),
+            &mut self.txn.notes,
+            db,
+            class,
+            event,
+            key,
+        );
     }
 
     /// Whether reads by this client refresh a key's access time (CLIENT NO-TOUCH turns that off).
@@ -422,7 +437,7 @@ impl<'a> Ctx<'a> {
     /// The LRU clock now (OBJECT IDLETIME).
     #[inline]
     pub fn lru(&self) -> u32 {
-        self.server.lru_clock(self.now_ms)
+        self.state.lru_clock(self.now_ms)
     }
 
     #[inline]
@@ -432,13 +447,13 @@ impl<'a> Ctx<'a> {
 
     #[inline]
     pub fn hit(&self, found: bool, key: &[u8]) {
-        let s = &self.server.stats;
+        let s = &self.state.stats;
         if found {
             s.keyspace_hits.fetch_add(1, Ordering::Relaxed);
         } else {
             s.keyspace_misses.fetch_add(1, Ordering::Relaxed);
             // A read miss is announced at once, as Redis's lookup does (there is no write to wait for).
-            crate::notify::key_miss(self.server, self.client.db, key);
+            crate::notify::key_miss(self.state.outlets(), self.client.db, key);
         }
     }
 }
@@ -509,10 +524,10 @@ pub(crate) fn run_in_unit(
     } else {
         (ctx.spec, ctx.argv)
     };
-    crate::notify::before_command(ctx.server, ctx.client, spec, keys_of);
+    tracking::before_command(ctx.state, ctx.client, spec, keys_of);
     let result = {
         let mut sub = Ctx {
-            server: ctx.server,
+            state: ctx.state,
             client: &mut *ctx.client,
             argv,
             out: match out {
@@ -525,17 +540,17 @@ pub(crate) fn run_in_unit(
         };
         handler(&mut sub)
     };
-    if ctx.server.pubsub.monitors.active() {
+    if ctx.state.pubsub.monitors.active() {
         // A command of a script shows as `[db lua]`, one inside EXEC as the client's.
         let from_script = !ctx.spec.has(flags::CONCORD_RUNS_QUEUE);
-        pubsub::feed_monitors_in_unit(ctx.server, ctx.client, spec, from_script, argv);
+        pubsub::feed_monitors_in_unit(ctx.state, ctx.client, spec, from_script, argv);
     }
-    ctx.server.stats.commands[spec.id]
+    ctx.state.stats.commands[spec.id]
         .calls
         .fetch_add(1, Ordering::Relaxed);
     let wrote = ctx.txn.stamps > stamps_before;
-    crate::notify::after_command(
-        ctx.server,
+    tracking::after_command(
+        ctx.state,
         ctx.client,
         spec,
         argv,
@@ -550,9 +565,9 @@ pub(crate) fn run_in_unit(
                 argv: argv.to_vec(),
             });
         }
-        if !ctx.server.blocking.is_empty() {
+        if !ctx.state.blocking.is_empty() {
             let db = ctx.client.db;
-            written_keys_ready(ctx.server, db, spec, argv, &mut ctx.txn.ready);
+            written_keys_ready(ctx.state, db, spec, argv, &mut ctx.txn.ready);
         }
     }
     result
@@ -569,7 +584,7 @@ pub fn write_timeout_reply(out: &mut ReplyBuf, r: TimeoutReply) {
 /// Runs one command for a client: lookup, arity and auth checks, the handler, statistics, and the commit of its unit.
 /// Returns what to wait for when a blocking command found nothing to take (nothing was written then).
 pub fn execute(
-    server: &Server,
+    state: &State,
     client: &mut Client,
     out: &mut ReplyBuf,
     argv: &[Bytes],
@@ -578,7 +593,7 @@ pub fn execute(
         Ok(s) => s,
         Err(e) => {
             client.multi_error |= client.multi.is_some();
-            reject(server, out, None, &e);
+            reject(state, out, None, &e);
             return None;
         }
     };
@@ -587,23 +602,23 @@ pub fn execute(
             command: spec.name.to_string(),
         };
         client.multi_error |= client.multi.is_some();
-        reject(server, out, Some(spec), &e);
+        reject(state, out, Some(spec), &e);
         return None;
     }
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         client.multi_error |= client.multi.is_some();
-        reject(server, out, Some(spec), &CommandError::NoAuth);
+        reject(state, out, Some(spec), &CommandError::NoAuth);
         return None;
     }
     // A script past busy-reply-threshold: only ALLOW_BUSY commands (scripting/busy.rs).
-    if let Err(e) = crate::scripting::busy::refuse_if_busy(server, spec, client) {
-        reject(server, out, Some(spec), &e);
+    if let Err(e) = scripting::refuse_if_busy(state, spec, client) {
+        reject(state, out, Some(spec), &e);
         return None;
     }
     // RESP2 subscribe mode allows only the (un)subscribe family, PING, QUIT and RESET (pubsub.rs).
     if let Some(e) = pubsub::subscribe_mode_error(client, spec) {
         client.multi_error |= client.multi.is_some();
-        reject(server, out, Some(spec), &e);
+        reject(state, out, Some(spec), &e);
         return None;
     }
     if let Some(queue) = client.multi.as_mut()
@@ -612,13 +627,13 @@ pub fn execute(
         if spec.has(flags::NO_MULTI) {
             client.multi_error = true;
             let e = CommandError::NotAllowedInTransaction;
-            reject(server, out, Some(spec), &e);
+            reject(state, out, Some(spec), &e);
         } else if spec.has(flags::CONCORD_GUARD)
             && let Err(e) = coordination::kv::parse_condition(argv)
         {
             // A malformed guard is refused when queued, so EXEC never meets one.
             client.multi_error = true;
-            reject(server, out, Some(spec), &e);
+            reject(state, out, Some(spec), &e);
         } else {
             queue.push(transactions::Queued {
                 spec,
@@ -631,29 +646,29 @@ pub fn execute(
     let Some(handler) = spec.handler else {
         // A container called without a subcommand it knows is handled in resolve; a spec with neither
         // handler nor subcommands is refused by build.rs.
-        reject(server, out, Some(spec), &CommandError::Syntax);
+        reject(state, out, Some(spec), &CommandError::Syntax);
         return None;
     };
-    if server.pubsub.monitors.active() {
-        pubsub::feed_monitors(server, client, spec, argv, true);
+    if state.pubsub.monitors.active() {
+        pubsub::feed_monitors(state, client, spec, argv, true);
     }
     let started = Instant::now();
     let mut txn = Txn::new();
-    let now_ms = server.now_ms();
-    crate::notify::before_command(server, client, spec, (spec, argv));
+    let now_ms = state.now_ms();
+    tracking::before_command(state, client, spec, (spec, argv));
     let result = {
         // Every command runs under the shared side of the exec lock; EXEC and scripts take the exclusive
         // side so no other client sees them half-applied. Waiting does not hold a runtime worker, and a
         // busy script answers -BUSY (scripting/busy.rs).
-        let _guard = match crate::scripting::busy::acquire(server, spec, client) {
+        let _guard = match scripting::acquire(state, spec, client) {
             Ok(g) => g,
             Err(e) => {
-                reject(server, out, Some(spec), &e);
+                reject(state, out, Some(spec), &e);
                 return None;
             }
         };
         let mut ctx = Ctx {
-            server,
+            state,
             client,
             argv,
             out,
@@ -664,35 +679,35 @@ pub fn execute(
         pre_reap(&mut ctx);
         handler(&mut ctx)
     };
-    let stat = &server.stats.commands[spec.id];
+    let stat = &state.stats.commands[spec.id];
     if let Err(e) = &result {
         out.error(&e.message());
-        server.stats.count_error(&e.code());
+        state.stats.count_error(&e.code());
         stat.failed.fetch_add(1, Ordering::Relaxed);
     }
-    if server.pubsub.monitors.active() {
-        pubsub::feed_monitors(server, client, spec, argv, false);
+    if state.pubsub.monitors.active() {
+        pubsub::feed_monitors(state, client, spec, argv, false);
     }
-    if let Some(revision) = commit_unit(server, client.db, now_ms, argv, &mut txn) {
+    if let Some(revision) = commit_unit(state, client.db, now_ms, argv, &mut txn) {
         client.last_revision = revision;
     }
     let wrote = txn.revision.is_some();
-    crate::notify::after_command(server, client, spec, argv, &mut txn.notes, wrote, true);
-    crate::notify::unit_done(server, Some(client.info.id), &mut txn.notes);
+    tracking::after_command(state, client, spec, argv, &mut txn.notes, wrote, true);
+    crate::notify::unit_done(state.outlets(), Some(client.info.id), &mut txn.notes);
     stat.calls.fetch_add(1, Ordering::Relaxed);
     stat.usec
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-    server
+    state
         .stats
         .commands_processed
         .fetch_add(1, Ordering::Relaxed);
     client.info.last_cmd.store(spec.id + 1, Ordering::Relaxed);
-    if txn.revision.is_some() && !server.blocking.is_empty() {
-        written_keys_ready(server, client.db, spec, argv, &mut txn.ready);
+    if txn.revision.is_some() && !state.blocking.is_empty() {
+        written_keys_ready(state, client.db, spec, argv, &mut txn.ready);
     }
     let ready = std::mem::take(&mut txn.ready);
     if !ready.is_empty() {
-        serve_ready(server, ready);
+        serve_ready(state, ready);
     }
     txn.block
 }
@@ -704,7 +719,7 @@ pub fn execute(
 /// takes from (string, hash, set) is re-checked only for XREADGROUP waiters, which Redis unblocks with an
 /// error, so list and sorted-set waiters never see WRONGTYPE from it.
 fn written_keys_ready(
-    server: &Server,
+    state: &State,
     db: usize,
     spec: &CommandSpec,
     argv: &[Bytes],
@@ -712,18 +727,18 @@ fn written_keys_ready(
 ) {
     let mut keys: Vec<(usize, Bytes)> = Vec::new();
     if spec.has(flags::CONCORD_TOUCHES_ALL_KEYS) {
-        keys = server.blocking.waited_keys();
+        keys = state.blocking.waited_keys();
     } else if spec.has(flags::WRITE) {
         range_keys(spec, argv, |key| {
-            if server.blocking.is_waited(db, key) {
+            if state.blocking.is_waited(db, key) {
                 keys.push((db, key.clone()));
             }
         });
     }
-    let now = server.now_ms();
+    let now = state.now_ms();
     for (db, key) in keys {
         let takes_from = {
-            let (hash, shard) = server.keyspace.db(db).lock_key(&key);
+            let (hash, shard) = state.keyspace.db(db).lock_key(&key);
             match shard.get_live(hash, &key, now).map(|e| &e.value) {
                 None => true,
                 Some(v) => matches!(
@@ -735,7 +750,7 @@ fn written_keys_ready(
             }
         };
         if takes_from
-            || server.blocking.any_waiter(db, &key, |w| {
+            || state.blocking.any_waiter(db, &key, |w| {
                 w.first().is_some_and(|c| {
                     c.eq_ignore_ascii_case(b"xreadgroup")
                         || table::lookup(c).is_some_and(|s| s.has(flags::CONCORD_WAITS_ON_CHANGE))
@@ -750,20 +765,14 @@ fn written_keys_ready(
 /// True when a re-run BLMOVE/BRPOPLPUSH failed with WRONGTYPE because of its destination: its source
 /// (the ready key) still holds a list. Redis then answers the waiter with the error and leaves the
 /// element in the source, instead of keeping it blocked.
-fn destination_wrongtype(
-    server: &Server,
-    argv: &[Bytes],
-    db: usize,
-    key: &Bytes,
-    now: u64,
-) -> bool {
+fn destination_wrongtype(state: &State, argv: &[Bytes], db: usize, key: &Bytes, now: u64) -> bool {
     let moves = argv.first().is_some_and(|c| {
         c.eq_ignore_ascii_case(b"blmove") || c.eq_ignore_ascii_case(b"brpoplpush")
     });
     if !moves {
         return false;
     }
-    let (hash, shard) = server.keyspace.db(db).lock_key(key);
+    let (hash, shard) = state.keyspace.db(db).lock_key(key);
     matches!(
         shard.get_live(hash, key, now).map(|e| &e.value),
         Some(crate::keyspace::Value::List(_))
@@ -774,13 +783,13 @@ fn destination_wrongtype(
 /// run again on its behalf (it cannot block now); if it took something, its reply is delivered and the
 /// keys its own write made ready are served in turn; if not, it goes back to its place once every waiter
 /// on the key had its turn.
-pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
+pub fn serve_ready(state: &State, ready: Vec<(usize, Bytes)>) {
     let mut work: std::collections::VecDeque<(usize, Bytes)> = ready.into();
     while let Some((db, key)) = work.pop_front() {
         // Waiters that stay blocked on this key go back in line once the key is done, so the ones
         // behind them are still served.
         let mut stay = Vec::new();
-        while let Some(w) = server.blocking.claim_first(db, &key) {
+        while let Some(w) = state.blocking.claim_first(db, &key) {
             let info = Arc::new(ClientInfo::new(
                 w.client_id,
                 String::new(),
@@ -792,14 +801,14 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             let mut out = ReplyBuf::new(w.resp);
             let Ok(spec) = resolve(&w.argv) else { break };
             let Some(handler) = spec.handler else { break };
-            let now_ms = server.now_ms();
+            let now_ms = state.now_ms();
             let mut txn = Txn::new();
             txn.may_block = false;
             txn.waiter = true;
             let result = {
-                let _shared = crate::scripting::busy::shared(server);
+                let _shared = crate::scripting::busy::shared(&state.exec_lock);
                 let mut ctx = Ctx {
-                    server,
+                    state,
                     client: &mut client,
                     argv: &w.argv,
                     out: &mut out,
@@ -811,12 +820,12 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
             };
             // Committed whatever comes next: a re-run that wrote and still keeps its client waiting
             // (a consumer created, nothing to read) is a unit too, and the stream has no gaps.
-            let ticket = commit_unit(server, w.db, now_ms, &w.argv, &mut txn).unwrap_or(0);
+            let ticket = commit_unit(state, w.db, now_ms, &w.argv, &mut txn).unwrap_or(0);
             // A list or sorted-set waiter whose key now holds another type keeps waiting, as in Redis
             // (say LPUSH, DEL, SET inside one EXEC); only XREADGROUP is unblocked by errors.
             if matches!(result, Err(CommandError::WrongType))
                 && !w.argv[0].eq_ignore_ascii_case(b"xreadgroup")
-                && !destination_wrongtype(server, &w.argv, db, &key, now_ms)
+                && !destination_wrongtype(state, &w.argv, db, &key, now_ms)
             {
                 stay.push(w);
                 continue;
@@ -825,8 +834,8 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 // An error ends the wait (XREADGROUP's UNBLOCKED/NOGROUP): counted as Redis counts a
                 // failed blocked command.
                 out.error(&e.message());
-                server.stats.count_error(&e.code());
-                server.stats.commands[spec.id]
+                state.stats.count_error(&e.code());
+                state.stats.commands[spec.id]
                     .failed
                     .fetch_add(1, Ordering::Relaxed);
             }
@@ -844,8 +853,8 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 continue;
             }
             let wrote = txn.revision.is_some();
-            crate::notify::after_command(
-                server,
+            tracking::after_command(
+                state,
                 &mut client,
                 spec,
                 &w.argv,
@@ -854,14 +863,14 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
                 true,
             );
             work.extend(std::mem::take(&mut txn.ready));
-            server
+            state
                 .blocking
                 .deliver(&w, WaitResult::Served(out.buf, ticket));
             // After the reply, so the waiter sees its invalidations after its answer, as in Redis.
-            crate::notify::unit_done(server, Some(w.client_id), &mut txn.notes);
+            crate::notify::unit_done(state.outlets(), Some(w.client_id), &mut txn.notes);
         }
         for w in stay {
-            server.blocking.unclaim(w);
+            state.blocking.unclaim(w);
         }
     }
 }
@@ -869,7 +878,7 @@ pub fn serve_ready(server: &Server, ready: Vec<(usize, Bytes)>) {
 /// Runs a command the server issues itself (the expirer ending a lease) as a unit of its own, in
 /// database `db`: committed, its events published and the clients it made ready served, as any
 /// client's command. Returns its reply.
-pub fn run_internal(server: &Server, db: usize, argv: &[Bytes]) -> Vec<u8> {
+pub fn run_internal(state: &State, db: usize, argv: &[Bytes]) -> Vec<u8> {
     let mut out = ReplyBuf::new(crate::protocol::Resp::V2);
     let Ok(spec) = resolve(argv) else {
         return out.buf;
@@ -880,13 +889,13 @@ pub fn run_internal(server: &Server, db: usize, argv: &[Bytes]) -> Vec<u8> {
     let info = Arc::new(ClientInfo::new(0, String::new(), String::new(), 0));
     let mut client = Client::new(info, true);
     client.db = db;
-    let now_ms = server.now_ms();
+    let now_ms = state.now_ms();
     let mut txn = Txn::new();
     txn.may_block = false;
     let result = {
-        let _shared = crate::scripting::busy::shared(server);
+        let _shared = crate::scripting::busy::shared(&state.exec_lock);
         let mut ctx = Ctx {
-            server,
+            state,
             client: &mut client,
             argv,
             out: &mut out,
@@ -899,11 +908,11 @@ pub fn run_internal(server: &Server, db: usize, argv: &[Bytes]) -> Vec<u8> {
     if let Err(e) = result {
         out.error(&e.message());
     }
-    commit_unit(server, db, now_ms, argv, &mut txn);
-    crate::notify::unit_done(server, None, &mut txn.notes);
+    commit_unit(state, db, now_ms, argv, &mut txn);
+    crate::notify::unit_done(state.outlets(), None, &mut txn.notes);
     let ready = std::mem::take(&mut txn.ready);
     if !ready.is_empty() {
-        serve_ready(server, ready);
+        serve_ready(state, ready);
     }
     out.buf
 }
@@ -914,7 +923,7 @@ pub fn run_internal(server: &Server, db: usize, argv: &[Bytes]) -> Vec<u8> {
 /// completion ticket) when it wrote.
 #[inline]
 pub(crate) fn commit_unit(
-    server: &Server,
+    state: &State,
     db: usize,
     now_ms: u64,
     argv: &[Bytes],
@@ -922,7 +931,7 @@ pub(crate) fn commit_unit(
 ) -> Option<u64> {
     let revision = txn.revision?;
     if txn.recording {
-        publish_unit(server, db, now_ms, argv, txn, revision);
+        publish_unit(state, db, now_ms, argv, txn, revision);
     }
     Some(revision)
 }
@@ -930,7 +939,7 @@ pub(crate) fn commit_unit(
 /// `commit_unit` while the committed stream is read.
 #[inline(never)]
 fn publish_unit(
-    server: &Server,
+    state: &State,
     db: usize,
     now_ms: u64,
     argv: &[Bytes],
@@ -943,7 +952,7 @@ fn publish_unit(
             argv: argv.to_vec(),
         });
     }
-    server.log.commit(Unit {
+    state.log.commit(Unit {
         revision,
         now_ms,
         records: std::mem::take(&mut txn.records),
@@ -976,13 +985,13 @@ impl ExpiryBatch {
     }
 
     /// Records the expiry of `key`, just removed from database `db` (last `mod_revision` `prev`).
-    pub fn delete(&mut self, server: &Server, db: usize, key: &[u8], prev: u64) {
+    pub fn delete(&mut self, state: &State, db: usize, key: &[u8], prev: u64) {
         if self.revision.is_none() {
-            self.revision = Some(server.keyspace.next_revision());
-            self.recording = server.log.is_active();
+            self.revision = Some(state.keyspace.next_revision());
+            self.recording = state.log.is_active();
         }
-        server.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
-        crate::notify::key_expired(server, &mut self.notes, db, key);
+        state.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+        crate::notify::key_expired(state.outlets(), &mut self.notes, db, key);
         if self.recording {
             let (record, change) = expiry(db, key, prev, self.changes.len());
             self.records.push(record);
@@ -994,7 +1003,7 @@ impl ExpiryBatch {
     /// this batch (the check is made under the guard: another client may have reaped or rewritten it).
     pub fn reap(
         &mut self,
-        server: &Server,
+        state: &State,
         db: usize,
         shard: &mut Shard,
         hash: u64,
@@ -1004,19 +1013,19 @@ impl ExpiryBatch {
         if shard.get(hash, key).is_some_and(|e| e.is_expired(now))
             && let Some(entry) = shard.remove(hash, key)
         {
-            self.delete(server, db, key, entry.mod_revision);
+            self.delete(state, db, key, entry.mod_revision);
             return true;
         }
         false
     }
 
     /// Commits the batch (if it deleted anything) and returns its revision, or 0.
-    pub fn commit(&mut self, server: &Server) -> u64 {
+    pub fn commit(&mut self, state: &State) -> u64 {
         let Some(revision) = self.revision.take() else {
             return 0;
         };
         if self.recording {
-            server.log.commit(Unit {
+            state.log.commit(Unit {
                 revision,
                 now_ms: self.now_ms,
                 records: std::mem::take(&mut self.records),
@@ -1025,6 +1034,65 @@ impl ExpiryBatch {
         }
         revision
     }
+}
+
+/// Wheel entries the active expirer handles per shard lock; the lock is released between batches.
+const EXPIRE_BATCH: usize = 128;
+
+/// Deletes every key due at the server's current time. Returns how many were deleted. Each batch of one
+/// shard is one unit of the committed stream (one revision for up to `EXPIRE_BATCH` keys).
+pub fn expire_due(state: &State) -> usize {
+    let now = state.now_ms();
+    // CLIENT PAUSE stops expiry too, as in Redis: keys only look expired until it ends.
+    if state.pubsub.pause.mode(now) != crate::pubsub::pause::PauseMode::Off {
+        return 0;
+    }
+    let mut total = 0;
+    let mut keys = Vec::new();
+    for (dbi, db) in state.keyspace.dbs().iter().enumerate() {
+        for si in 0..crate::keyspace::db::SHARDS {
+            loop {
+                // Not in the middle of an EXEC: a transaction sees one instant of time. While a script or
+                // EXEC holds the lock, this tick is skipped rather than parking a runtime worker.
+                let Some(_shared) = state.exec_lock.try_read() else {
+                    return total;
+                };
+                let mut shard = db.lock(si);
+                if shard.next_deadline().is_none_or(|d| d > now) {
+                    break;
+                }
+                keys.clear();
+                let more = shard.due_keys(now, EXPIRE_BATCH, &mut keys);
+                let mut batch = ExpiryBatch::new(now);
+                for key in &keys {
+                    // Re-checked under the same lock: the key may have been persisted or rewritten.
+                    let hash = db.hash(key);
+                    total += usize::from(batch.reap(state, dbi, &mut shard, hash, key, now));
+                }
+                // Committed under the shard guard, like any unit that took its revision there.
+                batch.commit(state);
+                drop(shard);
+                // Events and invalidations leave once the shard is unlocked; clients waiting for
+                // these keys to go (lock waiters) are served then.
+                crate::notify::unit_done(state.outlets(), None, &mut batch.notes);
+                if !state.blocking.is_empty() {
+                    let ready: Vec<_> = keys
+                        .iter()
+                        .filter(|k| state.blocking.is_waited(dbi, k))
+                        .map(|k| (dbi, Bytes::copy_from_slice(k)))
+                        .collect();
+                    if !ready.is_empty() {
+                        drop(_shared);
+                        serve_ready(state, ready);
+                    }
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
+    }
+    total
 }
 
 /// The record (`DEL key`) and the change (`Expired`, at sub-index `sub`) of one key's expiry.
@@ -1066,7 +1134,7 @@ fn pre_reap(ctx: &mut Ctx) {
 fn reap_declared(ctx: &mut Ctx) {
     let spec = ctx.spec;
     let (now, db) = (ctx.now_ms, ctx.client.db);
-    let ks = &ctx.server.keyspace;
+    let ks = &ctx.state.keyspace;
     // The common case finds nothing: one lookup per declared key, no allocation.
     let mut expired: Vec<(usize, Bytes)> = Vec::new();
     let mut check = |db: usize, key: &Bytes| {
@@ -1104,9 +1172,9 @@ fn reap_declared(ctx: &mut Ctx) {
     expired.dedup();
     for (dbi, key) in &expired {
         let (hash, mut shard) = ks.db(*dbi).lock_key(key);
-        batch.reap(ctx.server, *dbi, &mut shard, hash, key, now);
+        batch.reap(ctx.state, *dbi, &mut shard, hash, key, now);
     }
-    let revision = batch.commit(ctx.server);
+    let revision = batch.commit(ctx.state);
     ctx.client.last_revision = ctx.client.last_revision.max(revision);
     ctx.txn.notes.events.append(&mut batch.notes.events);
     ctx.txn.notes.changed.append(&mut batch.notes.changed);
@@ -1147,11 +1215,11 @@ fn range_keys(spec: &CommandSpec, argv: &[Bytes], mut f: impl FnMut(&Bytes)) {
     }
 }
 
-fn reject(server: &Server, out: &mut ReplyBuf, spec: Option<&CommandSpec>, e: &CommandError) {
+fn reject(state: &State, out: &mut ReplyBuf, spec: Option<&CommandSpec>, e: &CommandError) {
     out.error(&e.message());
-    server.stats.count_error(&e.code());
+    state.stats.count_error(&e.code());
     if let Some(s) = spec {
-        server.stats.commands[s.id]
+        state.stats.commands[s.id]
             .rejected
             .fetch_add(1, Ordering::Relaxed);
     }
@@ -1160,7 +1228,7 @@ fn reject(server: &Server, out: &mut ReplyBuf, spec: Option<&CommandSpec>, e: &C
 /// Replays one committed unit (from the stream, later the AOF or the Raft log) at its recorded revision
 /// and time: its records run in order as one unit with the unit's revision, as EXEC runs its queue.
 /// Returns each record's reply, for checking.
-pub fn replay(server: &Server, unit: &Unit) -> Vec<Vec<u8>> {
+pub fn replay(state: &State, unit: &Unit) -> Vec<Vec<u8>> {
     let info = Arc::new(ClientInfo::new(
         0,
         String::new(),
@@ -1188,7 +1256,7 @@ pub fn replay(server: &Server, unit: &Unit) -> Vec<Vec<u8>> {
             continue;
         };
         let mut ctx = Ctx {
-            server,
+            state,
             client: &mut client,
             argv: &record.argv,
             out: &mut out,
@@ -1203,7 +1271,7 @@ pub fn replay(server: &Server, unit: &Unit) -> Vec<Vec<u8>> {
     }
     // A replayed unit joins this server's own stream as it was.
     if txn.revision.is_some() && txn.recording {
-        server.log.commit(unit.clone());
+        state.log.commit(unit.clone());
     }
     replies
 }
@@ -1254,7 +1322,7 @@ impl Ctx<'_> {
             if matches!(
                 value,
                 crate::keyspace::Value::List(_) | crate::keyspace::Value::ZSet(_)
-            ) && !self.server.blocking.is_empty()
+            ) && !self.state.blocking.is_empty()
             {
                 self.txn
                     .ready
@@ -1297,9 +1365,9 @@ impl Ctx<'_> {
                 self.stamp_removed(db, key, entry.mod_revision);
                 let effort = entry.value.free_effort();
                 if effort > crate::keyspace::lazyfree::LAZYFREE_THRESHOLD
-                    && (unlink || self.server.config.get_bool("lazyfree-lazy-user-del"))
+                    && (unlink || self.state.config.get_bool("lazyfree-lazy-user-del"))
                 {
-                    self.server.lazyfree.free(entry);
+                    self.state.lazyfree.free(entry);
                 }
                 true
             }

@@ -13,12 +13,12 @@ use crate::clock::Clock;
 use crate::pubsub::Kind;
 use crate::pubsub::monitor::Origin;
 use crate::pubsub::pause::PauseMode;
-use crate::server::Server;
+use crate::state::State;
 
 /// Whether a pause in `mode` holds `argv` back, as Redis decides: ALL holds every command, WRITE those
 /// that may write or replicate and EXEC of a transaction that queued one. Commands that fail lookup or
 /// arity are answered at once.
-pub fn held_by_pause(server: &Server, client: &Client, argv: &[Bytes], mode: PauseMode) -> bool {
+pub fn held_by_pause(state: &State, client: &Client, argv: &[Bytes], mode: PauseMode) -> bool {
     let Ok(spec) = resolve(argv) else {
         return false;
     };
@@ -29,19 +29,19 @@ pub fn held_by_pause(server: &Server, client: &Client, argv: &[Bytes], mode: Pau
         PauseMode::Off => false,
         PauseMode::All => true,
         PauseMode::Write => {
-            may_write(server, spec, argv)
+            may_write(state, spec, argv)
                 || (spec.has(flags::CONCORD_RUNS_QUEUE)
                     && client
                         .multi
                         .as_ref()
-                        .is_some_and(|q| q.iter().any(|c| may_write(server, c.spec, &c.argv))))
+                        .is_some_and(|q| q.iter().any(|c| may_write(state, c.spec, &c.argv))))
         }
     }
 }
 
 /// A command's write flags as Redis sees them for a pause: EVAL, EVALSHA and FCALL of a script or
 /// function declared `no-writes` do not write.
-fn may_write(server: &Server, spec: &super::table::CommandSpec, argv: &[Bytes]) -> bool {
+fn may_write(state: &State, spec: &super::table::CommandSpec, argv: &[Bytes]) -> bool {
     if !(spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
         return false;
     }
@@ -53,12 +53,12 @@ fn may_write(server: &Server, spec: &super::table::CommandSpec, argv: &[Bytes]) 
         "eval" => !crate::scripting::functions::parse_eval_shebang(target)
             .is_ok_and(|(f, _)| f.is_some_and(no_writes)),
         // Cached scripts and functions are looked up without waiting for a running script.
-        "evalsha" => !server.scripting.engine.try_lock().is_some_and(|e| {
+        "evalsha" => !state.scripting.engine.try_lock().is_some_and(|e| {
             e.scripts
                 .get(target)
                 .is_some_and(|(_, s)| s.flags.is_some_and(no_writes))
         }),
-        "fcall" => !server.scripting.engine.try_lock().is_some_and(|e| {
+        "fcall" => !state.scripting.engine.try_lock().is_some_and(|e| {
             e.libs
                 .function(&String::from_utf8_lossy(target))
                 .is_some_and(|f| no_writes(f.flags))
@@ -109,9 +109,9 @@ pub fn subscribed_ping(ctx: &mut Ctx) -> bool {
 /// Feeds a command to MONITOR clients, as Redis does: after it ran (so a SELECT shows its new db),
 /// except the commands that feed themselves before running (EVAL, EVALSHA, FCALL and their _RO forms,
 /// so a script's own commands follow them); admin commands are never shown. `before` says which call
-/// this is. Callers check `server.pubsub.monitors.active()` first (one atomic load).
+/// this is. Callers check `state.pubsub.monitors.active()` first (one atomic load).
 pub fn feed_monitors(
-    server: &Server,
+    state: &State,
     client: &Client,
     spec: &super::table::CommandSpec,
     argv: &[Bytes],
@@ -125,8 +125,8 @@ pub fn feed_monitors(
         return;
     }
     let argv = redacted(argv);
-    server.pubsub.monitors.feed(
-        server.clock.now_us(),
+    state.pubsub.monitors.feed(
+        state.clock.now_us(),
         client.db,
         Origin::Client(&client.info.addr),
         &argv,
@@ -169,7 +169,7 @@ fn redacted(argv: &[Bytes]) -> std::borrow::Cow<'_, [Bytes]> {
 
 /// Feeds a command run inside a unit: by a script (`[db lua]`) or inside EXEC (the client's address).
 pub fn feed_monitors_in_unit(
-    server: &Server,
+    state: &State,
     client: &Client,
     spec: &super::table::CommandSpec,
     from_script: bool,
@@ -183,10 +183,10 @@ pub fn feed_monitors_in_unit(
     } else {
         Origin::Client(&client.info.addr)
     };
-    server
+    state
         .pubsub
         .monitors
-        .feed(server.clock.now_us(), client.db, origin, argv);
+        .feed(state.clock.now_us(), client.db, origin, argv);
 }
 
 /// Writes a subscribe-family confirmation: `[kind, name, count]` (push-typed in RESP3).
@@ -212,7 +212,7 @@ fn count(ctx: &Ctx, kind: Kind) -> usize {
 fn subscribe_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
     let info = ctx.client.info.clone();
     for name in &ctx.argv[1..] {
-        ctx.server.pubsub.subscribe(&info, kind, name);
+        ctx.state.pubsub.subscribe(&info, kind, name);
         let n = count(ctx, kind);
         confirm(ctx, word, Some(name), n);
     }
@@ -222,7 +222,7 @@ fn subscribe_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
 fn unsubscribe_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
     let info = ctx.client.info.clone();
     if ctx.argv.len() == 1 {
-        let names = ctx.server.pubsub.unsubscribe_all(&info, kind);
+        let names = ctx.state.pubsub.unsubscribe_all(&info, kind);
         if names.is_empty() {
             let n = count(ctx, kind);
             confirm(ctx, word, None, n);
@@ -235,7 +235,7 @@ fn unsubscribe_generic(ctx: &mut Ctx, kind: Kind, word: &[u8]) -> CmdResult {
         }
     } else {
         for name in &ctx.argv[1..] {
-            ctx.server.pubsub.unsubscribe(&info, kind, name);
+            ctx.state.pubsub.unsubscribe(&info, kind, name);
             let n = count(ctx, kind);
             confirm(ctx, word, Some(name), n);
         }
@@ -281,17 +281,14 @@ pub fn sunsubscribe(ctx: &mut Ctx) -> CmdResult {
 
 /// PUBLISH channel message
 pub fn publish(ctx: &mut Ctx) -> CmdResult {
-    let n = ctx
-        .server
-        .pubsub
-        .publish(ctx.server, &ctx.argv[1], &ctx.argv[2]);
+    let n = ctx.state.pubsub.publish(&ctx.argv[1], &ctx.argv[2]);
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// SPUBLISH shardchannel message
 pub fn spublish(ctx: &mut Ctx) -> CmdResult {
-    let n = ctx.server.pubsub.spublish(&ctx.argv[1], &ctx.argv[2]);
+    let n = ctx.state.pubsub.spublish(&ctx.argv[1], &ctx.argv[2]);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -301,7 +298,7 @@ fn channels_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
         return Err(subcommand_syntax(ctx, "PUBSUB"));
     }
     let list = ctx
-        .server
+        .state
         .pubsub
         .channels(kind, ctx.argv.get(2).map(|p| &p[..]));
     ctx.out.array(list.len());
@@ -316,7 +313,7 @@ fn numsub_generic(ctx: &mut Ctx, kind: Kind) -> CmdResult {
     // A flat array in RESP3 too, as Redis replies.
     ctx.out.array(2 * names.len());
     for name in names {
-        let n = ctx.server.pubsub.numsub(kind, name);
+        let n = ctx.state.pubsub.numsub(kind, name);
         ctx.out.bulk(name);
         ctx.out.int(n as i64);
     }
@@ -355,7 +352,7 @@ pub fn pubsub_shardnumsub(ctx: &mut Ctx) -> CmdResult {
 
 /// PUBSUB NUMPAT
 pub fn pubsub_numpat(ctx: &mut Ctx) -> CmdResult {
-    let n = ctx.server.pubsub.distinct(Kind::Pattern);
+    let n = ctx.state.pubsub.distinct(Kind::Pattern);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -392,7 +389,7 @@ pub fn monitor(ctx: &mut Ctx) -> CmdResult {
     if ctx.client.info.monitor.load(Ordering::Relaxed) {
         return Ok(());
     }
-    ctx.server.pubsub.monitors.add(&ctx.client.info);
+    ctx.state.pubsub.monitors.add(&ctx.client.info);
     ctx.out.ok();
     Ok(())
 }
@@ -423,14 +420,14 @@ pub fn client_pause(ctx: &mut Ctx) -> CmdResult {
     } else {
         ctx.now_ms.saturating_add(ms as u64)
     };
-    ctx.server.pubsub.pause.pause(mode, until, ctx.now_ms);
+    ctx.state.pubsub.pause.pause(mode, until, ctx.now_ms);
     ctx.out.ok();
     Ok(())
 }
 
 /// CLIENT UNPAUSE
 pub fn client_unpause(ctx: &mut Ctx) -> CmdResult {
-    ctx.server.pubsub.pause.unpause();
+    ctx.state.pubsub.pause.unpause();
     ctx.out.ok();
     Ok(())
 }

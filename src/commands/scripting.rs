@@ -1,7 +1,8 @@
 //! Scripting commands (Redis group `scripting`): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT
-//! LOAD|EXISTS|FLUSH|KILL, and the dispatcher behind `redis.call` / `redis.pcall`.
+//! LOAD|EXISTS|FLUSH|KILL, the dispatcher behind `redis.call` / `redis.pcall`, and the `-BUSY` gate
+//! dispatch passes before every command (`acquire`, `refuse_if_busy`).
 //!
-//! Atomicity: dispatch runs these commands under the exclusive side of `Server::exec_lock` (as EXEC), so
+//! Atomicity: dispatch runs these commands under the exclusive side of `State::exec_lock` (as EXEC), so
 //! no other client observes a half-run script. Revision seam: every command a script calls shares the
 //! script's `Txn`, so the script is one revision, and each command that wrote is logged with it, in order.
 //! Time limit: a Lua count hook drives `scripting::busy::Watchdog` (busy-reply-threshold, leaving the
@@ -10,12 +11,13 @@
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-use super::table::flags;
-use super::{CmdResult, CommandError, Ctx, resolve};
+use super::table::{CommandSpec, flags};
+use super::{Client, CmdResult, CommandError, Ctx, resolve};
 use crate::protocol::ReplyBuf;
 use crate::scripting::cache::{self, Sha};
 use crate::scripting::runner::{self, Call, Frame, Outcome};
 use crate::scripting::{Engine, busy};
+use crate::state::State;
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
@@ -42,16 +44,16 @@ pub fn evalsha_ro(ctx: &mut Ctx) -> CmdResult {
 /// SCRIPT LOAD script
 pub fn script_load(ctx: &mut Ctx) -> CmdResult {
     let body = ctx.arg(2);
-    let mut engine = ctx.server.scripting.engine.lock();
+    let mut engine = ctx.state.scripting.engine.lock();
     let sha = cache(&mut engine, body)?;
-    publish_count(ctx.server, &engine);
+    publish_count(ctx.state, &engine);
     ctx.out.bulk(&sha);
     Ok(())
 }
 
 /// SCRIPT EXISTS sha1 [sha1 ...]
 pub fn script_exists(ctx: &mut Ctx) -> CmdResult {
-    let engine = ctx.server.scripting.engine.lock();
+    let engine = ctx.state.scripting.engine.lock();
     ctx.out.array(ctx.argv.len() - 2);
     for sha in &ctx.argv[2..] {
         ctx.out.int(engine.scripts.contains(sha) as i64);
@@ -70,18 +72,18 @@ pub fn script_flush(ctx: &mut Ctx) -> CmdResult {
             ));
         }
     }
-    let mut engine = ctx.server.scripting.engine.lock();
+    let mut engine = ctx.state.scripting.engine.lock();
     engine.scripts.clear();
     // Frees the registry slots that pinned the scripts, so Lua can collect them.
     engine.lua.expire_registry_values();
-    publish_count(ctx.server, &engine);
+    publish_count(ctx.state, &engine);
     ctx.out.ok();
     Ok(())
 }
 
 /// SCRIPT KILL: stops the running EVAL script unless it wrote (runs beside a busy script, unlocked).
 pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
-    ctx.server
+    ctx.state
         .scripting
         .run
         .request_kill(true)
@@ -91,8 +93,8 @@ pub fn script_kill(ctx: &mut Ctx) -> CmdResult {
 }
 
 /// Publishes the cache size for INFO.
-fn publish_count(server: &crate::server::Server, engine: &Engine) {
-    let s = &server.scripting;
+fn publish_count(state: &State, engine: &Engine) {
+    let s = &state.scripting;
     s.cached_scripts
         .store(engine.scripts.len() as u64, Ordering::Relaxed);
     s.scripts_bytes
@@ -143,8 +145,8 @@ pub(crate) fn parse_numkeys(ctx: &Ctx, bad: &str) -> Result<usize, CommandError>
 
 fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
     let nk = parse_numkeys(ctx, "ERR value is not an integer or out of range")?;
-    let server = ctx.server;
-    let mut engine = server.scripting.engine.lock();
+    let state = ctx.state;
+    let mut engine = state.scripting.engine.lock();
     let sha = if by_sha {
         match engine.scripts.get(ctx.arg(1)) {
             Some((sha, _)) => *sha,
@@ -152,7 +154,7 @@ fn run(ctx: &mut Ctx, by_sha: bool, read_only: bool) -> CmdResult {
         }
     } else {
         let sha = cache(&mut engine, ctx.arg(1))?;
-        publish_count(server, &engine);
+        publish_count(state, &engine);
         sha
     };
     let Some((_, script)) = engine.scripts.get(&sha) else {
@@ -192,18 +194,20 @@ pub(crate) fn run_script(
     nk: usize,
     read_only: bool,
 ) -> CmdResult {
-    let server = ctx.server;
+    let state = ctx.state;
     let saved_db = ctx.client.db;
     ctx.txn.may_block = false;
     let argv = ctx.argv;
     let (keys, args) = argv[3..].split_at(nk);
     let resp3 = ctx.out.is_resp3();
-    let running = server.scripting.run.begin(kind, name, argv);
-    let threshold = server
-        .config
-        .busy_reply_threshold_ms
-        .load(Ordering::Relaxed);
-    let watchdog = busy::Watchdog::new(server, running.started, threshold);
+    let running = state.scripting.run.begin(kind, name, argv);
+    let threshold = state.config.busy_reply_threshold_ms.load(Ordering::Relaxed);
+    let watchdog = busy::Watchdog::new(
+        state.scripting.run.clone(),
+        state.shutdown.subscribe(),
+        running.started,
+        threshold,
+    );
     let outcome = {
         let mut dispatch =
             |argv: &[Bytes], out: &mut ReplyBuf| redis_call(ctx, argv, out, read_only);
@@ -217,7 +221,7 @@ pub(crate) fn run_script(
     if lua_bytes > crate::scripting::MEMORY_LIMIT / 2 {
         let _ = engine.lua.gc_collect();
     }
-    server
+    state
         .scripting
         .lua_bytes
         .store(lua_bytes as u64, Ordering::Relaxed);
@@ -232,7 +236,7 @@ pub(crate) fn run_script(
                     .iter()
                     .position(|&b| b == b' ' || b == b'\r')
                     .unwrap_or(rest.len());
-                server
+                state
                     .stats
                     .count_error(&String::from_utf8_lossy(&rest[..end]));
             }
@@ -249,7 +253,7 @@ pub(crate) fn run_script(
         }
     };
     let code = error.split(' ').next().unwrap_or("ERR");
-    server.stats.count_error(code);
+    state.stats.count_error(code);
     ctx.out.error(&error);
     Ok(())
 }
@@ -280,7 +284,7 @@ fn redis_call(
     };
     if spec.has(flags::WRITE) {
         // As Redis: once a write command ran, the script can no longer be killed.
-        ctx.server.scripting.run.mark_wrote();
+        ctx.state.scripting.run.mark_wrote();
     }
     if spec.has(flags::CONCORD_NO_SCRIPT_BLOCK)
         && argv
@@ -294,11 +298,75 @@ fn redis_call(
         ));
     }
     if let Err(e) = super::run_in_unit(ctx, spec, handler, argv, Some(out)) {
-        ctx.server.stats.count_error(&e.code());
-        ctx.server.stats.commands[spec.id]
+        ctx.state.stats.count_error(&e.code());
+        ctx.state.stats.commands[spec.id]
             .failed
             .fetch_add(1, Ordering::Relaxed);
         return Err(e.message());
     }
     Ok(())
+}
+
+// ---- The `-BUSY` gate dispatch passes before every command (the lock mechanics: scripting::busy). ----
+
+/// The `-BUSY` error for a script of `kind`.
+pub fn busy_error(kind: busy::Kind) -> CommandError {
+    CommandError::Custom(
+        match kind {
+            busy::Kind::Eval => busy::BUSY_EVAL,
+            busy::Kind::Function => busy::BUSY_FUNCTION,
+        }
+        .into(),
+    )
+}
+
+/// Whether `spec` runs under the exclusive side of the exec lock (scripts and EXEC: `CONCORD_EXCLUSIVE`).
+pub fn is_exclusive(spec: &CommandSpec) -> bool {
+    spec.has(flags::CONCORD_EXCLUSIVE)
+}
+
+/// Refuses a command with `-BUSY` while a script is busy, unless its spec allows it (Redis checks this
+/// before queueing inside MULTI too).
+pub fn refuse_if_busy(
+    state: &State,
+    spec: &CommandSpec,
+    client: &mut Client,
+) -> Result<(), CommandError> {
+    match state.scripting.run.busy() {
+        Some(kind) if !spec.has(flags::ALLOW_BUSY) => Err(refused(client, spec, kind)),
+        _ => Ok(()),
+    }
+}
+
+/// The error for a command refused because a script is busy. As in Redis, a refused EXEC aborts the
+/// transaction (`EXECABORT ... BUSY ...`, MULTI state and WATCHes dropped) so half of it never runs; any
+/// other command refused inside MULTI makes EXEC abort.
+pub fn refused(client: &mut Client, spec: &CommandSpec, kind: busy::Kind) -> CommandError {
+    let busy = busy_error(kind).message();
+    if spec.has(flags::CONCORD_RUNS_QUEUE) && client.multi.is_some() {
+        client.multi = None;
+        client.multi_error = false;
+        client.watched.clear();
+        return CommandError::Custom(format!(
+            "EXECABORT Transaction discarded because of: {busy}"
+        ));
+    }
+    client.multi_error |= client.multi.is_some();
+    CommandError::Custom(busy)
+}
+
+/// Takes the side of the exec lock `spec` runs under, without parking a runtime worker on a long wait,
+/// and answers `-BUSY` when the script holding it runs past busy-reply-threshold.
+pub fn acquire<'a>(
+    state: &'a State,
+    spec: &CommandSpec,
+    client: &mut Client,
+) -> Result<busy::ExecGuard<'a>, CommandError> {
+    busy::acquire(
+        &state.exec_lock,
+        &state.scripting.run,
+        is_exclusive(spec),
+        spec.has(flags::ALLOW_BUSY),
+    )
+    .map_err(|kind| refused(client, spec, kind))
 }

@@ -74,7 +74,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
 ];
 
 fn info_section(ctx: &Ctx, name: &str, s: &mut String) {
-    let srv = ctx.server;
+    let srv = ctx.state;
     let st = &srv.stats;
     let now = ctx.now_ms;
     let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -320,7 +320,7 @@ pub fn info(ctx: &mut Ctx) -> CmdResult {
 pub fn config_get(ctx: &mut Ctx) -> CmdResult {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for p in &ctx.argv[2..] {
-        for (k, v) in ctx.server.config.matching(p) {
+        for (k, v) in ctx.state.config.matching(p) {
             if !pairs.iter().any(|(n, _)| *n == k) {
                 pairs.push((k, v));
             }
@@ -354,7 +354,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
     let mut names = Vec::new();
     for (k, v) in &pairs {
         let name = ctx
-            .server
+            .state
             .config
             .check(k, v)
             .map_err(|e| config_error(k, e))?;
@@ -367,10 +367,7 @@ pub fn config_set(ctx: &mut Ctx) -> CmdResult {
         names.push(name);
     }
     for (k, v) in &pairs {
-        ctx.server
-            .config
-            .set(k, v)
-            .map_err(|e| config_error(k, e))?;
+        ctx.state.config.set(k, v).map_err(|e| config_error(k, e))?;
     }
     ctx.out.ok();
     Ok(())
@@ -394,7 +391,7 @@ fn config_error(name: &str, e: ConfigError) -> CommandError {
 
 /// CONFIG RESETSTAT
 pub fn config_resetstat(ctx: &mut Ctx) -> CmdResult {
-    ctx.server.stats.reset();
+    ctx.state.stats.reset();
     ctx.out.ok();
     Ok(())
 }
@@ -437,7 +434,7 @@ pub fn dbsize(ctx: &mut Ctx) -> CmdResult {
 /// Parses FLUSHDB/FLUSHALL's optional ASYNC|SYNC.
 fn flush_async(ctx: &Ctx) -> Result<bool, CommandError> {
     match ctx.argv.get(1) {
-        None => Ok(ctx.server.config.get_bool("lazyfree-lazy-user-flush")),
+        None => Ok(ctx.state.config.get_bool("lazyfree-lazy-user-flush")),
         Some(a) if is_kw(a, "ASYNC") && ctx.argv.len() == 2 => Ok(true),
         Some(a) if is_kw(a, "SYNC") && ctx.argv.len() == 2 => Ok(false),
         Some(_) => Err(CommandError::Syntax),
@@ -449,7 +446,7 @@ fn flush_async(ctx: &Ctx) -> Result<bool, CommandError> {
 /// under those guards, so no write to any of them can be ordered before the flush in the stream and
 /// applied after it.
 fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, lazy: bool) {
-    let ks = &ctx.server.keyspace;
+    let ks = &ctx.state.keyspace;
     let mut locked: Vec<_> = dbs.clone().map(|db| ks.db(db).lock_all()).collect();
     let mut taken = Vec::new();
     for (db, all) in dbs.zip(locked.iter_mut()) {
@@ -482,7 +479,7 @@ fn flush_dbs(ctx: &mut Ctx, dbs: std::ops::Range<usize>, lazy: bool) {
             }
         }
         for (_, tables) in per_db {
-            ctx.server.lazyfree.free(tables);
+            ctx.state.lazyfree.free(tables);
         }
     }
 }
@@ -500,7 +497,7 @@ pub fn flushdb(ctx: &mut Ctx) -> CmdResult {
 /// FLUSHALL [ASYNC|SYNC]
 pub fn flushall(ctx: &mut Ctx) -> CmdResult {
     let lazy = flush_async(ctx)?;
-    let n = ctx.server.keyspace.db_count();
+    let n = ctx.state.keyspace.db_count();
     flush_dbs(ctx, 0..n, lazy);
     ctx.log(vec![Bytes::from_static(b"FLUSHALL")]);
     ctx.out.ok();
@@ -516,13 +513,13 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
         .ok_or_else(|| CommandError::Custom("ERR invalid first DB index".into()))?;
     let b = c_int(&ctx.argv[2])
         .ok_or_else(|| CommandError::Custom("ERR invalid second DB index".into()))?;
-    let n = ctx.server.keyspace.db_count() as i64;
+    let n = ctx.state.keyspace.db_count() as i64;
     if a < 0 || b < 0 || a >= n || b >= n {
         return Err(CommandError::DbIndexOutOfRange);
     }
     if a != b {
         let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
-        let ks = &ctx.server.keyspace;
+        let ks = &ctx.state.keyspace;
         let mut la = ks.db(lo).lock_all();
         let mut lb = ks.db(hi).lock_all();
         for (x, y) in la.iter_mut().zip(lb.iter_mut()) {
@@ -542,7 +539,7 @@ pub fn swapdb(ctx: &mut Ctx) -> CmdResult {
 
 /// TIME
 pub fn time(ctx: &mut Ctx) -> CmdResult {
-    let us = ctx.server.clock.now_us();
+    let us = ctx.state.clock.now_us();
     ctx.out.array(2);
     ctx.out
         .bulk(itoa::Buffer::new().format(us / 1_000_000).as_bytes());
@@ -553,7 +550,7 @@ pub fn time(ctx: &mut Ctx) -> CmdResult {
 
 /// LASTSAVE: Concord has not saved a snapshot; it reports its start time, as Redis does before a save.
 pub fn lastsave(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.int((ctx.server.started_ms / 1000) as i64);
+    ctx.out.int((ctx.state.started_ms / 1000) as i64);
     Ok(())
 }
 
@@ -579,13 +576,13 @@ pub fn shutdown(ctx: &mut Ctx) -> CmdResult {
         }
     }
     // A busy script stops the server only with NOSAVE (scripting/busy.rs).
-    if let Some(kind) = ctx.server.scripting.run.busy()
+    if let Some(kind) = ctx.state.scripting.run.busy()
         && !ctx.argv[1..].iter().any(|a| is_kw(a, "NOSAVE"))
     {
-        return Err(crate::scripting::busy::busy_error(kind));
+        return Err(super::scripting::busy_error(kind));
     }
     tracing::info!("User requested shutdown...");
-    ctx.server.request_shutdown();
+    ctx.state.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())
 }
@@ -633,11 +630,11 @@ pub fn memory_help(ctx: &mut Ctx) -> CmdResult {
 /// are tested without sleeping; `DEBUG EXPIRE-NOW` runs active expiry at once; `DEBUG OBJECT key` and
 /// `DEBUG SET-ACTIVE-EXPIRE 0|1` (stops and restarts the active expirer) answer as Redis does.
 pub fn debug(ctx: &mut Ctx) -> CmdResult {
-    if !ctx.server.debug_enabled {
+    if !ctx.state.debug_enabled {
         return Err(CommandError::Custom("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into()));
     }
     let sub = String::from_utf8_lossy(&ctx.argv[1]).to_lowercase();
-    let clock = &ctx.server.clock;
+    let clock = &ctx.state.clock;
     match (sub.as_str(), ctx.argv.len()) {
         ("clock", 3) | ("clock", 4) => {
             let op = String::from_utf8_lossy(&ctx.argv[2]).to_lowercase();
@@ -653,19 +650,19 @@ pub fn debug(ctx: &mut Ctx) -> CmdResult {
             ctx.out.int(clock.now_ms() as i64);
         }
         ("expire-now", 2) => {
-            let n = crate::server::expirer::expire_due(ctx.server);
+            let n = super::expire_due(ctx.state);
             ctx.out.int(n as i64);
         }
         ("log", _) => return debug_log(ctx),
         ("commit-acks", 3) => {
             // Replies wait for their unit's completion ticket, as under appendfsync always.
             let on = parse_int(&ctx.argv[2])? != 0;
-            ctx.server.log.set_acks_wait_for_commit(on);
+            ctx.state.log.set_acks_wait_for_commit(on);
             ctx.out.ok();
         }
         ("set-active-expire", 3) => {
             let on = parse_int(&ctx.argv[2])? != 0;
-            ctx.server.active_expire.store(on, Ordering::Relaxed);
+            ctx.state.active_expire.store(on, Ordering::Relaxed);
             ctx.out.ok();
         }
         ("object", 3) => {
@@ -744,7 +741,7 @@ fn debug_log(ctx: &mut Ctx) -> CmdResult {
             return Err(CommandError::Syntax);
         }
     }
-    let log = &ctx.server.log;
+    let log = &ctx.state.log;
     if log.history().limit() == 0 {
         return Err(CommandError::Custom(
             "ERR no committed units are retained (watch-history is 0)".into(),

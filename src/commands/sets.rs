@@ -19,7 +19,7 @@ use crate::protocol::ReplyBuf;
 use crate::util::glob::glob_match;
 
 fn limits(ctx: &Ctx) -> SetLimits {
-    let c = &ctx.server.config;
+    let c = &ctx.state.config;
     SetLimits {
         intset_entries: c.get_u64("set-max-intset-entries"),
         listpack_entries: c.get_u64("set-max-listpack-entries"),

@@ -313,7 +313,7 @@ fn store(ctx: &mut Ctx, dest: &Bytes, items: Vec<SmallBytes>) -> CmdResult {
     }
     if len > 0 || existed {
         // The key specs cannot name STORE's key (it may be anywhere), so tracking hears of it here.
-        crate::notify::record_changed(ctx.server, &mut ctx.txn.notes, dest);
+        crate::notify::record_changed(ctx.state.outlets(), &mut ctx.txn.notes, dest);
     }
     ctx.out.int(len as i64);
     Ok(())

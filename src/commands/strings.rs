@@ -13,7 +13,7 @@ use crate::util::numbers::LongDouble;
 
 /// Redis's maximum string size (proto-max-bulk-len bounds values built by APPEND and SETRANGE).
 fn max_string_len(ctx: &Ctx) -> usize {
-    ctx.server
+    ctx.state
         .config
         .proto_max_bulk_len
         .load(std::sync::atomic::Ordering::Relaxed) as usize

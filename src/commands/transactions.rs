@@ -1,7 +1,7 @@
 //! Transactions (Redis group `transactions`): MULTI queues, EXEC runs the queue as one isolated unit
 //! with one revision, WATCH makes EXEC fail when a watched key changed in between.
 //!
-//! Isolation: every command runs under the shared side of `Server::exec_lock` and EXEC under its
+//! Isolation: every command runs under the shared side of `State::exec_lock` and EXEC under its
 //! exclusive side, so no client observes half of a transaction, and the expirer (which also takes the
 //! shared side) does not delete keys while one runs. All queued commands see the same `now_ms`.
 //! Revision seam: the queued commands share EXEC's `Txn`, so the whole transaction is one revision; each
@@ -42,10 +42,10 @@ pub enum Watched {
 
 /// The key's state now (expired counts as absent).
 fn watched_state(ctx: &Ctx, db: usize, key: &[u8]) -> Watched {
-    let (hash, shard) = ctx.server.keyspace.db(db).lock_key(key);
+    let (hash, shard) = ctx.state.keyspace.db(db).lock_key(key);
     match shard.get_live(hash, key, ctx.now_ms) {
         Some(e) => Watched::Present(e.mod_revision),
-        None => Watched::Absent(ctx.server.keyspace.revision()),
+        None => Watched::Absent(ctx.state.keyspace.revision()),
     }
 }
 
@@ -54,7 +54,7 @@ fn changed_since(ctx: &Ctx, db: usize, key: &[u8], then: Watched) -> bool {
     match (then, watched_state(ctx, db, key)) {
         (Watched::Present(a), Watched::Present(b)) => a != b,
         (Watched::Absent(seen), Watched::Absent(_)) => {
-            let (hash, shard) = ctx.server.keyspace.db(db).lock_key(key);
+            let (hash, shard) = ctx.state.keyspace.db(db).lock_key(key);
             shard.removed_created(hash) > seen
         }
         _ => true,
@@ -163,8 +163,8 @@ fn run_queued(ctx: &mut Ctx, spec: &'static CommandSpec, argv: &[Bytes]) {
     let result = super::run_in_unit(ctx, spec, handler, argv, None);
     if let Err(e) = result {
         ctx.out.error(&e.message());
-        ctx.server.stats.count_error(&e.code());
-        ctx.server.stats.commands[spec.id]
+        ctx.state.stats.count_error(&e.code());
+        ctx.state.stats.commands[spec.id]
             .failed
             .fetch_add(1, Ordering::Relaxed);
     }

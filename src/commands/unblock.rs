@@ -1,9 +1,9 @@
 //! CLIENT UNBLOCK: ends another connection's blocking command from outside, as if its timeout had
 //! passed (`TIMEOUT`, the default) or with an `-UNBLOCKED` error (`ERROR`). The wait lists themselves
-//! live in `server::blocking`; this file only parses the request and picks the outcome.
+//! live in `state::blocking`; this file only parses the request and picks the outcome.
 
 use super::{CmdResult, CommandError, Ctx};
-use crate::server::blocking::WaitResult;
+use crate::state::blocking::WaitResult;
 use crate::util::numbers::parse_i64;
 
 /// The error a client unblocked with `ERROR` receives, byte for byte as Redis sends it.
@@ -36,14 +36,14 @@ pub fn client_unblock(ctx: &mut Ctx) -> CmdResult {
         WaitResult::TimedOut
     };
     let argv = if id >= 0 {
-        ctx.server.blocking.unblock(id as u64, outcome)
+        ctx.state.blocking.unblock(id as u64, outcome)
     } else {
         None
     };
     if as_error && let Some(argv) = &argv {
         // The parked command failed, as Redis counts it (errorstat UNBLOCKED, the command's
         // failed_calls).
-        let stats = &ctx.server.stats;
+        let stats = &ctx.state.stats;
         stats.count_error("UNBLOCKED");
         if let Ok(spec) = super::resolve(argv) {
             stats.commands[spec.id]

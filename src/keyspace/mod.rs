@@ -8,6 +8,7 @@ pub mod db;
 pub mod entry;
 pub mod lazyfree;
 pub mod leases;
+pub mod rdb;
 pub mod shard;
 pub mod small_bytes;
 pub mod types;

@@ -8,112 +8,17 @@
 //! invalidates the clients that read them. Both cost one relaxed atomic load per command and no
 //! allocation while nobody asked for events and no client tracks.
 
-pub mod commands;
 pub mod tracking;
 
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crate::commands::Client;
-use crate::commands::table::{CommandSpec, flags as cmd_flags};
-use crate::server::Server;
+use crate::clients::ClientRegistry;
+use crate::config::Config;
+use crate::pubsub::PubSub;
 
-/// Event classes and delivery flags, as Redis numbers them.
-pub mod class {
-    pub const KEYSPACE: u32 = 1 << 0;
-    pub const KEYEVENT: u32 = 1 << 1;
-    pub const GENERIC: u32 = 1 << 2;
-    pub const STRING: u32 = 1 << 3;
-    pub const LIST: u32 = 1 << 4;
-    pub const SET: u32 = 1 << 5;
-    pub const HASH: u32 = 1 << 6;
-    pub const ZSET: u32 = 1 << 7;
-    pub const EXPIRED: u32 = 1 << 8;
-    pub const EVICTED: u32 = 1 << 9;
-    pub const STREAM: u32 = 1 << 10;
-    pub const KEY_MISS: u32 = 1 << 11;
-    pub const MODULE: u32 = 1 << 13;
-    pub const NEW: u32 = 1 << 14;
-    /// `A`: every class but key misses and new keys.
-    pub const ALL: u32 =
-        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
-}
-
-/// Parses a `notify-keyspace-events` value; None when a character is not a flag.
-pub fn parse_flags(s: &str) -> Option<u32> {
-    let mut f = 0;
-    for c in s.chars() {
-        f |= match c {
-            'A' => class::ALL,
-            'g' => class::GENERIC,
-            '$' => class::STRING,
-            'l' => class::LIST,
-            's' => class::SET,
-            'h' => class::HASH,
-            'z' => class::ZSET,
-            'x' => class::EXPIRED,
-            'e' => class::EVICTED,
-            'K' => class::KEYSPACE,
-            'E' => class::KEYEVENT,
-            't' => class::STREAM,
-            'm' => class::KEY_MISS,
-            'd' => class::MODULE,
-            'n' => class::NEW,
-            _ => return None,
-        };
-    }
-    Some(f)
-}
-
-/// The canonical form CONFIG GET shows, as Redis writes it: `A` when every class of `A` is on, then `K`,
-/// `E`, `m`. Unlike Redis, `n` is kept after `A` (Redis drops it from the text but keeps the flag; the text
-/// is all Concord stores).
-pub fn format_flags(f: u32) -> String {
-    let mut s = String::new();
-    if f & class::ALL == class::ALL {
-        s.push('A');
-        if f & class::NEW != 0 {
-            s.push('n');
-        }
-    } else {
-        for (bit, c) in [
-            (class::GENERIC, 'g'),
-            (class::STRING, '$'),
-            (class::LIST, 'l'),
-            (class::SET, 's'),
-            (class::HASH, 'h'),
-            (class::ZSET, 'z'),
-            (class::EXPIRED, 'x'),
-            (class::EVICTED, 'e'),
-            (class::STREAM, 't'),
-            (class::MODULE, 'd'),
-            (class::NEW, 'n'),
-        ] {
-            if f & bit != 0 {
-                s.push(c);
-            }
-        }
-    }
-    for (bit, c) in [
-        (class::KEYSPACE, 'K'),
-        (class::KEYEVENT, 'E'),
-        (class::KEY_MISS, 'm'),
-    ] {
-        if f & bit != 0 {
-            s.push(c);
-        }
-    }
-    s
-}
-
-/// The config value in canonical form, or None when it has a character that is not a flag.
-pub fn normalise_flags(s: &str) -> Option<String> {
-    parse_flags(s).map(format_flags)
-}
-
-/// The error text CONFIG SET gives for a bad `notify-keyspace-events` value.
-pub const BAD_FLAGS: &str = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+pub use crate::config::keyspace_events::class;
 
 /// Whether flags `f` publish anything for events of class `c`.
 #[inline]
@@ -162,23 +67,35 @@ impl Default for Notify {
     }
 }
 
+/// What notifications and tracking deliver through, borrowed from the server state for one call: the
+/// config (event flags, tracking-table-max-keys), the client registry (invalidation pushes), the pub/sub
+/// registry (event messages) and the tracking tables. Passing these, rather than the whole state, keeps
+/// notify below the apply path that calls it.
+#[derive(Clone, Copy)]
+pub struct Outlets<'a> {
+    pub config: &'a Config,
+    pub clients: &'a ClientRegistry,
+    pub pubsub: &'a PubSub,
+    pub tracking: &'a tracking::Tracking,
+}
+
 /// The event flags now (one relaxed load).
 #[inline]
-pub fn event_flags(server: &Server) -> u32 {
-    server.config.notify_keyspace_events.load(Ordering::Relaxed)
+pub fn event_flags(o: Outlets<'_>) -> u32 {
+    o.config.notify_keyspace_events.load(Ordering::Relaxed)
 }
 
 /// Records event `event` of class `c` on `key` in database `db`, if anyone asked for it.
 #[inline]
 pub fn record(
-    server: &Server,
+    o: Outlets<'_>,
     notes: &mut Notes,
     db: usize,
     c: u32,
     event: &'static str,
     key: &[u8],
 ) {
-    if wants(event_flags(server), c) {
+    if wants(event_flags(o), c) {
         notes.events.push(Event {
             db,
             event,
@@ -189,102 +106,36 @@ pub fn record(
 
 /// Records that `key` changed, for client tracking (nothing while no client tracks).
 #[inline]
-pub fn record_changed(server: &Server, notes: &mut Notes, key: &[u8]) {
-    if server.notify.tracking.is_active() {
+pub fn record_changed(o: Outlets<'_>, notes: &mut Notes, key: &[u8]) {
+    if o.tracking.is_active() {
         notes.changed.push(Bytes::copy_from_slice(key));
-    }
-}
-
-/// Called before a command runs for `client` (top level, in EXEC, or from a script): a tracking client
-/// that runs a read-only command starts tracking the keys of `keys_of` (the command itself, or for a
-/// command called by a script the script's declared keys, as Redis does). Done before the read so a
-/// write racing with it is never missed (at worst an extra invalidation).
-#[inline]
-pub fn before_command(
-    server: &Server,
-    client: &Client,
-    spec: &CommandSpec,
-    keys_of: (&CommandSpec, &[Bytes]),
-) {
-    let tracking = &server.notify.tracking;
-    if tracking.is_active() {
-        tracking.enforce_limit(server);
-    }
-    if client.tracking.on
-        && !client.tracking.bcast
-        && spec.has(cmd_flags::READONLY)
-        && !spec.has(cmd_flags::PUBSUB)
-        && !spec.has(cmd_flags::CONCORD_SCRIPT)
-    {
-        tracking::remember(server, client, keys_of.0, keys_of.1);
-    }
-}
-
-/// Called after a command ran. `wrote`: it changed something. `top`: it is the unit itself (not a command
-/// inside EXEC or a script). Records the keys it wrote for tracking and ends a one-shot CLIENT CACHING.
-#[inline]
-pub fn after_command(
-    server: &Server,
-    client: &mut Client,
-    spec: &CommandSpec,
-    argv: &[Bytes],
-    notes: &mut Notes,
-    wrote: bool,
-    top: bool,
-) {
-    if !top {
-        notes.nested = true;
-    }
-    let tracking = &server.notify.tracking;
-    if tracking.has_state() && spec.has(cmd_flags::CONCORD_FLUSHES) {
-        notes.flushed = true;
-    }
-    if tracking.is_active() {
-        // Checked after every command too, so lowering tracking-table-max-keys evicts at once.
-        if top {
-            tracking.enforce_limit(server);
-        }
-        if !notes.flushed && wrote && !(top && notes.nested) && spec.has(cmd_flags::WRITE) {
-            crate::commands::keyspecs::written_keys(spec, argv, |k| notes.changed.push(k.clone()));
-        }
-    }
-    // CLIENT CACHING applies to the next command, or to a whole MULTI ... EXEC.
-    if top
-        && client.tracking.caching
-        && client.multi.is_none()
-        && !spec.has(cmd_flags::CONCORD_KEEPS_CACHING)
-    {
-        client.tracking.caching = false;
     }
 }
 
 /// Publishes a committed unit's events and sends its invalidations. `origin` is the client whose unit it
 /// was (None for the expirer), for NOLOOP.
-pub fn unit_done(server: &Server, origin: Option<u64>, notes: &mut Notes) {
+pub fn unit_done(o: Outlets<'_>, origin: Option<u64>, notes: &mut Notes) {
     if notes.is_empty() {
         return;
     }
-    publish_events(server, &notes.events);
+    publish_events(o, &notes.events);
     notes.events.clear();
     if notes.flushed {
-        server.notify.tracking.invalidate_all(server, origin);
+        o.tracking.invalidate_all(o.clients, origin);
         notes.flushed = false;
     }
     if !notes.changed.is_empty() {
-        server
-            .notify
-            .tracking
-            .invalidate(server, origin, &notes.changed);
+        o.tracking.invalidate(o.clients, origin, &notes.changed);
         notes.changed.clear();
     }
 }
 
 /// Publishes events on their keyspace and keyevent channels, as the flags say.
-pub fn publish_events(server: &Server, events: &[Event]) {
+pub fn publish_events(o: Outlets<'_>, events: &[Event]) {
     if events.is_empty() {
         return;
     }
-    let f = event_flags(server);
+    let f = event_flags(o);
     let mut chan = Vec::with_capacity(64);
     for e in events {
         let mut db = itoa::Buffer::new();
@@ -295,7 +146,7 @@ pub fn publish_events(server: &Server, events: &[Event]) {
             chan.extend_from_slice(db);
             chan.extend_from_slice(b"__:");
             chan.extend_from_slice(&e.key);
-            tracking::publish(server, &chan, e.event.as_bytes());
+            o.pubsub.publish(&chan, e.event.as_bytes());
         }
         if f & class::KEYEVENT != 0 {
             chan.clear();
@@ -303,17 +154,17 @@ pub fn publish_events(server: &Server, events: &[Event]) {
             chan.extend_from_slice(db);
             chan.extend_from_slice(b"__:");
             chan.extend_from_slice(e.event.as_bytes());
-            tracking::publish(server, &chan, &e.key);
+            o.pubsub.publish(&chan, &e.key);
         }
     }
 }
 
 /// A read found no `key` in `db`: the `keymiss` event (class `m`), published at once.
 #[inline]
-pub fn key_miss(server: &Server, db: usize, key: &[u8]) {
-    if wants(event_flags(server), class::KEY_MISS) {
+pub fn key_miss(o: Outlets<'_>, db: usize, key: &[u8]) {
+    if wants(event_flags(o), class::KEY_MISS) {
         publish_events(
-            server,
+            o,
             &[Event {
                 db,
                 event: "keymiss",
@@ -325,24 +176,15 @@ pub fn key_miss(server: &Server, db: usize, key: &[u8]) {
 
 /// The active expirer removed `key` from `db`: its `expired` event and invalidation, recorded into
 /// `notes` (published by the expirer with `unit_done` once its shard lock is released).
-pub fn key_expired(server: &Server, notes: &mut Notes, db: usize, key: &[u8]) {
-    record(server, notes, db, class::EXPIRED, "expired", key);
-    record_changed(server, notes, key);
+pub fn key_expired(o: Outlets<'_>, notes: &mut Notes, db: usize, key: &[u8]) {
+    record(o, notes, db, class::EXPIRED, "expired", key);
+    record_changed(o, notes, key);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn flags_round_trip_as_redis_shows_them() {
-        assert_eq!(normalise_flags("KA").as_deref(), Some("AK"));
-        assert_eq!(normalise_flags("").as_deref(), Some(""));
-        assert_eq!(normalise_flags("Ex$").as_deref(), Some("$xE"));
-        assert_eq!(normalise_flags("g$lshzxetdKE").as_deref(), Some("AKE"));
-        assert_eq!(normalise_flags("AnmKE").as_deref(), Some("AnKEm"));
-        assert_eq!(normalise_flags("Kq"), None);
-    }
+    use crate::config::keyspace_events::parse_flags;
 
     #[test]
     fn events_need_a_class_and_a_channel_kind() {

@@ -16,19 +16,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::commands::Client;
-use crate::commands::keyspecs;
-use crate::commands::table::CommandSpec;
-use crate::server::{ClientInfo, Server};
+use crate::clients::{ClientInfo, ClientRegistry};
 
-/// The tracking bits of `ClientInfo::tracking` (CLIENT LIST flags).
-pub mod flag {
-    pub const ON: u8 = 1;
-    pub const BROKEN_REDIRECT: u8 = 2;
-    pub const BCAST: u8 = 4;
-    /// The CLIENT LIST letters, in Redis's order.
-    pub const LETTERS: [(u8, char); 3] = [(ON, 't'), (BROKEN_REDIRECT, 'R'), (BCAST, 'B')];
-}
+pub use crate::clients::tracking_flag as flag;
 
 /// The channel RESP2 redirect targets receive invalidations on.
 pub const CHANNEL: &[u8] = b"__redis__:invalidate";
@@ -251,7 +241,7 @@ impl Tracking {
 
     /// Sends the invalidations for keys changed by one unit (`origin` made the change; None for the
     /// expirer and evictions).
-    pub fn invalidate(&self, server: &Server, origin: Option<u64>, keys: &[Bytes]) {
+    pub fn invalidate(&self, clients: &ClientRegistry, origin: Option<u64>, keys: &[Bytes]) {
         let mut sends = Vec::new();
         {
             let mut s = self.state.lock();
@@ -292,11 +282,11 @@ impl Tracking {
                 }
             }
         }
-        self.deliver_all(server, sends);
+        self.deliver_all(clients, sends);
     }
 
     /// FLUSHDB/FLUSHALL: every tracking client is told to drop everything, and the table is emptied.
-    pub fn invalidate_all(&self, server: &Server, _origin: Option<u64>) {
+    pub fn invalidate_all(&self, clients: &ClientRegistry, _origin: Option<u64>) {
         let sends: Vec<Send> = {
             let mut s = self.state.lock();
             s.table.clear();
@@ -308,19 +298,24 @@ impl Tracking {
                     client: id,
                     redirect: t.redirect,
                     payload: Payload::Null {
-                        resp3: server
-                            .clients
+                        resp3: clients
                             .get(id)
                             .is_some_and(|c| c.resp.load(Ordering::Relaxed) >= 3),
                     },
                 })
                 .collect()
         };
-        self.deliver_all(server, sends);
+        self.deliver_all(clients, sends);
     }
 
     /// Remembers that `id` read `keys`; evicts keys over `max_keys` (0 = no limit) with an invalidation.
-    fn remember_keys(&self, server: &Server, id: u64, keys: Vec<Bytes>, max_keys: usize) {
+    pub fn remember_keys(
+        &self,
+        clients: &ClientRegistry,
+        id: u64,
+        keys: Vec<Bytes>,
+        max_keys: usize,
+    ) {
         let mut sends = Vec::new();
         {
             let mut s = self.state.lock();
@@ -334,16 +329,12 @@ impl Tracking {
             evict_over(&mut s, max_keys, &mut sends);
             self.keys.store(s.table.len(), Ordering::Relaxed);
         }
-        self.deliver_all(server, sends);
+        self.deliver_all(clients, sends);
     }
 
     /// Brings the table back under `tracking-table-max-keys` (lowered by CONFIG SET, say), as Redis
     /// checks before every command. One relaxed load when under the limit.
-    pub fn enforce_limit(&self, server: &Server) {
-        let max = server
-            .config
-            .tracking_table_max_keys
-            .load(Ordering::Relaxed) as usize;
+    pub fn enforce_limit(&self, clients: &ClientRegistry, max: usize) {
         if max == 0 || self.keys.load(Ordering::Relaxed) <= max {
             return;
         }
@@ -353,24 +344,24 @@ impl Tracking {
             evict_over(&mut s, max, &mut sends);
             self.keys.store(s.table.len(), Ordering::Relaxed);
         }
-        self.deliver_all(server, sends);
+        self.deliver_all(clients, sends);
     }
 
-    fn deliver_all(&self, server: &Server, sends: Vec<Send>) {
+    fn deliver_all(&self, clients: &ClientRegistry, sends: Vec<Send>) {
         for send in sends {
-            self.deliver(server, send);
+            self.deliver(clients, send);
         }
     }
 
     /// Sends one invalidation as Redis does: to the client, or to its redirect target; a RESP2 client
     /// without a redirect gets nothing (RESP2 has no pushes); a vanished redirect target marks the
     /// redirect broken and tells a RESP3 client so.
-    fn deliver(&self, server: &Server, send: Send) {
-        let Some(own) = server.clients.get(send.client) else {
+    fn deliver(&self, clients: &ClientRegistry, send: Send) {
+        let Some(own) = clients.get(send.client) else {
             return;
         };
         let (target, redirected) = if send.redirect != 0 {
-            match server.clients.get(send.redirect) {
+            match clients.get(send.redirect) {
                 Some(t) => (t, true),
                 None => {
                     if let Some(t) = self.state.lock().clients.get_mut(&send.client) {
@@ -383,7 +374,7 @@ impl Tracking {
                         b.extend_from_slice(b">2\r\n$21\r\ntracking-redir-broken\r\n:");
                         b.extend_from_slice(itoa::Buffer::new().format(send.redirect).as_bytes());
                         b.extend_from_slice(b"\r\n");
-                        push(server, &own, &b);
+                        push(&own, &b);
                     }
                     return;
                 }
@@ -394,7 +385,7 @@ impl Tracking {
         let mut b = Vec::with_capacity(64);
         if is_resp3(&target) {
             b.extend_from_slice(b">2\r\n$10\r\ninvalidate\r\n");
-        } else if redirected && is_subscriber(server, &target) {
+        } else if redirected && is_subscriber(&target) {
             b.extend_from_slice(b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n");
         } else {
             return;
@@ -411,7 +402,7 @@ impl Tracking {
             Payload::Null { resp3: true } => b.extend_from_slice(b"_\r\n"),
             Payload::Null { resp3: false } => b.extend_from_slice(b"$-1\r\n"),
         }
-        push(server, &target, &b);
+        push(&target, &b);
     }
 }
 
@@ -458,43 +449,16 @@ fn is_resp3(c: &ClientInfo) -> bool {
     c.resp.load(Ordering::Relaxed) >= 3
 }
 
-/// A tracking client in default mode read keys with a read-only command: remember them, unless
-/// OPTIN without CLIENT CACHING YES, or OPTOUT with CLIENT CACHING NO.
-pub fn remember(server: &Server, client: &Client, spec: &CommandSpec, argv: &[Bytes]) {
-    let t = &client.tracking;
-    if (t.optin && !t.caching) || (t.optout && t.caching) {
-        return;
-    }
-    let mut keys = Vec::new();
-    keyspecs::all_keys(spec, argv, |k| keys.push(k.clone()));
-    if keys.is_empty() {
-        return;
-    }
-    let max = server
-        .config
-        .tracking_table_max_keys
-        .load(Ordering::Relaxed) as usize;
-    server
-        .notify
-        .tracking
-        .remember_keys(server, client.info.id, keys, max);
-}
-
 // ---- Delivery: the only two places that hand bytes to other connections. ----
 
 /// Queues already-encoded RESP `bytes` on connection `to` (dropped if it is over its output limit).
-fn push(_server: &Server, to: &ClientInfo, bytes: &[u8]) {
+fn push(to: &ClientInfo, bytes: &[u8]) {
     to.push(bytes);
 }
 
 /// Whether `c` is in pub/sub mode (subscribed to something), so RESP2 messages may be sent to it.
-fn is_subscriber(_server: &Server, c: &ClientInfo) -> bool {
+fn is_subscriber(c: &ClientInfo) -> bool {
     c.in_pubsub()
-}
-
-/// Publishes `message` on `channel` (keyspace events).
-pub fn publish(server: &Server, channel: &[u8], message: &[u8]) {
-    server.pubsub.publish(server, channel, message);
 }
 
 #[cfg(test)]

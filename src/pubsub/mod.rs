@@ -13,55 +13,19 @@ pub mod monitor;
 pub mod pause;
 
 use bytes::Bytes;
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashMap;
 use parking_lot::RwLock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::server::{ClientInfo, Server};
+use crate::clients::ClientInfo;
 use crate::util::glob::glob_match;
 
-/// The three kinds of subscription.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// SUBSCRIBE / PUBLISH.
-    Channel,
-    /// PSUBSCRIBE: a glob matched against PUBLISH's channel.
-    Pattern,
-    /// SSUBSCRIBE / SPUBLISH.
-    Shard,
-}
-
-impl Kind {
-    fn index(self) -> usize {
-        match self {
-            Kind::Channel => 0,
-            Kind::Pattern => 1,
-            Kind::Shard => 2,
-        }
-    }
-}
-
-/// One client's subscriptions (held in its `ClientInfo`).
-#[derive(Default)]
-pub struct ClientSubs {
-    sets: [HashSet<Bytes>; 3],
-}
-
-impl ClientSubs {
-    /// The client's subscriptions of one kind, in no particular order.
-    pub fn of(&self, kind: Kind) -> impl Iterator<Item = &Bytes> {
-        self.sets[kind.index()].iter()
-    }
-
-    pub fn count(&self, kind: Kind) -> usize {
-        self.sets[kind.index()].len()
-    }
-}
+pub use crate::clients::{ClientSubs, Kind};
 
 type Subscribers = HashMap<u64, Arc<ClientInfo>>;
 
-/// The server's pub/sub registry, MONITOR clients and CLIENT PAUSE state (`server.pubsub`).
+/// The server's pub/sub registry, MONITOR clients and CLIENT PAUSE state (`State::pubsub`).
 #[derive(Default)]
 pub struct PubSub {
     maps: [RwLock<HashMap<Bytes, Subscribers>>; 3],
@@ -137,7 +101,7 @@ impl PubSub {
     /// Subscribes `client` to `name`. Returns false if it already was.
     pub fn subscribe(&self, client: &Arc<ClientInfo>, kind: Kind, name: &[u8]) -> bool {
         let mut subs = client.subs.lock();
-        let set = &mut subs.sets[kind.index()];
+        let set = subs.set_mut(kind);
         if set.contains(name) {
             return false;
         }
@@ -156,7 +120,7 @@ impl PubSub {
     /// Unsubscribes `client` from `name`. Returns false if it was not subscribed.
     pub fn unsubscribe(&self, client: &ClientInfo, kind: Kind, name: &[u8]) -> bool {
         let mut subs = client.subs.lock();
-        let set = &mut subs.sets[kind.index()];
+        let set = subs.set_mut(kind);
         if !set.remove(name) {
             return false;
         }
@@ -180,7 +144,7 @@ impl PubSub {
     /// Unsubscribes `client` from everything of `kind` and returns what it was subscribed to.
     pub fn unsubscribe_all(&self, client: &ClientInfo, kind: Kind) -> Vec<Bytes> {
         let mut subs = client.subs.lock();
-        let names: Vec<Bytes> = subs.sets[kind.index()].drain().collect();
+        let names: Vec<Bytes> = subs.set_mut(kind).drain().collect();
         counter(client, kind).store(0, Ordering::Relaxed);
         if !names.is_empty() {
             let mut map = self.maps[kind.index()].write();
@@ -214,13 +178,7 @@ impl PubSub {
     /// pattern matches it, each encoded for its protocol; returns how many deliveries were made (a
     /// client subscribed by channel and by pattern counts, and receives, twice). This is PUBLISH, and
     /// what keyspace notifications call.
-    pub fn publish(&self, server: &Server, channel: &[u8], message: &[u8]) -> usize {
-        let _ = server;
-        self.deliver(channel, message)
-    }
-
-    /// `publish` without the server (what it does).
-    pub fn deliver(&self, channel: &[u8], message: &[u8]) -> usize {
+    pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
         let direct = self.counts[0].load(Ordering::Relaxed) != 0;
         let patterns = self.counts[1].load(Ordering::Relaxed) != 0;
         if !direct && !patterns {
@@ -342,20 +300,20 @@ mod tests {
     #[test]
     fn publish_reaches_channel_and_pattern_subscribers_in_their_protocol() {
         let ps = PubSub::new();
-        assert_eq!(ps.deliver(b"news", b"x"), 0);
+        assert_eq!(ps.publish(b"news", b"x"), 0);
         let a = client(1);
         let b = client(2);
         b.resp.store(3, Ordering::Relaxed);
         ps.subscribe(&a, Kind::Channel, b"news");
         ps.subscribe(&b, Kind::Pattern, b"n[aeiou]ws");
         ps.subscribe(&b, Kind::Pattern, b"other*");
-        assert_eq!(ps.deliver(b"news", b"x"), 2);
+        assert_eq!(ps.publish(b"news", b"x"), 2);
         assert_eq!(take(&a), encode_push(false, &[b"message", b"news", b"x"]));
         assert_eq!(
             take(&b),
             encode_push(true, &[b"pmessage", b"n[aeiou]ws", b"news", b"x"])
         );
-        assert_eq!(ps.deliver(b"nothing", b"x"), 0);
+        assert_eq!(ps.publish(b"nothing", b"x"), 0);
         assert!(!a.has_pushes());
         assert_eq!(ps.distinct(Kind::Pattern), 2);
     }

@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::server::ClientInfo;
+use crate::clients::ClientInfo;
 
 /// The MONITOR clients.
 #[derive(Default)]

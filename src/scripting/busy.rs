@@ -1,7 +1,7 @@
 //! Busy scripts: the state of the one script (EVAL or FCALL) running now, the `-BUSY` gate every other
 //! command passes, SCRIPT KILL / FUNCTION KILL, and how a long script gets off the runtime's worker.
 //!
-//! Scripts and EXEC run under the exclusive side of `Server::exec_lock`, every other command under the
+//! Scripts and EXEC run under the exclusive side of `State::exec_lock`, every other command under the
 //! shared side. The runtime may have a single worker thread, so two things must hold while a script runs
 //! long:
 //!
@@ -21,19 +21,19 @@
 //!   STATS, SHUTDOWN, AUTH, HELLO, MULTI, DISCARD, WATCH, UNWATCH, QUIT, RESET), which then run without the
 //!   exec lock, as Redis runs them from inside its script hook.
 //!
+//! This module holds the mechanics (run state, lock waits, the hook); which side of the lock a command
+//! takes, and the `-BUSY` / `EXECABORT` errors it gets, are dispatch's, read from its spec
+//! (`commands::scripting::acquire`).
+//!
 //! SCRIPT KILL sets `kill`; the hook raises "Script killed by user with SCRIPT KILL..." and, from then on,
 //! checks on every line, so a `pcall` in the script cannot swallow it. A script that already wrote cannot
 //! be killed (UNKILLABLE), as its writes cannot be undone; SHUTDOWN NOSAVE ends the process around it
 //! (the hook also stops a script once shutdown was requested, so no thread keeps running Lua).
 
-use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use crate::commands::CommandError;
-use crate::commands::table::{CommandSpec, flags};
-use crate::server::Server;
 
 /// The Lua count hook runs every this many VM instructions (Redis uses 100000; checks are cheap).
 pub const HOOK_EVERY: u32 = 10_000;
@@ -198,17 +198,6 @@ impl RunState {
     }
 }
 
-/// The `-BUSY` error for a script of `kind`.
-pub fn busy_error(kind: Kind) -> CommandError {
-    CommandError::Custom(
-        match kind {
-            Kind::Eval => BUSY_EVAL,
-            Kind::Function => BUSY_FUNCTION,
-        }
-        .into(),
-    )
-}
-
 /// What dispatch holds while a command runs.
 pub enum ExecGuard<'a> {
     Shared(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
@@ -217,63 +206,21 @@ pub enum ExecGuard<'a> {
     Unlocked,
 }
 
-/// Whether `spec` runs under the exclusive side of the exec lock (scripts and EXEC: `CONCORD_EXCLUSIVE`).
-pub fn is_exclusive(spec: &CommandSpec) -> bool {
-    spec.has(flags::CONCORD_EXCLUSIVE)
-}
-
-/// Refuses a command with `-BUSY` while a script is busy, unless its spec allows it (Redis checks this
-/// before queueing inside MULTI too).
-pub fn refuse_if_busy(
-    server: &Server,
-    spec: &CommandSpec,
-    client: &mut crate::commands::Client,
-) -> Result<(), CommandError> {
-    match server.scripting.run.busy() {
-        Some(kind) if !spec.has(flags::ALLOW_BUSY) => Err(refused(client, spec, kind)),
-        _ => Ok(()),
-    }
-}
-
-/// The error for a command refused because a script is busy. As in Redis, a refused EXEC aborts the
-/// transaction (`EXECABORT ... BUSY ...`, MULTI state and WATCHes dropped) so half of it never runs; any
-/// other command refused inside MULTI makes EXEC abort.
-pub fn refused(
-    client: &mut crate::commands::Client,
-    spec: &CommandSpec,
-    kind: Kind,
-) -> CommandError {
-    let busy = busy_error(kind).message();
-    if spec.has(flags::CONCORD_RUNS_QUEUE) && client.multi.is_some() {
-        client.multi = None;
-        client.multi_error = false;
-        client.watched.clear();
-        return CommandError::Custom(format!(
-            "EXECABORT Transaction discarded because of: {busy}"
-        ));
-    }
-    client.multi_error |= client.multi.is_some();
-    CommandError::Custom(busy)
-}
-
-/// Takes the side of the exec lock `spec` runs under, without parking a runtime worker on a long wait,
-/// and answers `-BUSY` when the script holding it runs past busy-reply-threshold.
+/// Takes the exclusive (`exclusive`) or the shared side of the exec lock `lock`, without parking a
+/// runtime worker on a long wait. Once the script in `run` passed busy-reply-threshold, a waiter gets
+/// `Err` with the script's kind, or `Ok(ExecGuard::Unlocked)` when it may run beside the script
+/// (`allow_busy`, the ALLOW_BUSY commands).
 pub fn acquire<'a>(
-    server: &'a Server,
-    spec: &CommandSpec,
-    client: &mut crate::commands::Client,
-) -> Result<ExecGuard<'a>, CommandError> {
-    acquire_inner(server, spec).map_err(|kind| refused(client, spec, kind))
-}
-
-fn acquire_inner<'a>(server: &'a Server, spec: &CommandSpec) -> Result<ExecGuard<'a>, Kind> {
-    let lock = &server.exec_lock;
-    let allow_busy = spec.has(flags::ALLOW_BUSY);
-    if is_exclusive(spec) {
+    lock: &'a RwLock<()>,
+    run: &RunState,
+    exclusive: bool,
+    allow_busy: bool,
+) -> Result<ExecGuard<'a>, Kind> {
+    if exclusive {
         if let Some(g) = lock.try_write() {
             return Ok(ExecGuard::Exclusive(g));
         }
-        wait(server, allow_busy, |d| lock.try_write_for(d)).map(|g| match g {
+        wait(run, allow_busy, |d| lock.try_write_for(d)).map(|g| match g {
             Some(g) => ExecGuard::Exclusive(g),
             None => ExecGuard::Unlocked,
         })
@@ -281,7 +228,7 @@ fn acquire_inner<'a>(server: &'a Server, spec: &CommandSpec) -> Result<ExecGuard
         if let Some(g) = lock.try_read() {
             return Ok(ExecGuard::Shared(g));
         }
-        wait(server, allow_busy, |d| lock.try_read_for(d)).map(|g| match g {
+        wait(run, allow_busy, |d| lock.try_read_for(d)).map(|g| match g {
             Some(g) => ExecGuard::Shared(g),
             None => ExecGuard::Unlocked,
         })
@@ -290,8 +237,7 @@ fn acquire_inner<'a>(server: &'a Server, spec: &CommandSpec) -> Result<ExecGuard
 
 /// Takes the shared side for work that cannot be refused (serving blocked clients), waiting as
 /// `acquire` does.
-pub fn shared(server: &Server) -> RwLockReadGuard<'_, ()> {
-    let lock = &server.exec_lock;
+pub fn shared(lock: &RwLock<()>) -> RwLockReadGuard<'_, ()> {
     if let Some(g) = lock.try_read() {
         return g;
     }
@@ -304,16 +250,16 @@ pub fn shared(server: &Server) -> RwLockReadGuard<'_, ()> {
 /// The contended path of `acquire`: Ok(Some) when taken, Ok(None) when an ALLOW_BUSY command should
 /// run unlocked beside a busy script, Err(kind) for any other command then.
 fn wait<G>(
-    server: &Server,
+    run: &RunState,
     allow_busy: bool,
     try_for: impl Fn(Duration) -> Option<G>,
 ) -> Result<Option<G>, Kind> {
-    let busy = |server: &Server| match server.scripting.run.busy() {
+    let busy = |run: &RunState| match run.busy() {
         Some(_) if allow_busy => Some(Ok(None)),
         Some(kind) => Some(Err(kind)),
         None => None,
     };
-    if let Some(r) = busy(server) {
+    if let Some(r) = busy(run) {
         return r;
     }
     if let Some(g) = try_for(SPIN_FOR) {
@@ -321,7 +267,7 @@ fn wait<G>(
     }
     off_worker(|| {
         loop {
-            if let Some(r) = busy(server) {
+            if let Some(r) = busy(run) {
                 return r;
             }
             if let Some(g) = try_for(WAIT_SLICE) {
@@ -364,10 +310,17 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    pub fn new(server: &Server, started: Instant, threshold_ms: u64) -> Self {
+    /// A watchdog for the script marked running in `run` since `started`, stopping it once `shutdown`
+    /// turns true.
+    pub fn new(
+        run: RunState,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+        started: Instant,
+        threshold_ms: u64,
+    ) -> Self {
         Watchdog {
-            run: server.scripting.run.clone(),
-            shutdown: server.shutdown.subscribe(),
+            run,
+            shutdown,
             started,
             threshold: Duration::from_millis(threshold_ms),
             handed_off: false,

@@ -14,11 +14,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{debug, warn};
 
+use crate::clients::ClientInfo;
 use crate::commands::{BlockOn, Client, ReplyMode, execute, serve_ready, write_timeout_reply};
 use crate::protocol::request::{Limits, RequestParser};
 use crate::protocol::{ReplyBuf, Resp};
-use crate::server::blocking::WaitResult;
-use crate::server::{ClientInfo, Server};
+use crate::server::Server;
+use crate::state::blocking::WaitResult;
 
 /// Read buffer growth step; big bulks grow it further as their bytes arrive, never up front.
 const READ_CHUNK: usize = 16 * 1024;

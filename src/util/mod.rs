@@ -4,4 +4,3 @@
 pub mod glob;
 pub mod lcs;
 pub mod numbers;
-pub mod rdb;

@@ -7,13 +7,14 @@
 use bytes::Bytes;
 use std::sync::Arc;
 
+use concord::clients::ClientInfo;
 use concord::clock::ServerClock;
 use concord::commands::{Client, execute, replay};
 use concord::commit::Unit;
 use concord::config::Config;
 use concord::keyspace::db::SHARDS;
 use concord::protocol::{ReplyBuf, Resp};
-use concord::server::{ClientInfo, Server};
+use concord::server::Server;
 
 /// Every key of every db: (db, key, value as Debug, expiry, version, create_revision, mod_revision).
 pub type State = Vec<(usize, Vec<u8>, String, u64, u64, u64, u64)>;

@@ -13,7 +13,7 @@ use crate::notify::class as ev;
 
 /// KV.REV: the server's current revision.
 pub fn rev(ctx: &mut Ctx) -> CmdResult {
-    ctx.out.int(ctx.server.keyspace.revision() as i64);
+    ctx.out.int(ctx.state.keyspace.revision() as i64);
     Ok(())
 }
 
@@ -28,7 +28,7 @@ pub fn meta(ctx: &mut Ctx) -> CmdResult {
         return Ok(());
     };
     let lease = ctx
-        .server
+        .state
         .keyspace
         .leases
         .lease_of(db, key, e.create_revision, now)
@@ -248,7 +248,7 @@ pub fn holds(cond: &Condition, entry: Option<&Entry>) -> bool {
 pub fn evaluate(ctx: &Ctx, db: usize, argv: &[Bytes]) -> Result<bool, CommandError> {
     let cond = parse_condition(argv)?;
     let key = &argv[1];
-    let (hash, shard) = ctx.server.keyspace.db(db).lock_key(key);
+    let (hash, shard) = ctx.state.keyspace.db(db).lock_key(key);
     Ok(holds(&cond, shard.get_live(hash, key, ctx.now_ms)))
 }
 

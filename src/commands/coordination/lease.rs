@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use super::{int_arg, ms_arg, u64_arg};
 use crate::commands::{CmdResult, CommandError, Ctx, is_kw};
 use crate::notify::class as ev;
-use crate::server::Server;
+use crate::state::State;
 
 /// LEASE.GRANT ms [ID id] [PXAT t]: a new lease id.
 pub fn grant(ctx: &mut Ctx) -> CmdResult {
@@ -32,7 +32,7 @@ pub fn grant(ctx: &mut Ctx) -> CmdResult {
         }
         i += 2;
     }
-    let leases = &ctx.server.keyspace.leases;
+    let leases = &ctx.state.keyspace.leases;
     if let Some(id) = id
         && (id == 0 || leases.exists(id))
     {
@@ -65,7 +65,7 @@ pub fn keepalive(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(CommandError::Syntax),
     };
     let now = ctx.now_ms;
-    let leases = &ctx.server.keyspace.leases;
+    let leases = &ctx.state.keyspace.leases;
     let Some(lease) = leases.get(id, now) else {
         ctx.out.null();
         return Ok(());
@@ -96,7 +96,7 @@ pub fn revoke(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(CommandError::Syntax),
     };
     let now = ctx.now_ms;
-    let leases = &ctx.server.keyspace.leases;
+    let leases = &ctx.state.keyspace.leases;
     // A lease past its deadline is gone for clients already; only the expirer ends it (with EXPIRED,
     // which is also its record, so a replay at the unit's time ends it the same way).
     if !expired && leases.deadline(id).is_none_or(|d| d <= now) {
@@ -119,11 +119,11 @@ pub fn revoke(ctx: &mut Ctx) -> CmdResult {
     };
     let mut deleted = 0;
     for (db, keys) in by_db {
-        if db >= ctx.server.keyspace.db_count() {
+        if db >= ctx.state.keyspace.db_count() {
             continue;
         }
         let names: Vec<&Bytes> = keys.iter().map(|(k, _)| k).collect();
-        let mut set = ctx.server.keyspace.db(db).lock_many(&names);
+        let mut set = ctx.state.keyspace.db(db).lock_many(&names);
         for (key, rev) in &keys {
             let h = set.hash(key);
             let shard = set.shard(h);
@@ -135,20 +135,20 @@ pub fn revoke(ctx: &mut Ctx) -> CmdResult {
             };
             ctx.stamp_removed(db, key, entry.mod_revision);
             ctx.notify_db(db, class, event, key);
-            crate::notify::record_changed(ctx.server, &mut ctx.txn.notes, key);
+            crate::notify::record_changed(ctx.state.outlets(), &mut ctx.txn.notes, key);
             deleted += 1;
-            if ctx.server.blocking.is_waited(db, key) {
+            if ctx.state.blocking.is_waited(db, key) {
                 ctx.txn.ready.push((db, key.clone()));
             }
         }
     }
     for (db, key) in lease.holder_keys {
-        if ctx.server.blocking.is_waited(db, &key) {
+        if ctx.state.blocking.is_waited(db, &key) {
             ctx.txn.ready.push((db, key));
         }
     }
     if expired {
-        ctx.server
+        ctx.state
             .stats
             .expired_keys
             .fetch_add(deleted, std::sync::atomic::Ordering::Relaxed);
@@ -171,7 +171,7 @@ pub fn ttl(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(CommandError::Syntax),
     };
     let now = ctx.now_ms;
-    let Some(lease) = ctx.server.keyspace.leases.get(id, now) else {
+    let Some(lease) = ctx.state.keyspace.leases.get(id, now) else {
         ctx.out.null();
         return Ok(());
     };
@@ -185,8 +185,8 @@ pub fn ttl(ctx: &mut Ctx) -> CmdResult {
             .keys
             .iter()
             .filter(|((db, key), rev)| {
-                *db < ctx.server.keyspace.db_count() && {
-                    let (h, shard) = ctx.server.keyspace.db(*db).lock_key(key);
+                *db < ctx.state.keyspace.db_count() && {
+                    let (h, shard) = ctx.state.keyspace.db(*db).lock_key(key);
                     shard
                         .get_live(h, key, now)
                         .is_some_and(|e| e.create_revision == **rev)
@@ -208,7 +208,7 @@ pub fn ttl(ctx: &mut Ctx) -> CmdResult {
 pub fn attach(ctx: &mut Ctx) -> CmdResult {
     let id = u64_arg(&ctx.argv[1])?;
     let now = ctx.now_ms;
-    if !ctx.server.keyspace.leases.is_live(id, now) {
+    if !ctx.state.keyspace.leases.is_live(id, now) {
         return Err(CommandError::NoLease { id: id.to_string() });
     }
     let db = ctx.client.db;
@@ -219,7 +219,7 @@ pub fn attach(ctx: &mut Ctx) -> CmdResult {
             shard.get_live(h, key, now).map(|e| e.create_revision)
         };
         if let Some(rev) = created
-            && ctx.server.keyspace.leases.attach(id, db, key, rev, now)
+            && ctx.state.keyspace.leases.attach(id, db, key, rev, now)
         {
             attached.push(key.clone());
         }
@@ -238,7 +238,7 @@ pub fn attach(ctx: &mut Ctx) -> CmdResult {
 
 /// LEASE.LIST: the live lease ids.
 pub fn list(ctx: &mut Ctx) -> CmdResult {
-    let ids = ctx.server.keyspace.leases.list(ctx.now_ms);
+    let ids = ctx.state.keyspace.leases.list(ctx.now_ms);
     ctx.out.array(ids.len());
     for id in ids {
         ctx.out.int(id as i64);
@@ -251,7 +251,7 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
 pub fn attach_key(ctx: &mut Ctx, id: u64, key: &Bytes, created: u64) {
     let db = ctx.client.db;
     if ctx
-        .server
+        .state
         .keyspace
         .leases
         .attach(id, db, key, created, ctx.now_ms)
@@ -265,16 +265,16 @@ pub fn attach_key(ctx: &mut Ctx, id: u64, key: &Bytes, created: u64) {
 }
 
 /// Ends every lease past its deadline, each as a unit of its own (the expirer's tick).
-pub fn expire_due(server: &Server) -> usize {
-    let now = server.now_ms();
-    let due = server.keyspace.leases.due(now);
+pub fn expire_due(state: &State) -> usize {
+    let now = state.now_ms();
+    let due = state.keyspace.leases.due(now);
     for id in &due {
         let argv = [
             Bytes::from_static(b"LEASE.REVOKE"),
             int_arg(*id),
             Bytes::from_static(b"EXPIRED"),
         ];
-        crate::commands::run_internal(server, 0, &argv);
+        crate::commands::run_internal(state, 0, &argv);
     }
     due.len()
 }

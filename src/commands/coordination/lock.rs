@@ -23,7 +23,7 @@ use crate::commands::{CmdResult, CommandError, Ctx, Ttl};
 use crate::keyspace::types::hash::{HashLimits, HashValue};
 use crate::keyspace::{Shard, Value};
 use crate::notify::class as ev;
-use crate::server::blocking::TimeoutReply;
+use crate::state::blocking::TimeoutReply;
 
 /// One holder of a shared lock or semaphore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,7 @@ impl Holder {
     fn ends_at(&self, ctx: &Ctx) -> Option<u64> {
         if self.lease != 0 {
             return ctx
-                .server
+                .state
                 .keyspace
                 .leases
                 .get(self.lease, ctx.now_ms)
@@ -131,7 +131,7 @@ fn held(
 }
 
 fn hash_limits(ctx: &Ctx) -> HashLimits {
-    let c = &ctx.server.config;
+    let c = &ctx.state.config;
     HashLimits {
         listpack_entries: c.get_u64("hash-max-listpack-entries"),
         listpack_value: c.get_u64("hash-max-listpack-value"),
@@ -231,7 +231,7 @@ fn apply(
 
 /// Counts a grant (INFO `lock_acquisitions`).
 fn acquired(ctx: &Ctx) {
-    ctx.server
+    ctx.state
         .stats
         .lock_acquisitions
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -247,7 +247,7 @@ fn wait_or_nil(ctx: &mut Ctx, key: &Bytes, opts: &AcquireOpts, first_lapse: Opti
     if let Some(at) = first_lapse
         && ctx.txn.may_block | ctx.txn.waiter
     {
-        ctx.server
+        ctx.state
             .blocking
             .wake_at(ctx.client.db, key.clone(), at.min(opts.wait_until));
     }
@@ -399,7 +399,7 @@ fn acquire_holder(
     drop(shard);
     if let Hold::Lease(id) = opts.hold {
         let db = ctx.client.db;
-        ctx.server.keyspace.leases.note_holder(id, db, key);
+        ctx.state.keyspace.leases.note_holder(id, db, key);
     }
     ctx.out.int(token as i64);
     Ok(())
@@ -562,7 +562,7 @@ pub fn sem_info(ctx: &mut Ctx) -> CmdResult {
 /// Whether `key` (database `db`) is held with fencing token `token` right now: an exclusive lock
 /// created at `token`, or a live holder with that token (FENCED, ELECT).
 pub fn holds_token(ctx: &Ctx, db: usize, key: &[u8], token: u64) -> Result<bool, CommandError> {
-    let (hash, shard) = ctx.server.keyspace.db(db).lock_key(key);
+    let (hash, shard) = ctx.state.keyspace.db(db).lock_key(key);
     Ok(match held(ctx, &shard, hash, key, "lock")? {
         Held::Free => false,
         Held::Exclusive(_, t) => t == token,

@@ -106,7 +106,7 @@ pub fn parse_acquire(
 /// NOLEASE unless the lease in `hold` is live.
 pub fn check_lease(ctx: &Ctx, hold: Hold) -> Result<(), CommandError> {
     if let Hold::Lease(id) = hold
-        && !ctx.server.keyspace.leases.is_live(id, ctx.now_ms)
+        && !ctx.state.keyspace.leases.is_live(id, ctx.now_ms)
     {
         return Err(CommandError::NoLease { id: id.to_string() });
     }
@@ -116,12 +116,11 @@ pub fn check_lease(ctx: &Ctx, hold: Hold) -> Result<(), CommandError> {
 /// Milliseconds left before `entry` (of database `db`) goes away at `now`, by its own expiry or its
 /// lease's end, whichever is first; -1 if neither.
 pub fn remaining_ms(ctx: &Ctx, db: usize, entry: &Entry, now: u64) -> i64 {
-    let lease = ctx.server.keyspace.leases.deadline_of(
-        db,
-        entry.key.as_slice(),
-        entry.create_revision,
-        now,
-    );
+    let lease =
+        ctx.state
+            .keyspace
+            .leases
+            .deadline_of(db, entry.key.as_slice(), entry.create_revision, now);
     let at = match (entry.expires_at_ms, lease) {
         (0, None) => return -1,
         (0, Some(l)) => l,

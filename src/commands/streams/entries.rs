@@ -109,7 +109,7 @@ fn parse_trim_args(ctx: &Ctx, xadd: bool) -> Result<TrimArgs, CommandError> {
         }
     } else if a.approx {
         let n = ctx
-            .server
+            .state
             .config
             .get_u64("stream-node-max-entries")
             .saturating_mul(100);

@@ -56,7 +56,7 @@ fn lossy(b: &[u8]) -> String {
 }
 
 fn node_limits(ctx: &Ctx) -> NodeLimits {
-    let c = &ctx.server.config;
+    let c = &ctx.state.config;
     NodeLimits {
         max_entries: c.get_u64("stream-node-max-entries"),
         max_bytes: c.get_u64("stream-node-max-bytes"),

@@ -10,7 +10,7 @@ use crate::keyspace::Value;
 use crate::keyspace::types::stream::{Consumer, StreamEntry, StreamId};
 use crate::notify::class as ev;
 use crate::protocol::ReplyBuf;
-use crate::server::blocking::TimeoutReply;
+use crate::state::blocking::TimeoutReply;
 
 use super::ids::parse_strict_id;
 use super::{b, custom, emit_entry, emit_id, id_bytes, log_all, lossy, setid_log, xclaim_log};

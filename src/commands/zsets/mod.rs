@@ -55,7 +55,7 @@ fn not_lex_range() -> CommandError {
 
 /// The `zset-max-listpack-*` limits.
 fn limits(ctx: &Ctx) -> (u64, u64) {
-    let c = &ctx.server.config;
+    let c = &ctx.state.config;
     (
         c.get_u64("zset-max-listpack-entries"),
         c.get_u64("zset-max-listpack-value"),

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::commands::{CmdResult, CommandError, Ctx, is_kw};
 use crate::keyspace::SmallBytes;
-use crate::server::blocking::TimeoutReply;
+use crate::state::blocking::TimeoutReply;
 
 use super::scores::{parse_long_in, reply_score};
 use super::{emit_pairs, modify};

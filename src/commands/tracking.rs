@@ -1,10 +1,104 @@
-//! CLIENT TRACKING, CLIENT CACHING, CLIENT GETREDIR and CLIENT TRACKINGINFO, with Redis's checks and
-//! error texts.
+//! Client tracking as dispatch sees it: CLIENT TRACKING, CLIENT CACHING, CLIENT GETREDIR and CLIENT
+//! TRACKINGINFO, with Redis's checks and error texts, and the hooks dispatch runs around every command
+//! (`before_command`, `after_command`), which read the command's spec and key specs and hand plain keys
+//! to `notify::tracking`.
 
 use bytes::Bytes;
+use std::sync::atomic::Ordering;
 
-use super::tracking::Options;
-use crate::commands::{CmdResult, CommandError, Ctx, is_kw};
+use super::keyspecs;
+use super::table::{CommandSpec, flags as cmd_flags};
+use crate::commands::{Client, CmdResult, CommandError, Ctx, is_kw};
+use crate::notify::Notes;
+use crate::notify::tracking::Options;
+use crate::state::State;
+
+/// Called before a command runs for `client` (top level, in EXEC, or from a script): a tracking client
+/// that runs a read-only command starts tracking the keys of `keys_of` (the command itself, or for a
+/// command called by a script the script's declared keys, as Redis does). Done before the read so a
+/// write racing with it is never missed (at worst an extra invalidation).
+#[inline]
+pub fn before_command(
+    state: &State,
+    client: &Client,
+    spec: &CommandSpec,
+    keys_of: (&CommandSpec, &[Bytes]),
+) {
+    let tracking = &state.notify.tracking;
+    if tracking.is_active() {
+        tracking.enforce_limit(&state.clients, max_keys(state));
+    }
+    if client.tracking.on
+        && !client.tracking.bcast
+        && spec.has(cmd_flags::READONLY)
+        && !spec.has(cmd_flags::PUBSUB)
+        && !spec.has(cmd_flags::CONCORD_SCRIPT)
+    {
+        remember(state, client, keys_of.0, keys_of.1);
+    }
+}
+
+/// Called after a command ran. `wrote`: it changed something. `top`: it is the unit itself (not a command
+/// inside EXEC or a script). Records the keys it wrote for tracking and ends a one-shot CLIENT CACHING.
+#[inline]
+pub fn after_command(
+    state: &State,
+    client: &mut Client,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    notes: &mut Notes,
+    wrote: bool,
+    top: bool,
+) {
+    if !top {
+        notes.nested = true;
+    }
+    let tracking = &state.notify.tracking;
+    if tracking.has_state() && spec.has(cmd_flags::CONCORD_FLUSHES) {
+        notes.flushed = true;
+    }
+    if tracking.is_active() {
+        // Checked after every command too, so lowering tracking-table-max-keys evicts at once.
+        if top {
+            tracking.enforce_limit(&state.clients, max_keys(state));
+        }
+        if !notes.flushed && wrote && !(top && notes.nested) && spec.has(cmd_flags::WRITE) {
+            keyspecs::written_keys(spec, argv, |k| notes.changed.push(k.clone()));
+        }
+    }
+    // CLIENT CACHING applies to the next command, or to a whole MULTI ... EXEC.
+    if top
+        && client.tracking.caching
+        && client.multi.is_none()
+        && !spec.has(cmd_flags::CONCORD_KEEPS_CACHING)
+    {
+        client.tracking.caching = false;
+    }
+}
+
+/// A tracking client in default mode read keys with a read-only command: remember them, unless
+/// OPTIN without CLIENT CACHING YES, or OPTOUT with CLIENT CACHING NO.
+fn remember(state: &State, client: &Client, spec: &CommandSpec, argv: &[Bytes]) {
+    let t = &client.tracking;
+    if (t.optin && !t.caching) || (t.optout && t.caching) {
+        return;
+    }
+    let mut keys = Vec::new();
+    keyspecs::all_keys(spec, argv, |k| keys.push(k.clone()));
+    if keys.is_empty() {
+        return;
+    }
+    state
+        .notify
+        .tracking
+        .remember_keys(&state.clients, client.info.id, keys, max_keys(state));
+}
+
+/// `tracking-table-max-keys` now (0 = no limit).
+#[inline]
+fn max_keys(state: &State) -> usize {
+    state.config.tracking_table_max_keys.load(Ordering::Relaxed) as usize
+}
 
 fn err(msg: &str) -> CommandError {
     CommandError::Custom(format!("ERR {msg}"))
@@ -30,7 +124,7 @@ pub fn client_tracking(ctx: &mut Ctx) -> CmdResult {
                 return Err(err("A client can only redirect to a single other client"));
             }
             let id = crate::commands::parse_int(&argv[j])?;
-            if id <= 0 || ctx.server.clients.get(id as u64).is_none() {
+            if id <= 0 || ctx.state.clients.get(id as u64).is_none() {
                 return Err(err("The client ID you want redirect to does not exist"));
             }
             o.redirect = id as u64;
@@ -50,7 +144,7 @@ pub fn client_tracking(ctx: &mut Ctx) -> CmdResult {
         }
         j += 1;
     }
-    let tracking = ctx.server.notify.tracking.clone();
+    let tracking = ctx.state.notify.tracking.clone();
     if is_kw(&argv[2], "on") {
         let cur = &ctx.client.tracking;
         if !o.bcast && !o.prefixes.is_empty() {
@@ -153,7 +247,7 @@ pub fn client_getredir(ctx: &mut Ctx) -> CmdResult {
 pub fn client_trackinginfo(ctx: &mut Ctx) -> CmdResult {
     let t = &ctx.client.tracking;
     let id = ctx.client.info.id;
-    let tracking = &ctx.server.notify.tracking;
+    let tracking = &ctx.state.notify.tracking;
     let mut flags: Vec<&str> = vec![if t.on { "on" } else { "off" }];
     if t.bcast {
         flags.push("bcast");

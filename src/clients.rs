@@ -1,4 +1,6 @@
-//! The client registry: what CLIENT LIST, CLIENT KILL and INFO clients read about every connection.
+//! The client registry: what CLIENT LIST, CLIENT KILL and INFO clients read about every connection, and
+//! the per-client halves of the pub/sub registry (`ClientSubs`) and of client tracking (`tracking_flag`).
+//! A leaf: pub/sub, tracking and the apply path reach connections through it, never through `server`.
 //!
 //! A connection owns its `Client` (db, auth, reply mode); the registry holds the shared `ClientInfo` half,
 //! whose hot fields are atomics so a command never takes a lock to update them.
@@ -7,6 +9,8 @@
 //! bytes (pub/sub messages, MONITOR lines, tracking invalidations) that the connection task writes between
 //! replies, under the `client-output-buffer-limit` of the client's class.
 
+use bytes::Bytes;
+use hashbrown::HashSet;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +20,59 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use crate::config::{ObufClass, ObufLimits};
-use crate::pubsub::ClientSubs;
+
+/// The tracking bits of `ClientInfo::tracking` (CLIENT LIST flags), kept by `notify::tracking`.
+pub mod tracking_flag {
+    pub const ON: u8 = 1;
+    pub const BROKEN_REDIRECT: u8 = 2;
+    pub const BCAST: u8 = 4;
+    /// The CLIENT LIST letters, in Redis's order.
+    pub const LETTERS: [(u8, char); 3] = [(ON, 't'), (BROKEN_REDIRECT, 'R'), (BCAST, 'B')];
+}
+
+/// The three kinds of subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// SUBSCRIBE / PUBLISH.
+    Channel,
+    /// PSUBSCRIBE: a glob matched against PUBLISH's channel.
+    Pattern,
+    /// SSUBSCRIBE / SPUBLISH.
+    Shard,
+}
+
+impl Kind {
+    /// The kind's slot in per-kind arrays.
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Kind::Channel => 0,
+            Kind::Pattern => 1,
+            Kind::Shard => 2,
+        }
+    }
+}
+
+/// One client's subscriptions (held in its `ClientInfo`; the pub/sub registry holds the other half).
+#[derive(Default)]
+pub struct ClientSubs {
+    sets: [HashSet<Bytes>; 3],
+}
+
+impl ClientSubs {
+    /// The client's subscriptions of one kind, in no particular order.
+    pub fn of(&self, kind: Kind) -> impl Iterator<Item = &Bytes> {
+        self.sets[kind.index()].iter()
+    }
+
+    pub fn count(&self, kind: Kind) -> usize {
+        self.sets[kind.index()].len()
+    }
+
+    /// The set of one kind, for the pub/sub registry to change (under the client's `subs` lock).
+    pub(crate) fn set_mut(&mut self, kind: Kind) -> &mut HashSet<Bytes> {
+        &mut self.sets[kind.index()]
+    }
+}
 
 /// Bytes pushed to a connection that its task has not taken yet.
 #[derive(Default)]
@@ -42,7 +98,7 @@ pub struct ClientInfo {
     pub lib_ver: Mutex<Option<Vec<u8>>>,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
-    /// CLIENT TRACKING as CLIENT LIST shows it (`notify::tracking::flag` bits: on, broken redirect,
+    /// CLIENT TRACKING as CLIENT LIST shows it (`tracking_flag` bits: on, broken redirect,
     /// BCAST) and its redirect target (0 = none); kept by notify::tracking.
     pub tracking: AtomicU8,
     pub tracking_redir: AtomicU64,
@@ -311,7 +367,7 @@ impl ClientInfo {
             flags.push('P');
         }
         let tracking = self.tracking.load(Ordering::Relaxed);
-        for (bit, c) in crate::notify::tracking::flag::LETTERS {
+        for (bit, c) in tracking_flag::LETTERS {
             if tracking & bit != 0 {
                 flags.push(c);
             }
@@ -342,7 +398,7 @@ impl ClientInfo {
             self.ssub.load(Ordering::Relaxed),
             usize::from(obuf != 0),
             16384 + qbuf + obuf,
-            if tracking & crate::notify::tracking::flag::ON != 0 {
+            if tracking & tracking_flag::ON != 0 {
                 self.tracking_redir.load(Ordering::Relaxed) as i64
             } else {
                 -1
