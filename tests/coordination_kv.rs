@@ -182,7 +182,11 @@ fn kv_if_alone_and_as_the_guard_of_exec() {
 
 #[test]
 fn cas_counter_under_contention_counts_every_success() {
-    let Some((t, mut c)) = concord() else { return };
+    if std::env::var("CONCORD_TEST_REDIS_PORT").is_ok() {
+        return;
+    }
+    let t = support::TestServer::start_with(&["--worker-threads", "4"]);
+    let mut c = t.conn();
     let _: () = c.set("ctr", 0).unwrap();
     let clients = 16;
     let per_client = 200;
@@ -220,4 +224,29 @@ fn cas_counter_under_contention_counts_every_success() {
     let final_value: i64 = c.get("ctr").unwrap();
     assert_eq!(final_value, total);
     assert_eq!(total, clients * per_client);
+}
+
+#[test]
+fn coordination_commands_run_from_lua_and_inside_multi() {
+    let Some((_t, mut c)) = concord() else { return };
+    support::freeze_clock(&mut c);
+    // A script is one unit: one revision, so everything it takes shares that token.
+    script(
+        &mut c,
+        r#"
+        EVAL "local t = redis.call('LOCK.ACQUIRE', KEYS[1], 'me', 'PX', 1000); redis.call('FENCED', KEYS[1], t, 'SET', 'x', 'y'); local l = redis.call('LEASE.GRANT', 1000); redis.call('KV.CAS', 'c', 0, 'v', 'LEASE', l); return {t, l, redis.call('KV.REV'), redis.call('SEM.ACQUIRE', 's', 'me', 2, 'PX', 100), redis.call('THROTTLE', 't', 1, 1, 1)[1], redis.call('ELECT.CAMPAIGN', 'e', 'me', 'PX', 100)}" 1 L => [:1, :1, :1, :1, :0, :1]
+        GET x => y
+        LEASE.TTL 1 KEYS => [granted_ms, :1000, remaining_ms, :1000, keys, [c]]
+        EVAL "return redis.call('KV.WATCH', 'k')" 0 => -ERR This Redis command is not allowed from script script: 89ac499c38f5e15dedaeb93ea373ba6057a6e7eb, on @user_script:1.
+        MULTI => +OK
+        LEASE.GRANT 500 => +QUEUED
+        LOCK.ACQUIRE L2 a PX 100 => +QUEUED
+        FENCED L2 2 GET x => +QUEUED
+        KV.IF L2 MISSING => +QUEUED
+        EXEC => [:2, :2, y, :1]
+        MULTI => +OK
+        KV.WATCH k => -ERR Command not allowed inside a transaction
+        DISCARD => +OK
+        "#,
+    );
 }
