@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 use hashbrown::{HashMap, HashSet};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -46,6 +46,14 @@ pub struct Leases {
     live: AtomicUsize,
 }
 
+/// The registry, locked: what a lease operation holds while it takes its revision and changes leases,
+/// so lease changes apply in the order of their revisions (it is taken after the shard locks of the
+/// keys involved, never before).
+pub struct LeaseTable<'a> {
+    s: MutexGuard<'a, State>,
+    live: &'a AtomicUsize,
+}
+
 impl Leases {
     /// Number of leases not yet ended (expired leases count until the expirer ends them).
     pub fn len(&self) -> usize {
@@ -56,103 +64,27 @@ impl Leases {
         self.len() == 0
     }
 
-    /// The id a new lease granted at revision `revision` gets: never one given before. Ids follow the
-    /// revision, which never goes backwards (across restarts too, once it is persisted), so an id is
-    /// not re-issued even when a lost log tail forgets the grant.
-    pub fn next_id(&self, revision: u64) -> u64 {
-        let s = self.state.lock();
-        s.next_id.max(revision).max(1)
-    }
-
-    /// Creates lease `id` (from `next_id`, or from the log on replay).
-    pub fn grant(&self, id: u64, ttl_ms: u64, deadline_ms: u64) {
-        let mut s = self.state.lock();
-        s.next_id = s.next_id.max(id.saturating_add(1));
-        if let Some(old) = s.leases.insert(
-            id,
-            Lease {
-                ttl_ms,
-                deadline_ms,
-                keys: HashMap::new(),
-                holder_keys: HashSet::new(),
-            },
-        ) {
-            s.deadlines.remove(&(old.deadline_ms, id));
+    /// Locks the registry for a change.
+    pub fn lock(&self) -> LeaseTable<'_> {
+        LeaseTable {
+            s: self.state.lock(),
+            live: &self.live,
         }
-        s.deadlines.insert((deadline_ms, id));
-        self.live.store(s.leases.len(), Ordering::Relaxed);
     }
 
     /// The lease, if it exists and has not reached its deadline at `now_ms`.
     pub fn get(&self, id: u64, now_ms: u64) -> Option<Lease> {
-        let s = self.state.lock();
-        s.leases
-            .get(&id)
-            .filter(|l| l.deadline_ms > now_ms)
-            .cloned()
-    }
-
-    /// Whether lease `id` exists (even past its deadline, until it is ended).
-    pub fn exists(&self, id: u64) -> bool {
-        self.state.lock().leases.contains_key(&id)
-    }
-
-    /// The deadline of lease `id`, if it exists.
-    pub fn deadline(&self, id: u64) -> Option<u64> {
-        self.state.lock().leases.get(&id).map(|l| l.deadline_ms)
+        self.lock().get(id, now_ms)
     }
 
     /// Whether lease `id` is live at `now_ms`.
     pub fn is_live(&self, id: u64, now_ms: u64) -> bool {
-        let s = self.state.lock();
-        s.leases.get(&id).is_some_and(|l| l.deadline_ms > now_ms)
+        self.lock().is_live(id, now_ms)
     }
 
-    /// Moves a live lease's deadline. False if the lease is gone or past its deadline at `now_ms`.
-    pub fn renew(&self, id: u64, deadline_ms: u64, now_ms: u64) -> bool {
-        let mut s = self.state.lock();
-        let Some(l) = s.leases.get_mut(&id).filter(|l| l.deadline_ms > now_ms) else {
-            return false;
-        };
-        let old = std::mem::replace(&mut l.deadline_ms, deadline_ms);
-        s.deadlines.remove(&(old, id));
-        s.deadlines.insert((deadline_ms, id));
-        true
-    }
-
-    /// Attaches a key incarnation to lease `id` (moving it from any lease it had). False if the lease
-    /// is gone or past its deadline.
-    pub fn attach(
-        &self,
-        id: u64,
-        db: usize,
-        key: &[u8],
-        create_revision: u64,
-        now_ms: u64,
-    ) -> bool {
-        let mut s = self.state.lock();
-        if s.leases.get(&id).is_none_or(|l| l.deadline_ms <= now_ms) {
-            return false;
-        }
-        let k = (db, Bytes::copy_from_slice(key));
-        if let Some((old, _)) = s.links.insert(k.clone(), (id, create_revision))
-            && old != id
-            && let Some(l) = s.leases.get_mut(&old)
-        {
-            l.keys.remove(&k);
-        }
-        if let Some(l) = s.leases.get_mut(&id) {
-            l.keys.insert(k, create_revision);
-        }
-        true
-    }
-
-    /// Notes that a holder of the lock or semaphore at (db, key) is held by lease `id`.
-    pub fn note_holder(&self, id: u64, db: usize, key: &[u8]) {
-        let mut s = self.state.lock();
-        if let Some(l) = s.leases.get_mut(&id) {
-            l.holder_keys.insert((db, Bytes::copy_from_slice(key)));
-        }
+    /// The deadline of lease `id`, if it exists (even past it, until it is ended).
+    pub fn deadline(&self, id: u64) -> Option<u64> {
+        self.state.lock().leases.get(&id).map(|l| l.deadline_ms)
     }
 
     /// The lease a key incarnation is attached to, if any (and still live at `now_ms`).
@@ -166,10 +98,7 @@ impl Leases {
         if self.is_empty() {
             return None;
         }
-        let s = self.state.lock();
-        let (id, rev) = *s.links.get(&(db, Bytes::copy_from_slice(key)))?;
-        (rev == create_revision && s.leases.get(&id).is_some_and(|l| l.deadline_ms > now_ms))
-            .then_some(id)
+        self.lock().lease_of(db, key, create_revision, now_ms)
     }
 
     /// The deadline of the lease a key incarnation is attached to, if any.
@@ -180,23 +109,20 @@ impl Leases {
         create_revision: u64,
         now_ms: u64,
     ) -> Option<u64> {
-        let id = self.lease_of(db, key, create_revision, now_ms)?;
-        self.state.lock().leases.get(&id).map(|l| l.deadline_ms)
+        if self.is_empty() {
+            return None;
+        }
+        let t = self.lock();
+        let id = t.lease_of(db, key, create_revision, now_ms)?;
+        t.s.leases.get(&id).map(|l| l.deadline_ms)
     }
 
-    /// Ends lease `id`, returning it (with its attached keys) if it existed. Links of its keys that still
-    /// point at it are dropped.
-    pub fn end(&self, id: u64) -> Option<Lease> {
+    /// Notes that a holder of the lock or semaphore at (db, key) is held by lease `id`.
+    pub fn note_holder(&self, id: u64, db: usize, key: &[u8]) {
         let mut s = self.state.lock();
-        let lease = s.leases.remove(&id)?;
-        s.deadlines.remove(&(lease.deadline_ms, id));
-        for k in lease.keys.keys() {
-            if s.links.get(k).is_some_and(|(l, _)| *l == id) {
-                s.links.remove(k);
-            }
+        if let Some(l) = s.leases.get_mut(&id) {
+            l.holder_keys.insert((db, Bytes::copy_from_slice(key)));
         }
-        self.live.store(s.leases.len(), Ordering::Relaxed);
-        Some(lease)
     }
 
     /// Ids of leases whose deadline is at or before `now_ms`, soonest first.
@@ -229,24 +155,124 @@ impl Leases {
     pub fn attached(&self) -> usize {
         self.state.lock().links.len()
     }
+}
 
-    /// Forgets every lease (FLUSHALL keeps leases, as etcd's leases outlive keys; this is for DEBUG
-    /// RELOAD-style resets only).
-    pub fn clear(&self) {
-        let mut s = self.state.lock();
-        let next = s.next_id;
-        *s = State::default();
-        s.next_id = next;
-        self.live.store(0, Ordering::Relaxed);
+impl LeaseTable<'_> {
+    /// The id a new lease granted at revision `revision` gets: never one given before. Ids follow the
+    /// revision, which never goes backwards (across restarts too, once it is persisted), so an id is
+    /// not re-issued even when a lost log tail forgets the grant.
+    pub fn next_id(&self, revision: u64) -> u64 {
+        self.s.next_id.max(revision).max(1)
     }
 
-    /// Distinct keys attached to live leases, for tests of the registry.
-    pub fn keys_of(&self, id: u64) -> HashSet<(usize, Bytes)> {
-        let s = self.state.lock();
-        s.leases
+    /// Whether lease `id` exists (even past its deadline, until it is ended).
+    pub fn exists(&self, id: u64) -> bool {
+        self.s.leases.contains_key(&id)
+    }
+
+    /// Creates lease `id` (from `next_id`, or from the log on replay).
+    pub fn grant(&mut self, id: u64, ttl_ms: u64, deadline_ms: u64) {
+        let s = &mut *self.s;
+        s.next_id = s.next_id.max(id.saturating_add(1));
+        let lease = Lease {
+            ttl_ms,
+            deadline_ms,
+            keys: HashMap::new(),
+            holder_keys: HashSet::new(),
+        };
+        if let Some(old) = s.leases.insert(id, lease) {
+            s.deadlines.remove(&(old.deadline_ms, id));
+        }
+        s.deadlines.insert((deadline_ms, id));
+        self.live.store(s.leases.len(), Ordering::Relaxed);
+    }
+
+    /// The lease, if it exists and has not reached its deadline at `now_ms`.
+    pub fn get(&self, id: u64, now_ms: u64) -> Option<Lease> {
+        self.s
+            .leases
             .get(&id)
-            .map(|l| l.keys.keys().cloned().collect())
-            .unwrap_or_default()
+            .filter(|l| l.deadline_ms > now_ms)
+            .cloned()
+    }
+
+    /// Whether lease `id` is live at `now_ms`.
+    pub fn is_live(&self, id: u64, now_ms: u64) -> bool {
+        self.s
+            .leases
+            .get(&id)
+            .is_some_and(|l| l.deadline_ms > now_ms)
+    }
+
+    /// Moves a live lease's deadline. False if the lease is gone or past its deadline at `now_ms`.
+    pub fn renew(&mut self, id: u64, deadline_ms: u64, now_ms: u64) -> bool {
+        let s = &mut *self.s;
+        let Some(l) = s.leases.get_mut(&id).filter(|l| l.deadline_ms > now_ms) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut l.deadline_ms, deadline_ms);
+        s.deadlines.remove(&(old, id));
+        s.deadlines.insert((deadline_ms, id));
+        true
+    }
+
+    /// Attaches a key incarnation to lease `id` (moving it from any lease it had). False if the lease
+    /// is gone or past its deadline.
+    pub fn attach(
+        &mut self,
+        id: u64,
+        db: usize,
+        key: &[u8],
+        create_revision: u64,
+        now_ms: u64,
+    ) -> bool {
+        let s = &mut *self.s;
+        if s.leases.get(&id).is_none_or(|l| l.deadline_ms <= now_ms) {
+            return false;
+        }
+        let k = (db, Bytes::copy_from_slice(key));
+        if let Some((old, _)) = s.links.insert(k.clone(), (id, create_revision))
+            && old != id
+            && let Some(l) = s.leases.get_mut(&old)
+        {
+            l.keys.remove(&k);
+        }
+        if let Some(l) = s.leases.get_mut(&id) {
+            l.keys.insert(k, create_revision);
+        }
+        true
+    }
+
+    /// The lease a key incarnation is attached to, if any (and still live at `now_ms`).
+    pub fn lease_of(
+        &self,
+        db: usize,
+        key: &[u8],
+        create_revision: u64,
+        now_ms: u64,
+    ) -> Option<u64> {
+        let (id, rev) = *self.s.links.get(&(db, Bytes::copy_from_slice(key)))?;
+        (rev == create_revision && self.is_live(id, now_ms)).then_some(id)
+    }
+
+    /// The keys attached to lease `id` (with the incarnation each was attached as).
+    pub fn keys_of(&self, id: u64) -> Option<HashMap<(usize, Bytes), u64>> {
+        self.s.leases.get(&id).map(|l| l.keys.clone())
+    }
+
+    /// Ends lease `id`, returning it (with its attached keys) if it existed. Links of its keys that still
+    /// point at it are dropped.
+    pub fn end(&mut self, id: u64) -> Option<Lease> {
+        let s = &mut *self.s;
+        let lease = s.leases.remove(&id)?;
+        s.deadlines.remove(&(lease.deadline_ms, id));
+        for k in lease.keys.keys() {
+            if s.links.get(k).is_some_and(|(l, _)| *l == id) {
+                s.links.remove(k);
+            }
+        }
+        self.live.store(s.leases.len(), Ordering::Relaxed);
+        Some(lease)
     }
 }
 
@@ -257,27 +283,28 @@ mod tests {
     #[test]
     fn ids_follow_revisions_and_are_never_reused() {
         let l = Leases::default();
-        let a = l.next_id(5);
+        let mut t = l.lock();
+        let a = t.next_id(5);
         assert_eq!(a, 5);
-        l.grant(a, 100, 1100);
-        assert_eq!(l.next_id(5), 6);
-        l.end(a);
-        assert_eq!(l.next_id(3), 6);
-        assert_eq!(l.next_id(9), 9);
+        t.grant(a, 100, 1100);
+        assert_eq!(t.next_id(5), 6);
+        t.end(a);
+        assert_eq!(t.next_id(3), 6);
+        assert_eq!(t.next_id(9), 9);
     }
 
     #[test]
     fn links_follow_the_key_incarnation() {
         let l = Leases::default();
-        l.grant(1, 100, 1100);
-        assert!(l.attach(1, 0, b"k", 7, 1000));
+        l.lock().grant(1, 100, 1100);
+        assert!(l.lock().attach(1, 0, b"k", 7, 1000));
         assert_eq!(l.lease_of(0, b"k", 7, 1000), Some(1));
         // The key was deleted and made again: a new incarnation is not the lease's.
         assert_eq!(l.lease_of(0, b"k", 9, 1000), None);
         // Past the deadline the lease is gone for readers, before the expirer ends it.
         assert_eq!(l.lease_of(0, b"k", 7, 1100), None);
         assert_eq!(l.due(1100), vec![1]);
-        let ended = l.end(1).map(|x| x.keys.len());
+        let ended = l.lock().end(1).map(|x| x.keys.len());
         assert_eq!(ended, Some(1));
         assert_eq!(l.attached(), 0);
     }
@@ -285,14 +312,16 @@ mod tests {
     #[test]
     fn attaching_moves_a_key_between_leases() {
         let l = Leases::default();
-        l.grant(1, 100, 1100);
-        l.grant(2, 100, 1200);
-        l.attach(1, 0, b"k", 7, 0);
-        l.attach(2, 0, b"k", 7, 0);
-        assert!(l.keys_of(1).is_empty());
-        assert_eq!(l.keys_of(2).len(), 1);
-        assert!(l.renew(2, 5000, 0));
+        let mut t = l.lock();
+        t.grant(1, 100, 1100);
+        t.grant(2, 100, 1200);
+        t.attach(1, 0, b"k", 7, 0);
+        t.attach(2, 0, b"k", 7, 0);
+        assert_eq!(t.keys_of(1).map(|k| k.len()), Some(0));
+        assert_eq!(t.keys_of(2).map(|k| k.len()), Some(1));
+        assert!(t.renew(2, 5000, 0));
+        drop(t);
         assert_eq!(l.due(1200), vec![1]);
-        assert!(!l.attach(3, 0, b"x", 1, 0));
+        assert!(!l.lock().attach(3, 0, b"x", 1, 0));
     }
 }

@@ -95,6 +95,10 @@ pub fn cas(ctx: &mut Ctx) -> CmdResult {
     let (key, value) = (ctx.argv[1].clone(), ctx.argv[3].clone());
     let (hash, mut shard) = ctx.db().lock_key(&key);
     ctx.reap(&mut shard, hash, &key);
+    let table = match hold {
+        Some(Hold::Lease(id)) => Some(super::lease::lock_live(ctx.state, id, ctx.now_ms)?),
+        _ => None,
+    };
     let current = shard.get(hash, &key).map_or(0, |e| e.mod_revision);
     if current != expected {
         drop(shard);
@@ -109,6 +113,12 @@ pub fn cas(ctx: &mut Ctx) -> CmdResult {
     let (revision, created) = shard
         .get(hash, &key)
         .map_or((0, 0), |e| (e.mod_revision, e.create_revision));
+    let lease = match (hold, table) {
+        (Some(Hold::Lease(id)), Some(t)) => {
+            super::lease::attach_key(ctx, t, id, &key, created).then_some(id)
+        }
+        _ => None,
+    };
     drop(shard);
     ctx.notify(ev::STRING, "set", &key);
     let mut set = vec![Bytes::from_static(b"SET"), key.clone(), value];
@@ -117,8 +127,8 @@ pub fn cas(ctx: &mut Ctx) -> CmdResult {
         set.extend([Bytes::from_static(b"PXAT"), int_arg(at)]);
     }
     ctx.log(set);
-    if let Some(Hold::Lease(id)) = hold {
-        super::lease::attach_key(ctx, id, &key, created);
+    if let Some(id) = lease {
+        super::lease::log_attach(ctx, id, &key);
     }
     ctx.out.int(revision as i64);
     Ok(())

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use super::{int_arg, ms_arg, u64_arg};
 use crate::commands::{CmdResult, CommandError, Ctx, is_kw};
+use crate::keyspace::leases::LeaseTable;
 use crate::notify::class as ev;
 use crate::state::State;
 
@@ -32,17 +33,20 @@ pub fn grant(ctx: &mut Ctx) -> CmdResult {
         }
         i += 2;
     }
-    let leases = &ctx.state.keyspace.leases;
+    let state = ctx.state;
+    // The revision is taken with the registry locked, so lease changes apply in revision order.
+    let mut table = state.keyspace.leases.lock();
     if let Some(id) = id
-        && (id == 0 || leases.exists(id))
+        && (id == 0 || table.exists(id))
     {
         return Err(CommandError::Custom(format!(
             "ERR lease {id} already exists"
         )));
     }
     let revision = ctx.revision();
-    let id = id.unwrap_or_else(|| leases.next_id(revision));
-    leases.grant(id, ttl, deadline);
+    let id = id.unwrap_or_else(|| table.next_id(revision));
+    table.grant(id, ttl, deadline);
+    drop(table);
     ctx.log(vec![
         Bytes::from_static(b"LEASE.GRANT"),
         int_arg(ttl),
@@ -65,17 +69,16 @@ pub fn keepalive(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(CommandError::Syntax),
     };
     let now = ctx.now_ms;
-    let leases = &ctx.state.keyspace.leases;
-    let Some(lease) = leases.get(id, now) else {
+    let state = ctx.state;
+    let mut table = state.keyspace.leases.lock();
+    let Some(lease) = table.get(id, now) else {
         ctx.out.null();
         return Ok(());
     };
     let deadline = at.unwrap_or(now + lease.ttl_ms);
-    if !leases.renew(id, deadline, now) {
-        ctx.out.null();
-        return Ok(());
-    }
     ctx.revision();
+    table.renew(id, deadline, now);
+    drop(table);
     ctx.log(vec![
         Bytes::from_static(b"LEASE.KEEPALIVE"),
         int_arg(id),
@@ -96,52 +99,77 @@ pub fn revoke(ctx: &mut Ctx) -> CmdResult {
         _ => return Err(CommandError::Syntax),
     };
     let now = ctx.now_ms;
-    let leases = &ctx.state.keyspace.leases;
+    let state = ctx.state;
     // A lease past its deadline is gone for clients already; only the expirer ends it (with EXPIRED,
     // which is also its record, so a replay at the unit's time ends it the same way).
-    if !expired && leases.deadline(id).is_none_or(|d| d <= now) {
+    if !expired && state.keyspace.leases.deadline(id).is_none_or(|d| d <= now) {
         ctx.out.null();
         return Ok(());
     }
-    let Some(lease) = leases.end(id) else {
-        ctx.out.null();
-        return Ok(());
+    // Lock the shards of every attached key (databases in order, as FLUSHALL does), then the
+    // registry, and check the keys did not change meanwhile: the revision is taken holding all of
+    // them, so no write to those keys or to the lease can come between it and the deletions.
+    let mut tries = 0;
+    let (mut sets, lease, table) = loop {
+        let Some(keys) = state.keyspace.leases.lock().keys_of(id) else {
+            ctx.out.null();
+            return Ok(());
+        };
+        let mut by_db: BTreeMap<usize, Vec<Bytes>> = BTreeMap::new();
+        for (db, key) in keys.keys() {
+            if *db < state.keyspace.db_count() {
+                by_db.entry(*db).or_default().push(key.clone());
+            }
+        }
+        let sets: Vec<(usize, crate::keyspace::ShardSet)> = by_db
+            .iter()
+            .map(|(db, names)| (*db, state.keyspace.db(*db).lock_many(names)))
+            .collect();
+        let mut table = state.keyspace.leases.lock();
+        if table.keys_of(id).as_ref() == Some(&keys) || tries > 100 {
+            let Some(lease) = table.end(id) else {
+                ctx.out.null();
+                return Ok(());
+            };
+            break (sets, lease, table);
+        }
+        tries += 1;
     };
     ctx.revision();
-    let mut by_db: BTreeMap<usize, Vec<(Bytes, u64)>> = BTreeMap::new();
-    for ((db, key), rev) in lease.keys {
-        by_db.entry(db).or_default().push((key, rev));
-    }
+    drop(table);
     let (event, class) = if expired {
         ("expired", ev::EXPIRED)
     } else {
         ("del", ev::GENERIC)
     };
+    let mut attached: Vec<(usize, Bytes, u64)> = lease
+        .keys
+        .into_iter()
+        .map(|((db, key), rev)| (db, key, rev))
+        .collect();
+    attached.sort();
     let mut deleted = 0;
-    for (db, keys) in by_db {
-        if db >= ctx.state.keyspace.db_count() {
+    for (db, key, rev) in &attached {
+        let Some((_, set)) = sets.iter_mut().find(|(d, _)| d == db) else {
+            continue;
+        };
+        let h = set.hash(key);
+        let shard = set.shard(h);
+        if shard.get(h, key).is_none_or(|e| e.create_revision != *rev) {
             continue;
         }
-        let names: Vec<&Bytes> = keys.iter().map(|(k, _)| k).collect();
-        let mut set = ctx.state.keyspace.db(db).lock_many(&names);
-        for (key, rev) in &keys {
-            let h = set.hash(key);
-            let shard = set.shard(h);
-            if shard.get(h, key).is_none_or(|e| e.create_revision != *rev) {
-                continue;
-            }
-            let Some(entry) = shard.remove(h, key) else {
-                continue;
-            };
-            ctx.stamp_removed(db, key, entry.mod_revision);
-            ctx.notify_db(db, class, event, key);
-            crate::notify::record_changed(ctx.state.outlets(), &mut ctx.txn.notes, key);
-            deleted += 1;
-            if ctx.state.blocking.is_waited(db, key) {
-                ctx.txn.ready.push((db, key.clone()));
-            }
+        let Some(entry) = shard.remove(h, key) else {
+            continue;
+        };
+        ctx.stamp_removed(*db, key, entry.mod_revision);
+        ctx.notify_db(*db, class, event, key);
+        crate::notify::record_changed(ctx.state.outlets(), &mut ctx.txn.notes, key);
+        deleted += 1;
+        if ctx.state.blocking.is_waited(*db, key) {
+            ctx.txn.ready.push((*db, key.clone()));
         }
     }
+    drop(sets);
     for (db, key) in lease.holder_keys {
         if ctx.state.blocking.is_waited(db, &key) {
             ctx.txn.ready.push((db, key));
@@ -212,20 +240,32 @@ pub fn attach(ctx: &mut Ctx) -> CmdResult {
         return Err(CommandError::NoLease { id: id.to_string() });
     }
     let db = ctx.client.db;
+    let state = ctx.state;
+    // The keys' shards, then the registry: the incarnations read are the ones attached, at this
+    // unit's revision.
+    let names: Vec<&Bytes> = ctx.argv[2..].iter().collect();
+    let mut set = state.keyspace.db(db).lock_many(&names);
+    let mut table = state.keyspace.leases.lock();
     let mut attached: Vec<Bytes> = Vec::new();
     for key in &ctx.argv[2..] {
-        let created = {
-            let (h, shard) = ctx.db().lock_key(key);
-            shard.get_live(h, key, now).map(|e| e.create_revision)
+        let h = set.hash(key);
+        let Some(rev) = set
+            .shard(h)
+            .get_live(h, key, now)
+            .map(|e| e.create_revision)
+        else {
+            continue;
         };
-        if let Some(rev) = created
-            && ctx.state.keyspace.leases.attach(id, db, key, rev, now)
-        {
+        if attached.is_empty() {
+            ctx.revision();
+        }
+        if table.attach(id, db, key, rev, now) {
             attached.push(key.clone());
         }
     }
+    drop(table);
+    drop(set);
     if !attached.is_empty() {
-        ctx.revision();
         let mut argv = vec![Bytes::from_static(b"LEASE.ATTACH"), int_arg(id)];
         argv.extend(attached.iter().cloned());
         ctx.log(argv);
@@ -246,22 +286,48 @@ pub fn list(ctx: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// Attaches `key` (current db, incarnation `created`) to lease `id` inside a unit that already wrote it
-/// (LOCK.ACQUIRE, KV.CAS, ELECT.CAMPAIGN with LEASE), recording `LEASE.ATTACH id key`.
-pub fn attach_key(ctx: &mut Ctx, id: u64, key: &Bytes, created: u64) {
-    let db = ctx.client.db;
-    if ctx
-        .state
-        .keyspace
-        .leases
-        .attach(id, db, key, created, ctx.now_ms)
-    {
-        ctx.log(vec![
-            Bytes::from_static(b"LEASE.ATTACH"),
-            int_arg(id),
-            key.clone(),
-        ]);
+/// The registry locked with lease `id` live in it, or NOLEASE: a command that writes a key and then
+/// attaches it (LOCK.ACQUIRE, KV.CAS, ELECT.CAMPAIGN with LEASE) holds this from before its write to
+/// the attach, under the key's shard guard, so the lease cannot end in between and leave the key
+/// without its lease.
+pub fn lock_live(state: &State, id: u64, now: u64) -> Result<LeaseTable<'_>, CommandError> {
+    let table = state.keyspace.leases.lock();
+    if table.is_live(id, now) {
+        Ok(table)
+    } else {
+        Err(CommandError::NoLease { id: id.to_string() })
     }
+}
+
+/// Attaches `key` (current db, incarnation `created`, its shard locked by the caller) to the live
+/// lease `id` of `table` (from `lock_live`). Returns whether it changed anything; the caller then
+/// records it with `log_attach`, after its own record.
+pub fn attach_key(
+    ctx: &mut Ctx,
+    mut table: LeaseTable<'_>,
+    id: u64,
+    key: &Bytes,
+    created: u64,
+) -> bool {
+    let db = ctx.client.db;
+    if table.lease_of(db, key, created, ctx.now_ms) == Some(id)
+        || !table.attach(id, db, key, created, ctx.now_ms)
+    {
+        return false;
+    }
+    // A change of server state like any other: the unit takes a revision for it even when the key
+    // itself did not change (an owner re-acquiring under a lease), so the log carries it.
+    ctx.revision();
+    true
+}
+
+/// Records `LEASE.ATTACH id key` (see `attach_key`).
+pub fn log_attach(ctx: &mut Ctx, id: u64, key: &Bytes) {
+    ctx.log(vec![
+        Bytes::from_static(b"LEASE.ATTACH"),
+        int_arg(id),
+        key.clone(),
+    ]);
 }
 
 /// Ends every lease past its deadline, each as a unit of its own (the expirer's tick).

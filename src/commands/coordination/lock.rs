@@ -287,6 +287,14 @@ pub fn acquire_exclusive(
         apply(ctx, &mut shard, hash, key, None, &dead);
         state = Held::Free;
     }
+    // The lease stays live from here to the attach (`lease::lock_live`).
+    let table = match (&state, opts.hold) {
+        (Held::Free, Hold::Lease(id)) => Some(super::lease::lock_live(ctx.state, id, ctx.now_ms)?),
+        (Held::Exclusive(current, _), Hold::Lease(id)) if current == owner => {
+            Some(super::lease::lock_live(ctx.state, id, ctx.now_ms)?)
+        }
+        _ => None,
+    };
     match state {
         Held::Free => {
             let ttl = match opts.hold {
@@ -295,6 +303,12 @@ pub fn acquire_exclusive(
             };
             ctx.upsert(&mut shard, hash, key, Value::string(owner), ttl);
             let token = shard.get(hash, key).map_or(0, |e| e.create_revision);
+            let lease = match (opts.hold, table) {
+                (Hold::Lease(id), Some(t)) => {
+                    super::lease::attach_key(ctx, t, id, key, token).then_some(id)
+                }
+                _ => None,
+            };
             drop(shard);
             ctx.notify(ev::STRING, "set", key);
             let mut set = vec![Bytes::from_static(b"SET"), key.clone(), owner.clone()];
@@ -303,17 +317,23 @@ pub fn acquire_exclusive(
                 set.extend([Bytes::from_static(b"PXAT"), int_arg(at)]);
             }
             ctx.log(set);
-            if let Hold::Lease(id) = opts.hold {
-                super::lease::attach_key(ctx, id, key, token);
+            if let Some(id) = lease {
+                super::lease::log_attach(ctx, id, key);
             }
             acquired(ctx);
             ctx.out.int(token as i64);
         }
         Held::Exclusive(current, token) if current == *owner => {
             refresh_exclusive(ctx, &mut shard, hash, key, opts.hold);
+            let lease = match (opts.hold, table) {
+                (Hold::Lease(id), Some(t)) => {
+                    super::lease::attach_key(ctx, t, id, key, token).then_some(id)
+                }
+                _ => None,
+            };
             drop(shard);
-            if let Hold::Lease(id) = opts.hold {
-                super::lease::attach_key(ctx, id, key, token);
+            if let Some(id) = lease {
+                super::lease::log_attach(ctx, id, key);
             }
             ctx.out.int(token as i64);
         }
