@@ -112,9 +112,11 @@ pub struct Txn {
     forced_revision: Option<u64>,
     /// True once the handler recorded its own (rewritten) argv.
     logged: bool,
-    /// Records and changes are built: decided when the revision is taken, from whether the committed
-    /// stream was active at that moment (`crate::commit` explains why then).
+    /// Changes are built: decided when the revision is taken, from whether the committed stream was
+    /// active at that moment (`crate::commit` explains why then).
     recording: bool,
+    /// Records are built too (a reader replays them), decided at the same moment.
+    logging: bool,
     /// The unit's deterministic commands, in apply order.
     pub records: Vec<Record>,
     /// The unit's per-key changes, in apply order (`Change::sub` is the index).
@@ -202,6 +204,7 @@ impl<'a> Ctx<'a> {
             None => self.state.keyspace.next_revision(),
         };
         self.txn.recording = self.state.log.is_active();
+        self.txn.logging = self.txn.recording && self.state.log.wants_records();
         self.txn.revision = Some(r);
         r
     }
@@ -267,7 +270,7 @@ impl<'a> Ctx<'a> {
     /// 10`). Without it, dispatch records the argv as received.
     pub fn log(&mut self, argv: Vec<Bytes>) {
         self.txn.logged = true;
-        if self.txn.recording {
+        if self.txn.logging {
             self.txn.records.push(Record {
                 db: self.client.db,
                 argv,
@@ -280,9 +283,17 @@ impl<'a> Ctx<'a> {
         self.txn.logged = true;
     }
 
+    /// Whether this unit builds per-key changes (the committed stream is read).
     #[inline]
     pub fn recording(&self) -> bool {
         self.txn.recording
+    }
+
+    /// Whether this unit builds its records (a reader replays them): handlers that rewrite their argv
+    /// (`Ctx::log`) build it only then.
+    #[inline]
+    pub fn logging(&self) -> bool {
+        self.txn.logging
     }
 
     /// Deletes `key` (current db) if it has expired, as a write of its own, before the command changes
@@ -395,7 +406,9 @@ impl<'a> Ctx<'a> {
         self.revision();
         if self.txn.recording {
             let (record, change) = expiry(db, key, prev, self.txn.changes.len());
-            self.txn.records.push(record);
+            if self.txn.logging {
+                self.txn.records.push(record);
+            }
             self.txn.changes.push(change);
         }
     }
@@ -559,7 +572,7 @@ pub(crate) fn run_in_unit(
         false,
     );
     if wrote {
-        if !ctx.txn.logged && ctx.recording() {
+        if !ctx.txn.logged && ctx.logging() {
             ctx.txn.records.push(Record {
                 db: ctx.client.db,
                 argv: argv.to_vec(),
@@ -946,7 +959,7 @@ fn publish_unit(
     txn: &mut Txn,
     revision: u64,
 ) {
-    if !txn.logged {
+    if !txn.logged && txn.logging {
         txn.records.push(Record {
             db,
             argv: argv.to_vec(),
@@ -967,6 +980,7 @@ pub struct ExpiryBatch {
     now_ms: u64,
     revision: Option<u64>,
     recording: bool,
+    logging: bool,
     records: Vec<Record>,
     changes: Vec<Change>,
     pub notes: crate::notify::Notes,
@@ -978,6 +992,7 @@ impl ExpiryBatch {
             now_ms,
             revision: None,
             recording: false,
+            logging: false,
             records: Vec::new(),
             changes: Vec::new(),
             notes: Default::default(),
@@ -989,12 +1004,15 @@ impl ExpiryBatch {
         if self.revision.is_none() {
             self.revision = Some(state.keyspace.next_revision());
             self.recording = state.log.is_active();
+            self.logging = self.recording && state.log.wants_records();
         }
         state.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         crate::notify::key_expired(state.outlets(), &mut self.notes, db, key);
         if self.recording {
             let (record, change) = expiry(db, key, prev, self.changes.len());
-            self.records.push(record);
+            if self.logging {
+                self.records.push(record);
+            }
             self.changes.push(change);
         }
     }

@@ -129,6 +129,9 @@ pub struct CommitLog {
     active: AtomicBool,
     /// Capture string values in `Change::value` (the history is kept, for watches to replay).
     capture_values: AtomicBool,
+    /// Units carry their records (a reader replays them: DEBUG LOG, later the AOF and Raft). Without
+    /// one, units carry only their changes, which is all watches need, at about half the cost.
+    records: AtomicBool,
     /// Connections wait for their units' tickets before writing replies.
     acks_wait: AtomicBool,
     /// Highest revision published in order (the completion watermark).
@@ -212,6 +215,17 @@ impl CommitLog {
 
     pub fn set_capture_values(&self, on: bool) {
         self.capture_values.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether units carry their records. Read with `is_active` when a unit takes its revision.
+    #[inline]
+    pub fn wants_records(&self) -> bool {
+        self.records.load(Ordering::SeqCst)
+    }
+
+    /// Makes units carry their records from the next revision on (set before a replaying reader starts).
+    pub fn set_records(&self, on: bool) {
+        self.records.store(on, Ordering::SeqCst);
     }
 
     /// Whether a connection must wait for its units' tickets before it writes their replies.

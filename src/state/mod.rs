@@ -182,6 +182,8 @@ impl State {
             bound_port: AtomicU64::new(0),
         };
         state.log.history().set_max_bytes(history_bytes);
+        // DEBUG LOG replays records; watches need only changes.
+        state.log.set_records(debug_enabled);
         state.log.retain(history, || state.keyspace.revision());
         state
     }

@@ -68,6 +68,7 @@ pub fn state(server: &Server) -> State {
 
 /// Starts keeping `server`'s committed stream (every unit from the next revision on).
 pub fn record(server: &Server) {
+    server.log.set_records(true);
     server.log.retain(10_000_000, || server.keyspace.revision());
 }
 
