@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs the coordination benchmark: Concord vs redis-server vs etcd, one Rust client for all three.
-#   bench/coordination/run.sh            full run (~5 minutes)
+#   bench/coordination/run.sh            full run (~7 minutes)
 #   bench/coordination/run.sh --quick    short windows and fewer keys (~1-2 minutes)
 #   bench/coordination/run.sh --only lock,hot,cas,lease,put,watch,mem
 # CONCORD_BIN overrides the server binary (default: target/release/concord of this repo, built if missing).

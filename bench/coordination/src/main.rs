@@ -70,6 +70,23 @@ fn proc_cpu(pid: &str) -> f64 {
     (ut + st) / clk_tck()
 }
 
+/// CPU seconds of each thread of a process.
+fn thread_cpus(pid: u32) -> std::collections::HashMap<String, f64> {
+    let mut m = std::collections::HashMap::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for e in rd.flatten() {
+            let tid = e.file_name().to_string_lossy().to_string();
+            m.insert(tid.clone(), proc_cpu(&format!("{pid}/task/{tid}")));
+        }
+    }
+    m
+}
+
+/// The busiest thread's CPU seconds between two thread_cpus snapshots.
+fn busiest_thread(a: &std::collections::HashMap<String, f64>, b: &std::collections::HashMap<String, f64>) -> f64 {
+    b.iter().map(|(t, v)| v - a.get(t).copied().unwrap_or(0.0)).fold(0.0, f64::max)
+}
+
 /// Busy CPU seconds of the whole machine (all cores), from /proc/stat.
 fn machine_busy() -> f64 {
     let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -1186,6 +1203,7 @@ struct WatchResult {
     server_cpu: f64,
     client_cpu: f64,
     other_cpu: f64,
+    busiest_thread: f64,
     events_sent_info: Option<u64>,
 }
 
@@ -1252,6 +1270,7 @@ async fn watch_fanout(cfg: &Cfg, srv: &Server, rate: Option<u64>) -> Result<Watc
     };
     tokio::time::sleep(cfg.warmup).await;
     let c0: Vec<u64> = states.iter().map(|w| w.count.load(SeqCst)).collect();
+    let th0 = thread_cpus(srv.pid());
     let (w0, sc0, cc0, mb0, t0) = (written.load(SeqCst), srv.cpu(), proc_cpu("self"), machine_busy(), Instant::now());
     let mut max_lag = 0u64;
     while t0.elapsed() < cfg.dur {
@@ -1263,6 +1282,7 @@ async fn watch_fanout(cfg: &Cfg, srv: &Server, rate: Option<u64>) -> Result<Watc
     let secs = t0.elapsed().as_secs_f64();
     let c1: Vec<u64> = states.iter().map(|w| w.count.load(SeqCst)).collect();
     let (w1, sc1, cc1, mb1) = (written.load(SeqCst), srv.cpu(), proc_cpu("self"), machine_busy());
+    let busiest = busiest_thread(&th0, &thread_cpus(srv.pid()));
     wstop.store(true, SeqCst);
     let mut errors = vec![];
     if let Ok(Err(e)) = writer.await {
@@ -1305,6 +1325,7 @@ async fn watch_fanout(cfg: &Cfg, srv: &Server, rate: Option<u64>) -> Result<Watc
         server_cpu: sc1 - sc0,
         client_cpu: cc1 - cc0,
         other_cpu: ((mb1 - mb0) - (sc1 - sc0) - (cc1 - cc0)).max(0.0),
+        busiest_thread: busiest,
         events_sent_info: match (sent0, sent1) {
             (Some(a), Some(b)) => Some(b - a),
             _ => None,
@@ -1747,7 +1768,7 @@ async fn main() -> Result<()> {
             let line = format!(
                 "  {} watchers, {}: writes {}/s; per-watcher events/s min {} median {} max {}; {} of {} watchers below 95% of the write rate; \
                  max lag {} events (~{:.0} ms at the write rate); catch-up after writes stop {}; {} disconnected; \
-                 server CPU {:.0}% ({:.2} us per delivered event), client CPU {:.0}%, other processes {:.0}%{}{}",
+                 server CPU {:.0}% (busiest server thread {:.0}%; {:.2} us per delivered event), client CPU {:.0}%, other processes {:.0}%{}{}",
                 cfg.watchers,
                 w.mode,
                 fmt_rate(wr),
@@ -1764,6 +1785,7 @@ async fn main() -> Result<()> {
                 },
                 w.gone,
                 w.server_cpu / w.secs * 100.0,
+                w.busiest_thread / w.secs * 100.0,
                 w.server_cpu / pw.iter().sum::<u64>().max(1) as f64 * 1e6,
                 w.client_cpu / w.secs * 100.0,
                 w.other_cpu / w.secs * 100.0,
@@ -1851,8 +1873,8 @@ async fn main() -> Result<()> {
     }
     println!(
         "\nColumns: rate = operations completed per second in the measured window; p50/p99 = latency of the bracketed thing; \
-         srvCPU/op = server utime+stime (/proc/<pid>/stat) over the window / operations; srv% / cli% = server / this client's CPU \
-         (200% = both cores)."
+         srvCPU/op = server utime+stime (/proc/<pid>/stat) over the window / operations; srv% / cli% / oth% = CPU of the server / \
+         this client / every other process on the machine (200% = both cores; a large oth% means a noisy run)."
     );
     let _ = std::fs::remove_dir_all(&cfg.workdir);
     let _ = Path::new("");
