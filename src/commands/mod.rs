@@ -750,23 +750,31 @@ fn written_keys_ready(
     }
     let now = state.now_ms();
     for (db, key) in keys {
-        let takes_from = {
+        let (takes_from, holders) = {
             let (hash, shard) = state.keyspace.db(db).lock_key(&key);
             match shard.get_live(hash, &key, now).map(|e| &e.value) {
-                None => true,
-                Some(v) => matches!(
-                    v,
-                    crate::keyspace::Value::List(_)
-                        | crate::keyspace::Value::ZSet(_)
-                        | crate::keyspace::Value::Stream(_)
+                None => (true, false),
+                Some(v) => (
+                    matches!(
+                        v,
+                        crate::keyspace::Value::List(_)
+                            | crate::keyspace::Value::ZSet(_)
+                            | crate::keyspace::Value::Stream(_)
+                    ),
+                    matches!(v, crate::keyspace::Value::Hash(_)),
                 ),
             }
         };
+        // Lock, semaphore and election waiters can proceed only once the key is gone or a holder of
+        // a shared lock or semaphore (a hash) left: a key now holding an exclusive lock (a string)
+        // wakes none of them, so a hand-over does not re-run the next waiter for nothing.
         if takes_from
             || state.blocking.any_waiter(db, &key, |w| {
                 w.first().is_some_and(|c| {
                     c.eq_ignore_ascii_case(b"xreadgroup")
-                        || table::lookup(c).is_some_and(|s| s.has(flags::CONCORD_WAITS_ON_CHANGE))
+                        || (holders
+                            && table::lookup(c)
+                                .is_some_and(|s| s.has(flags::CONCORD_WAITS_ON_CHANGE)))
                 })
             })
         {

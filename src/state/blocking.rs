@@ -81,7 +81,12 @@ impl State {
         for k in &w.keys {
             let id = (w.db, k.clone());
             if let Some(q) = self.by_key.get_mut(&id) {
-                q.retain(|x| x.seq != w.seq);
+                // Usually the oldest (a waiter being served); else wherever it stands.
+                if q.front().is_some_and(|x| x.seq == w.seq) {
+                    q.pop_front();
+                } else {
+                    q.retain(|x| x.seq != w.seq);
+                }
                 if q.is_empty() {
                     self.by_key.remove(&id);
                 }
@@ -92,9 +97,14 @@ impl State {
     fn link(&mut self, w: Arc<Waiter>) {
         for k in &w.keys {
             let q = self.by_key.entry((w.db, k.clone())).or_default();
-            // Keep arrival order even when a claimed waiter is put back.
-            let pos = q.iter().position(|x| x.seq > w.seq).unwrap_or(q.len());
-            q.insert(pos, w.clone());
+            // Keep arrival order even when a claimed waiter is put back (usually at the front; a new
+            // waiter goes at the back).
+            if q.back().is_none_or(|x| x.seq < w.seq) {
+                q.push_back(w.clone());
+            } else {
+                let pos = q.iter().position(|x| x.seq > w.seq).unwrap_or(q.len());
+                q.insert(pos, w.clone());
+            }
         }
         if w.deadline_ms != 0 {
             self.deadlines.insert((w.deadline_ms, w.seq), ());
