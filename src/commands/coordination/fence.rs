@@ -70,12 +70,14 @@ pub fn check(ctx: &mut Ctx) -> CmdResult {
         ctx.upsert(&mut shard, hash, &key, Value::string(&value), Ttl::Keep);
         drop(shard);
         ctx.notify(ev::STRING, "set", &key);
-        ctx.log(vec![
-            Bytes::from_static(b"SET"),
-            key,
-            value,
-            Bytes::from_static(b"KEEPTTL"),
-        ]);
+        super::record(ctx, || {
+            vec![
+                Bytes::from_static(b"SET"),
+                key,
+                value,
+                Bytes::from_static(b"KEEPTTL"),
+            ]
+        });
     } else {
         drop(shard);
     }

@@ -147,7 +147,7 @@ pub fn cadel(ctx: &mut Ctx) -> CmdResult {
     drop(shard);
     if deleted {
         ctx.notify(ev::GENERIC, "del", &key);
-        ctx.log(vec![Bytes::from_static(b"DEL"), key]);
+        super::record(ctx, || vec![Bytes::from_static(b"DEL"), key]);
     }
     ctx.out.int(deleted as i64);
     Ok(())

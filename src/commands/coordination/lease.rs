@@ -47,14 +47,16 @@ pub fn grant(ctx: &mut Ctx) -> CmdResult {
     let id = id.unwrap_or_else(|| table.next_id(revision));
     table.grant(id, ttl, deadline);
     drop(table);
-    ctx.log(vec![
-        Bytes::from_static(b"LEASE.GRANT"),
-        int_arg(ttl),
-        Bytes::from_static(b"ID"),
-        int_arg(id),
-        Bytes::from_static(b"PXAT"),
-        int_arg(deadline),
-    ]);
+    super::record(ctx, || {
+        vec![
+            Bytes::from_static(b"LEASE.GRANT"),
+            int_arg(ttl),
+            Bytes::from_static(b"ID"),
+            int_arg(id),
+            Bytes::from_static(b"PXAT"),
+            int_arg(deadline),
+        ]
+    });
     ctx.out.int(id as i64);
     Ok(())
 }
@@ -79,12 +81,14 @@ pub fn keepalive(ctx: &mut Ctx) -> CmdResult {
     ctx.revision();
     table.renew(id, deadline, now);
     drop(table);
-    ctx.log(vec![
-        Bytes::from_static(b"LEASE.KEEPALIVE"),
-        int_arg(id),
-        Bytes::from_static(b"PXAT"),
-        int_arg(deadline),
-    ]);
+    super::record(ctx, || {
+        vec![
+            Bytes::from_static(b"LEASE.KEEPALIVE"),
+            int_arg(id),
+            Bytes::from_static(b"PXAT"),
+            int_arg(deadline),
+        ]
+    });
     ctx.out.int(deadline.saturating_sub(now) as i64);
     Ok(())
 }
@@ -323,11 +327,13 @@ pub fn attach_key(
 
 /// Records `LEASE.ATTACH id key` (see `attach_key`).
 pub fn log_attach(ctx: &mut Ctx, id: u64, key: &Bytes) {
-    ctx.log(vec![
-        Bytes::from_static(b"LEASE.ATTACH"),
-        int_arg(id),
-        key.clone(),
-    ]);
+    super::record(ctx, || {
+        vec![
+            Bytes::from_static(b"LEASE.ATTACH"),
+            int_arg(id),
+            key.clone(),
+        ]
+    });
 }
 
 /// Ends every lease past its deadline, each as a unit of its own (the expirer's tick).

@@ -92,19 +92,24 @@ impl Holder {
 /// What a lock key holds.
 enum Held {
     Free,
-    /// An exclusive lock: owner and token.
-    Exclusive(Bytes, u64),
+    /// An exclusive lock: its token, and whether the owner asked about holds it.
+    Exclusive {
+        token: u64,
+        mine: bool,
+    },
     /// A holders hash: live holders and the owners of lapsed ones.
     Holders(Vec<(Bytes, Holder)>, Vec<Bytes>),
 }
 
-/// Reads the lock at `key` in its locked shard. `kind` names what a foreign hash is not.
+/// Reads the lock at `key` in its locked shard, as `me` sees it (an exclusive lock is `mine` when its
+/// value is `me`). `kind` names what a foreign hash is not.
 fn held(
     ctx: &Ctx,
     shard: &Shard,
     hash: u64,
     key: &[u8],
     kind: &'static str,
+    me: &[u8],
 ) -> Result<Held, CommandError> {
     let Some(e) = shard.get_live(hash, key, ctx.now_ms) else {
         return Ok(Held::Free);
@@ -123,8 +128,11 @@ fn held(
             }
             Ok(Held::Holders(live, dead))
         }
-        v => match v.to_vec() {
-            Some(owner) => Ok(Held::Exclusive(Bytes::from(owner), e.create_revision)),
+        v => match v.as_str() {
+            Some(mut owner) => Ok(Held::Exclusive {
+                token: e.create_revision,
+                mine: owner.with(|b| b == me),
+            }),
             None => Err(CommandError::WrongType),
         },
     }
@@ -167,12 +175,9 @@ fn apply(
             }
         }
         ctx.notify(ev::HASH, "hset", key);
-        ctx.log(vec![
-            Bytes::from_static(b"HSET"),
-            key.clone(),
-            owner.clone(),
-            v,
-        ]);
+        super::record(ctx, || {
+            vec![Bytes::from_static(b"HSET"), key.clone(), owner.clone(), v]
+        });
     }
     if !drop.is_empty() {
         let mut emptied = false;
@@ -218,14 +223,12 @@ fn apply(
     shard.set_expiry(hash, key, want);
     if want == 0 {
         ctx.notify(ev::GENERIC, "persist", key);
-        ctx.log(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+        super::record(ctx, || vec![Bytes::from_static(b"PERSIST"), key.clone()]);
     } else {
         ctx.notify(ev::GENERIC, "expire", key);
-        ctx.log(vec![
-            Bytes::from_static(b"PEXPIREAT"),
-            key.clone(),
-            int_arg(want),
-        ]);
+        super::record(ctx, || {
+            vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), int_arg(want)]
+        });
     }
 }
 
@@ -278,7 +281,7 @@ pub fn acquire_exclusive(
 ) -> CmdResult {
     let (hash, mut shard) = ctx.db().lock_key(key);
     ctx.reap(&mut shard, hash, key);
-    let mut state = held(ctx, &shard, hash, key, "lock")?;
+    let mut state = held(ctx, &shard, hash, key, "lock", owner)?;
     if let Held::Holders(live, dead) = &state
         && live.is_empty()
     {
@@ -290,7 +293,7 @@ pub fn acquire_exclusive(
     // The lease stays live from here to the attach (`lease::lock_live`).
     let table = match (&state, opts.hold) {
         (Held::Free, Hold::Lease(id)) => Some(super::lease::lock_live(ctx.state, id, ctx.now_ms)?),
-        (Held::Exclusive(current, _), Hold::Lease(id)) if current == owner => {
+        (Held::Exclusive { mine: true, .. }, Hold::Lease(id)) => {
             Some(super::lease::lock_live(ctx.state, id, ctx.now_ms)?)
         }
         _ => None,
@@ -323,7 +326,7 @@ pub fn acquire_exclusive(
             acquired(ctx);
             ctx.out.int(token as i64);
         }
-        Held::Exclusive(current, token) if current == *owner => {
+        Held::Exclusive { token, mine: true } => {
             refresh_exclusive(ctx, &mut shard, hash, key, opts.hold);
             let lease = match (opts.hold, table) {
                 (Hold::Lease(id), Some(t)) => {
@@ -337,7 +340,7 @@ pub fn acquire_exclusive(
             }
             ctx.out.int(token as i64);
         }
-        Held::Exclusive(..) => {
+        Held::Exclusive { .. } => {
             drop(shard);
             wait_or_nil(ctx, key, opts, None);
         }
@@ -366,14 +369,12 @@ fn refresh_exclusive(ctx: &mut Ctx, shard: &mut Shard, hash: u64, key: &Bytes, h
     shard.set_expiry(hash, key, want);
     if want == 0 {
         ctx.notify(ev::GENERIC, "persist", key);
-        ctx.log(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+        super::record(ctx, || vec![Bytes::from_static(b"PERSIST"), key.clone()]);
     } else {
         ctx.notify(ev::GENERIC, "expire", key);
-        ctx.log(vec![
-            Bytes::from_static(b"PEXPIREAT"),
-            key.clone(),
-            int_arg(want),
-        ]);
+        super::record(ctx, || {
+            vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), int_arg(want)]
+        });
     }
 }
 
@@ -388,13 +389,13 @@ fn acquire_holder(
     let kind = if limit.is_some() { "semaphore" } else { "lock" };
     let (hash, mut shard) = ctx.db().lock_key(key);
     ctx.reap(&mut shard, hash, key);
-    let (live, dead) = match held(ctx, &shard, hash, key, kind)? {
+    let (live, dead) = match held(ctx, &shard, hash, key, kind, owner)? {
         Held::Free => (Vec::new(), Vec::new()),
         Held::Holders(live, dead) => (live, dead),
-        Held::Exclusive(..) if limit.is_some() => {
+        Held::Exclusive { .. } if limit.is_some() => {
             return Err(CommandError::NotALock { kind: "semaphore" });
         }
-        Held::Exclusive(..) => {
+        Held::Exclusive { .. } => {
             drop(shard);
             wait_or_nil(ctx, key, opts, None);
             return Ok(());
@@ -430,18 +431,18 @@ fn release_any(ctx: &mut Ctx, kind: &'static str) -> CmdResult {
     let (key, owner) = (ctx.argv[1].clone(), ctx.argv[2].clone());
     let (hash, mut shard) = ctx.db().lock_key(&key);
     ctx.reap(&mut shard, hash, &key);
-    let released = match held(ctx, &shard, hash, &key, kind)? {
+    let released = match held(ctx, &shard, hash, &key, kind, &owner)? {
         Held::Free => false,
-        Held::Exclusive(current, _) if kind == "lock" && current == owner => {
+        Held::Exclusive { mine: true, .. } if kind == "lock" => {
             ctx.delete(&mut shard, hash, &key);
             ctx.notify(ev::GENERIC, "del", &key);
-            ctx.log(vec![Bytes::from_static(b"DEL"), key.clone()]);
+            super::record(ctx, || vec![Bytes::from_static(b"DEL"), key.clone()]);
             true
         }
-        Held::Exclusive(..) if kind == "semaphore" => {
+        Held::Exclusive { .. } if kind == "semaphore" => {
             return Err(CommandError::NotALock { kind });
         }
-        Held::Exclusive(..) => false,
+        Held::Exclusive { .. } => false,
         Held::Holders(live, mut dead) => {
             if live.iter().any(|(o, _)| *o == owner) {
                 dead.push(owner.clone());
@@ -466,16 +467,16 @@ fn extend_any(ctx: &mut Ctx, kind: &'static str) -> CmdResult {
     let (key, owner) = (ctx.argv[1].clone(), ctx.argv[2].clone());
     let (hash, mut shard) = ctx.db().lock_key(&key);
     ctx.reap(&mut shard, hash, &key);
-    let extended = match held(ctx, &shard, hash, &key, kind)? {
+    let extended = match held(ctx, &shard, hash, &key, kind, &owner)? {
         Held::Free => false,
-        Held::Exclusive(current, _) if kind == "lock" && current == owner => {
+        Held::Exclusive { mine: true, .. } if kind == "lock" => {
             refresh_exclusive(ctx, &mut shard, hash, &key, Hold::Until(at));
             true
         }
-        Held::Exclusive(..) if kind == "semaphore" => {
+        Held::Exclusive { .. } if kind == "semaphore" => {
             return Err(CommandError::NotALock { kind });
         }
-        Held::Exclusive(..) => false,
+        Held::Exclusive { .. } => false,
         Held::Holders(live, dead) => match live.iter().find(|(o, _)| *o == owner) {
             Some((_, h)) => {
                 let holder = Holder::new(h.token, Hold::Until(at));
@@ -506,7 +507,7 @@ fn info_any(ctx: &mut Ctx, kind: &'static str) -> CmdResult {
     let key = ctx.argv[1].clone();
     let (db, now) = (ctx.client.db, ctx.now_ms);
     let (hash, shard) = ctx.db().lock_key(&key);
-    match held(ctx, &shard, hash, &key, kind)? {
+    match held(ctx, &shard, hash, &key, kind, b"")? {
         Held::Free => {
             drop(shard);
             ctx.out.null();
@@ -515,13 +516,18 @@ fn info_any(ctx: &mut Ctx, kind: &'static str) -> CmdResult {
             drop(shard);
             ctx.out.null();
         }
-        Held::Exclusive(..) if kind == "semaphore" => {
+        Held::Exclusive { .. } if kind == "semaphore" => {
             return Err(CommandError::NotALock { kind });
         }
-        Held::Exclusive(owner, token) => {
-            let pttl = shard
+        Held::Exclusive { token, .. } => {
+            let (owner, pttl) = shard
                 .get_live(hash, &key, now)
-                .map_or(-1, |e| remaining_ms(ctx, db, e, now));
+                .map_or((Vec::new(), -1), |e| {
+                    (
+                        e.value.to_vec().unwrap_or_default(),
+                        remaining_ms(ctx, db, e, now),
+                    )
+                });
             drop(shard);
             holder_entry(ctx, &owner, token, pttl);
         }
@@ -583,9 +589,9 @@ pub fn sem_info(ctx: &mut Ctx) -> CmdResult {
 /// created at `token`, or a live holder with that token (FENCED, ELECT).
 pub fn holds_token(ctx: &Ctx, db: usize, key: &[u8], token: u64) -> Result<bool, CommandError> {
     let (hash, shard) = ctx.state.keyspace.db(db).lock_key(key);
-    Ok(match held(ctx, &shard, hash, key, "lock")? {
+    Ok(match held(ctx, &shard, hash, key, "lock", b"")? {
         Held::Free => false,
-        Held::Exclusive(_, t) => t == token,
+        Held::Exclusive { token: t, .. } => t == token,
         Held::Holders(live, _) => live.iter().any(|(_, h)| h.token == token),
     })
 }

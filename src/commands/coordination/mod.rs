@@ -154,3 +154,13 @@ pub fn reply_fields(out: &mut ReplyBuf, fields: &[(&str, Field)]) {
 pub fn int_arg(n: u64) -> Bytes {
     Bytes::from(itoa::Buffer::new().format(n).to_owned())
 }
+
+/// Records this unit's write as `build()` returns it, building it only when a reader replays records
+/// (`Ctx::logging`); either way the command's own argv is not recorded on top.
+pub fn record(ctx: &mut Ctx, build: impl FnOnce() -> Vec<Bytes>) {
+    if ctx.logging() {
+        ctx.log(build());
+    } else {
+        ctx.log_nothing();
+    }
+}

@@ -130,13 +130,15 @@ pub fn throttle(ctx: &mut Ctx) -> CmdResult {
         drop(shard);
         ctx.notify(ev::STRING, "set", &key);
         ctx.notify(ev::GENERIC, "expire", &key);
-        ctx.log(vec![
-            Bytes::from_static(b"SET"),
-            key,
-            value,
-            Bytes::from_static(b"PXAT"),
-            int_arg(at),
-        ]);
+        super::record(ctx, || {
+            vec![
+                Bytes::from_static(b"SET"),
+                key,
+                value,
+                Bytes::from_static(b"PXAT"),
+                int_arg(at),
+            ]
+        });
     } else {
         drop(shard);
     }
