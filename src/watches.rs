@@ -83,6 +83,7 @@ impl Watch {
         st: &mut WatchState,
         unit: &Unit,
         history: &History,
+        tails: &mut Tails,
         out: &mut Vec<u8>,
     ) -> u64 {
         let resp3 = self.client.resp3();
@@ -91,19 +92,25 @@ impl Watch {
             let put = matches!(c.kind, ChangeKind::Put);
             match self.mode {
                 Mode::Kv { prev_kv } => {
-                    let prev = if prev_kv && c.prev_revision != 0 {
-                        previous_value(history, unit, c)
-                    } else {
-                        None
-                    };
                     header(out, resp3, 7);
                     bulk(out, b"kv.watch");
                     int(out, self.id);
-                    int(out, unit.revision);
-                    bulk(out, if put { b"put" } else { b"del" });
-                    bulk(out, &c.key);
-                    bulk_or_nil(out, resp3, if put { c.value.as_deref() } else { None });
-                    bulk_or_nil(out, resp3, prev.as_deref());
+                    // Everything after the watch id is the same for every watcher of this change
+                    // speaking this protocol: encoded once per unit.
+                    let slot = tails.slot(c.sub, resp3, prev_kv);
+                    if slot.is_empty() {
+                        let prev = if prev_kv && c.prev_revision != 0 {
+                            previous_value(history, unit, c)
+                        } else {
+                            None
+                        };
+                        int(slot, unit.revision);
+                        bulk(slot, if put { b"put" } else { b"del" });
+                        bulk(slot, &c.key);
+                        bulk_or_nil(slot, resp3, if put { c.value.as_deref() } else { None });
+                        bulk_or_nil(slot, resp3, prev.as_deref());
+                    }
+                    out.extend_from_slice(slot);
                 }
                 Mode::Elect => {
                     let now = if put {
@@ -139,6 +146,21 @@ impl Watch {
             n += 1;
         }
         n
+    }
+}
+
+/// The encoded tails of one unit's events (revision, kind, key, value, previous value), by change,
+/// protocol and PREVKV, shared by every watch the unit is delivered to.
+#[derive(Default)]
+struct Tails(Vec<Vec<u8>>);
+
+impl Tails {
+    fn slot(&mut self, sub: u32, resp3: bool, prev_kv: bool) -> &mut Vec<u8> {
+        let i = sub as usize * 4 + usize::from(resp3) * 2 + usize::from(prev_kv);
+        if self.0.len() <= i {
+            self.0.resize_with(i + 1, Vec::new);
+        }
+        &mut self.0[i]
     }
 }
 
@@ -234,6 +256,7 @@ impl Reader for Watches {
             }
         }
         let mut buf = Vec::new();
+        let mut tails = Tails::default();
         for w in hits {
             let mut st = w.state.lock();
             if st.catching_up {
@@ -246,7 +269,7 @@ impl Reader for Watches {
                 continue;
             }
             buf.clear();
-            let n = w.encode(&mut st, unit, history, &mut buf);
+            let n = w.encode(&mut st, unit, history, &mut tails, &mut buf);
             drop(st);
             if n > 0 {
                 self.events.fetch_add(n, Ordering::Relaxed);
@@ -398,7 +421,7 @@ impl Watches {
                     && u.revision >= st.cursor
                 {
                     st.cursor = u.revision + 1;
-                    sent += w.encode(&mut st, &u, history, out);
+                    sent += w.encode(&mut st, &u, history, &mut Tails::default(), out);
                 }
                 continue;
             }
@@ -432,7 +455,7 @@ impl Watches {
             }
             for u in units {
                 st.cursor = u.revision + 1;
-                sent += w.encode(&mut st, &u, history, out);
+                sent += w.encode(&mut st, &u, history, &mut Tails::default(), out);
                 if out.len() >= CATCH_UP_CHUNK {
                     break;
                 }
