@@ -66,6 +66,59 @@ def test_redis_py_lock_python_redis_lock_and_lock_acquire_exclude_each_other(srv
     crit.check(9 * rounds)
 
 
+@pytest.mark.filterwarnings("ignore:distutils Version classes:DeprecationWarning")
+def test_aioredlock_and_lock_acquire_exclude_each_other(srv, r):
+    """aioredlock (the Redlock algorithm, one server) in its own event loop beside LOCK.ACQUIRE
+    waiters on the same key: never two holders."""
+    import asyncio
+
+    from aioredlock import Aioredlock, LockError
+
+    crit = Critical(r)
+    rounds = 15
+
+    def redlock_worker(i):
+        async def main():
+            lm = Aioredlock([srv.url], retry_count=1)
+            c = srv.client()
+            try:
+                done = 0
+                while done < rounds:
+                    try:
+                        lock = await lm.lock("lock:shared", lock_timeout=10)
+                    except LockError:
+                        await asyncio.sleep(0.002)
+                        continue
+                    try:
+                        # The section is synchronous: no other task of this loop runs meanwhile.
+                        crit.body(f"redlock{i}-{done}", c)
+                    finally:
+                        await lm.unlock(lock)
+                    done += 1
+            finally:
+                await lm.destroy()
+                c.close()
+
+        asyncio.run(asyncio.wait_for(main(), 60))
+
+    def worker(i):
+        if i % 2 == 0:
+            redlock_worker(i)
+            return
+        c = srv.client()
+        for n in range(rounds):
+            who = f"w{i}-{n}"
+            assert c.execute_command("LOCK.ACQUIRE", "lock:shared", who, "PX", 10000, "WAIT", 30000)
+            try:
+                crit.body(who, c)
+            finally:
+                assert c.execute_command("LOCK.RELEASE", "lock:shared", who) == 1
+        c.close()
+
+    run_threads(6, worker)
+    crit.check(6 * rounds)
+
+
 def test_throttle_follows_gcra_on_the_server_clock(srv, r):
     srv_clock = int(r.execute_command("DEBUG", "CLOCK", "FREEZE"))
     try:
