@@ -240,20 +240,17 @@ impl Reader for Watches {
         let mut hits: Vec<Arc<Watch>> = Vec::new();
         {
             let reg = self.reg.read();
-            let mut add = |w: &Arc<Watch>| {
-                if !hits.iter().any(|h| h.id == w.id) {
-                    hits.push(w.clone());
-                }
-            };
             for c in &unit.changes {
                 if let Some(ws) = reg.exact.get(&(c.db, c.key.clone())) {
-                    ws.iter().for_each(&mut add);
+                    hits.extend(ws.iter().cloned());
                 }
-                reg.prefixes
-                    .iter()
-                    .filter(|w| w.matches(c))
-                    .for_each(&mut add);
+                hits.extend(reg.prefixes.iter().filter(|w| w.matches(c)).cloned());
             }
+        }
+        // A watch matching several changes of the unit gets them all in one push.
+        if unit.changes.len() > 1 {
+            hits.sort_unstable_by_key(|w| w.id);
+            hits.dedup_by_key(|w| w.id);
         }
         let mut buf = Vec::new();
         let mut tails = Tails::default();

@@ -169,7 +169,7 @@ fn expiry_keyword(a: &[u8]) -> Option<(i64, bool)> {
 }
 
 /// The logged form of a SET that happened: unconditional, with an absolute expiry.
-fn log_set(ctx: &mut Ctx, key: &Bytes, value: &Bytes, ttl: Ttl) {
+pub(crate) fn log_set(ctx: &mut Ctx, key: &Bytes, value: &Bytes, ttl: Ttl) {
     if !ctx.logging() {
         ctx.log_nothing();
         return;

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::{Field, Hold, check_lease, int_arg, ms_arg, remaining_ms, reply_fields, u64_arg};
+use super::{Field, Hold, check_lease, ms_arg, remaining_ms, reply_fields, u64_arg};
 use crate::commands::{CmdResult, CommandError, Ctx, Ttl, is_kw};
 use crate::keyspace::{Entry, Value};
 use crate::notify::class as ev;
@@ -121,12 +121,10 @@ pub fn cas(ctx: &mut Ctx) -> CmdResult {
     };
     drop(shard);
     ctx.notify(ev::STRING, "set", &key);
-    let mut set = vec![Bytes::from_static(b"SET"), key.clone(), value];
-    if let Ttl::At(at) = ttl {
+    if matches!(ttl, Ttl::At(_)) {
         ctx.notify(ev::GENERIC, "expire", &key);
-        set.extend([Bytes::from_static(b"PXAT"), int_arg(at)]);
     }
-    ctx.log(set);
+    crate::commands::strings::log_set(ctx, &key, &value, ttl);
     if let Some(id) = lease {
         super::lease::log_attach(ctx, id, &key);
     }

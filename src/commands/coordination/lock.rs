@@ -68,13 +68,8 @@ impl Holder {
     /// The absolute ms at which this holder lapses, if anything bounds it.
     fn ends_at(&self, ctx: &Ctx) -> Option<u64> {
         if self.lease != 0 {
-            return ctx
-                .state
-                .keyspace
-                .leases
-                .get(self.lease, ctx.now_ms)
-                .map(|l| l.deadline_ms)
-                .or(Some(0));
+            // A lease already ended counts as lapsed at 0.
+            return ctx.state.keyspace.leases.deadline(self.lease).or(Some(0));
         }
         (self.deadline != 0).then_some(self.deadline)
     }
@@ -197,9 +192,11 @@ fn apply(
             ctx.delete(shard, hash, key);
             ctx.notify(ev::GENERIC, "del", key);
         }
-        let mut argv = vec![Bytes::from_static(b"HDEL"), key.clone()];
-        argv.extend(drop.iter().cloned());
-        ctx.log(argv);
+        super::record(ctx, || {
+            let mut argv = vec![Bytes::from_static(b"HDEL"), key.clone()];
+            argv.extend(drop.iter().cloned());
+            argv
+        });
     }
     let Some(e) = shard.get_mut(hash, key) else {
         return;
@@ -216,20 +213,7 @@ fn apply(
             }
         }
     }
-    if want == e.expires_at_ms {
-        return;
-    }
-    ctx.stamp(e);
-    shard.set_expiry(hash, key, want);
-    if want == 0 {
-        ctx.notify(ev::GENERIC, "persist", key);
-        super::record(ctx, || vec![Bytes::from_static(b"PERSIST"), key.clone()]);
-    } else {
-        ctx.notify(ev::GENERIC, "expire", key);
-        super::record(ctx, || {
-            vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), int_arg(want)]
-        });
-    }
+    set_expiry(ctx, shard, hash, key, want);
 }
 
 /// Counts a grant (INFO `lock_acquisitions`).
@@ -314,12 +298,10 @@ pub fn acquire_exclusive(
             };
             drop(shard);
             ctx.notify(ev::STRING, "set", key);
-            let mut set = vec![Bytes::from_static(b"SET"), key.clone(), owner.clone()];
-            if let Ttl::At(at) = ttl {
+            if matches!(ttl, Ttl::At(_)) {
                 ctx.notify(ev::GENERIC, "expire", key);
-                set.extend([Bytes::from_static(b"PXAT"), int_arg(at)]);
             }
-            ctx.log(set);
+            crate::commands::strings::log_set(ctx, key, owner, ttl);
             if let Some(id) = lease {
                 super::lease::log_attach(ctx, id, key);
             }
@@ -359,6 +341,12 @@ fn refresh_exclusive(ctx: &mut Ctx, shard: &mut Shard, hash: u64, key: &Bytes, h
         Hold::Until(at) => at,
         Hold::Lease(_) => 0,
     };
+    set_expiry(ctx, shard, hash, key, want);
+}
+
+/// Moves the expiry of the lock at `key` (in its locked shard) to `want` (0: none), as a stamped
+/// change recorded as PEXPIREAT or PERSIST; nothing if it is there already.
+fn set_expiry(ctx: &mut Ctx, shard: &mut Shard, hash: u64, key: &Bytes, want: u64) {
     let Some(e) = shard.get_mut(hash, key) else {
         return;
     };
